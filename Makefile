@@ -1,0 +1,87 @@
+# ngx_cs_module: build, test, run and install.
+#   make run    build and serve /api/service on 127.0.0.1:8080
+#   make test   build and run the Test::Nginx suite against its own Redis
+
+NGX_SRC     ?= /usr/share/nginx/src
+NGINX       ?= /usr/sbin/nginx
+BUILD       := $(CURDIR)/build
+MODULE      := $(BUILD)/ngx_http_cs_module.so
+SOURCES     := config $(wildcard ngx_cs_module/*.c ngx_cs_module/*.h \
+                                 ngx_cs_module/*.lua)
+CC_OPT      := -g -O2 -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
+               -Wall -Wextra -Werror
+LD_OPT      := -Wl,-z,relro -Wl,-z,now -fPIC
+
+# the project's runner only when the real Test::Nginx is not installed
+PROVE_INC   := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
+                 || echo "-I $(CURDIR)/t/compat")
+TEST_ENV    := TEST_NGINX_BINARY=$(NGINX) \
+               TEST_NGINX_LOAD_MODULES=$(MODULE)
+TESTS       ?= t/*.t
+
+MODDIR      := /usr/lib/nginx/modules
+AVAILDIR    := /usr/share/nginx/modules-available
+ENABLEDDIR  := /etc/nginx/modules-enabled
+
+.PHONY: all deps build test test-valgrind run install uninstall bench clean
+
+all: build
+
+deps:
+	@scripts/deps.sh build
+
+build: deps $(MODULE)
+
+# nginx-dev's tree only configures: build the module in a scratch copy
+$(BUILD)/nginx/objs/Makefile: config $(wildcard ngx_cs_module/*.lua) Makefile
+	@rm -rf $(BUILD)/nginx && mkdir -p $(BUILD)
+	@cp -a $(NGX_SRC) $(BUILD)/nginx
+	cd $(BUILD)/nginx && bash -c '. ./conf_flags && ./configure \
+	    "$${NGX_CONF_FLAGS[@]}" --with-cc-opt="$(CC_OPT)" \
+	    --with-ld-opt="$(LD_OPT)" --add-dynamic-module=$(CURDIR)' \
+	    > $(BUILD)/configure.log 2>&1 \
+	    || { tail -n 30 $(BUILD)/configure.log; exit 1; }
+
+$(MODULE): $(BUILD)/nginx/objs/Makefile $(SOURCES)
+	$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules
+	cp $(BUILD)/nginx/objs/ngx_http_cs_module.so $@
+
+test: build
+	@scripts/deps.sh test
+	$(TEST_ENV) prove $(PROVE_INC) $(TESTS)
+
+# the real Test::Nginx only prefixes valgrind; its logs are scanned here
+test-valgrind: build
+	@scripts/deps.sh test valgrind
+	@rm -rf $(BUILD)/valgrind && mkdir -p $(BUILD)/valgrind
+	$(TEST_ENV) TEST_NGINX_USE_VALGRIND="-q --tool=memcheck \
+	    --leak-check=full --show-possibly-lost=no --errors-for-leak-kinds=definite \
+	    --suppressions=$(CURDIR)/valgrind.suppress \
+	    --log-file=$(BUILD)/valgrind/%p.log" \
+	    prove $(PROVE_INC) $(TESTS)
+	@scripts/valgrind-check.sh $(BUILD)/valgrind
+
+run: build
+	@scripts/deps.sh run
+	@scripts/run.sh
+
+install: build
+	install -d $(DESTDIR)$(MODDIR) $(DESTDIR)$(AVAILDIR) \
+	    $(DESTDIR)$(ENABLEDDIR)
+	install -m 0644 $(MODULE) $(DESTDIR)$(MODDIR)/
+	echo "load_module modules/ngx_http_cs_module.so;" \
+	    > $(DESTDIR)$(AVAILDIR)/mod-http-cs.conf
+	ln -sf $(AVAILDIR)/mod-http-cs.conf \
+	    $(DESTDIR)$(ENABLEDDIR)/50-mod-http-cs.conf
+
+uninstall:
+	rm -f $(DESTDIR)$(ENABLEDDIR)/50-mod-http-cs.conf \
+	    $(DESTDIR)$(AVAILDIR)/mod-http-cs.conf \
+	    $(DESTDIR)$(MODDIR)/ngx_http_cs_module.so
+
+bench: build
+	@scripts/deps.sh bench
+	@bench/run.sh
+
+clean:
+	rm -rf $(BUILD) t/servroot .run

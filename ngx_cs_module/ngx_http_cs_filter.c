@@ -1,0 +1,189 @@
+/*
+ * Answers of a cs_service location are JSON even when nginx itself makes
+ * them (the 413 for a declared length, sent before any content handler
+ * runs, the 413 and 400 of a chunked body, limit_req's 429), and every
+ * answer to a listed origin carries the CORS headers.  A filter limited
+ * to those locations does both, so the user adds nothing to the config.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_cs_module.h"
+
+
+typedef struct {
+    ngx_buf_t                  *body;
+    ngx_uint_t                  sent;
+} ngx_http_cs_filter_ctx_t;
+
+
+typedef struct {
+    ngx_uint_t                  status;
+    const char                 *code;
+    const char                 *message;
+} ngx_http_cs_own_error_t;
+
+
+static ngx_http_cs_own_error_t  ngx_http_cs_own_errors[] = {
+    { NGX_HTTP_BAD_REQUEST, "bad_request",
+      "the request is malformed" },
+    { NGX_HTTP_REQUEST_TIME_OUT, "request_timeout",
+      "the request was not received in time" },
+    { NGX_HTTP_LENGTH_REQUIRED, "length_required",
+      "the request needs a length" },
+    { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
+      "the body is larger than client_max_body_size" },
+    { 429, "rate_limited",
+      "too many requests; retry later" },
+    { NGX_HTTP_INTERNAL_SERVER_ERROR, "internal_error",
+      "internal error" },
+    { NGX_HTTP_SERVICE_UNAVAILABLE, "service_unavailable",
+      "the service is unavailable; retry later" },
+    { 0, "http_error", "the request failed" }
+};
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+static ngx_int_t
+ngx_http_cs_cors_headers(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *clcf)
+{
+    ngx_str_t  v, *origin;
+
+    origin = ngx_http_cs_cors_origin(r, clcf);
+    if (origin == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_cs_add_header(r, "Access-Control-Allow-Origin", origin)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&v, "Origin");
+    if (ngx_http_cs_add_header(r, "Vary", &v) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&v, "Retry-After");
+
+    return ngx_http_cs_add_header(r, "Access-Control-Expose-Headers", &v);
+}
+
+
+static ngx_int_t
+ngx_http_cs_header_filter(ngx_http_request_t *r)
+{
+    ngx_str_t                  v;
+    ngx_http_cs_own_error_t   *e;
+    ngx_http_cs_loc_conf_t    *clcf;
+    ngx_http_cs_filter_ctx_t  *ctx;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
+
+    if (!clcf->service || r != r->main) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (ngx_http_cs_cors_headers(r, clcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* err_status is set only when nginx makes the answer itself */
+    if (r->err_status < NGX_HTTP_BAD_REQUEST) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    for (e = ngx_http_cs_own_errors; e->status; e++) {
+        if (e->status == (ngx_uint_t) r->err_status) {
+            break;
+        }
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_cs_filter_ctx_t));
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->body = ngx_http_cs_error_json(r, e->code, e->message, NULL);
+    if (ctx->body == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_cs_module);
+
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.charset.len = 0;
+    r->headers_out.content_length_n = ctx->body->last - ctx->body->pos;
+
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
+
+    ngx_http_clear_accept_ranges(r);
+    ngx_http_clear_last_modified(r);
+    ngx_http_clear_etag(r);
+
+    if (e->status == 429 || e->status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+        ngx_str_set(&v, "1");
+        if (ngx_http_cs_add_header(r, "Retry-After", &v) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_cs_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_chain_t                out, *cl;
+    ngx_http_cs_filter_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_cs_module);
+
+    if (ctx == NULL || ctx->body == NULL) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    /* nginx's HTML page is consumed and never sent */
+    for (cl = in; cl; cl = cl->next) {
+        cl->buf->pos = cl->buf->last;
+        cl->buf->file_pos = cl->buf->file_last;
+    }
+
+    if (ctx->sent) {
+        return NGX_OK;
+    }
+
+    ctx->sent = 1;
+
+    out.buf = ctx->body;
+    out.next = NULL;
+
+    return ngx_http_next_body_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_http_cs_filter_init(ngx_conf_t *cf)
+{
+    (void) cf;
+
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_cs_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_cs_body_filter;
+
+    return NGX_OK;
+}

@@ -1,0 +1,866 @@
+/*
+ * POST /api/service: the checks in the contract's order of precedence,
+ * the body read and validated as it streams, one script call on the
+ * worker's Redis connection, and the JSON answer once Redis has confirmed.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <yajl/yajl_gen.h>
+
+#include "ngx_http_cs_module.h"
+#include "ngx_http_cs_json.h"
+#include "ngx_http_cs_redis.h"
+
+
+#define NGX_HTTP_CS_ALLOC_HEADER  16
+#define NGX_HTTP_CS_FILE_CHUNK    16384
+
+
+static ngx_int_t ngx_http_cs_preflight(ngx_http_request_t *r,
+    ngx_http_cs_loc_conf_t *clcf);
+static void ngx_http_cs_body_handler(ngx_http_request_t *r);
+static void ngx_http_cs_intake_done(ngx_http_request_t *r, redisReply *reply,
+    ngx_int_t rc);
+
+
+static ngx_str_t  ngx_http_cs_json_type = ngx_string("application/json");
+
+
+/*
+ * yajl allocates from the request pool: whatever path the request takes,
+ * the pool takes its memory back.  A header keeps the size for realloc.
+ */
+
+static void *
+ngx_http_cs_pool_malloc(void *ctx, size_t size)
+{
+    u_char  *p;
+
+    p = ngx_palloc(ctx, size + NGX_HTTP_CS_ALLOC_HEADER);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    *(size_t *) p = size;
+
+    return p + NGX_HTTP_CS_ALLOC_HEADER;
+}
+
+
+static void
+ngx_http_cs_pool_free(void *ctx, void *ptr)
+{
+    if (ptr != NULL) {
+        (void) ngx_pfree(ctx, (u_char *) ptr - NGX_HTTP_CS_ALLOC_HEADER);
+    }
+}
+
+
+static void *
+ngx_http_cs_pool_realloc(void *ctx, void *ptr, size_t size)
+{
+    size_t   old;
+    u_char  *p;
+
+    if (ptr == NULL) {
+        return ngx_http_cs_pool_malloc(ctx, size);
+    }
+
+    old = *(size_t *) ((u_char *) ptr - NGX_HTTP_CS_ALLOC_HEADER);
+    if (size <= old) {
+        return ptr;
+    }
+
+    p = ngx_http_cs_pool_malloc(ctx, size);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(p, ptr, old);
+    ngx_http_cs_pool_free(ctx, ptr);
+
+    return p;
+}
+
+
+static void
+ngx_http_cs_yajl_funcs(ngx_http_request_t *r, yajl_alloc_funcs *af)
+{
+    af->malloc = ngx_http_cs_pool_malloc;
+    af->realloc = ngx_http_cs_pool_realloc;
+    af->free = ngx_http_cs_pool_free;
+    af->ctx = r->pool;
+}
+
+
+static yajl_gen
+ngx_http_cs_gen(ngx_http_request_t *r)
+{
+    yajl_gen          g;
+    yajl_alloc_funcs  af;
+
+    ngx_http_cs_yajl_funcs(r, &af);
+
+    g = yajl_gen_alloc(&af);
+    if (g == NULL) {
+        return NULL;
+    }
+
+    yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+
+    return g;
+}
+
+
+static void
+ngx_http_cs_gen_str(yajl_gen g, const char *s)
+{
+    yajl_gen_string(g, (const unsigned char *) s, ngx_strlen(s));
+}
+
+
+static void
+ngx_http_cs_gen_pair(yajl_gen g, const char *key, const u_char *value,
+    size_t len)
+{
+    ngx_http_cs_gen_str(g, key);
+
+    if (value == NULL) {
+        yajl_gen_null(g);
+
+    } else {
+        yajl_gen_string(g, value, len);
+    }
+}
+
+
+/* the generator's buffer is pool memory: it lives as long as the request */
+static ngx_buf_t *
+ngx_http_cs_gen_buf(ngx_http_request_t *r, yajl_gen g)
+{
+    size_t                len;
+    ngx_buf_t            *b;
+    const unsigned char  *p;
+
+    if (yajl_gen_get_buf(g, &p, &len) != yajl_gen_status_ok) {
+        return NULL;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->pos = (u_char *) p;
+    b->last = (u_char *) p + len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    return b;
+}
+
+
+ngx_buf_t *
+ngx_http_cs_error_json(ngx_http_request_t *r, const char *code,
+    const char *message, const char *field)
+{
+    yajl_gen  g;
+
+    g = ngx_http_cs_gen(r);
+    if (g == NULL) {
+        return NULL;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_cs_gen_pair(g, "status", (u_char *) "error", 5);
+    ngx_http_cs_gen_pair(g, "error", (u_char *) code, ngx_strlen(code));
+    ngx_http_cs_gen_pair(g, "message", (u_char *) message,
+                         ngx_strlen(message));
+
+    if (field != NULL) {
+        ngx_http_cs_gen_pair(g, "field", (u_char *) field,
+                             ngx_strlen(field));
+    }
+
+    yajl_gen_map_close(g);
+
+    return ngx_http_cs_gen_buf(r, g);
+}
+
+
+ngx_int_t
+ngx_http_cs_add_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value = *value;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_cs_send_json(ngx_http_request_t *r, ngx_uint_t status, ngx_buf_t *b)
+{
+    ngx_int_t    rc;
+    ngx_chain_t  out;
+
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_type = ngx_http_cs_json_type;
+    r->headers_out.content_type_len = ngx_http_cs_json_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_http_cs_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message, const char *field,
+    time_t retry_after)
+{
+    ngx_str_t  v;
+
+    if (retry_after > 0) {
+        v.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+        if (v.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        v.len = ngx_sprintf(v.data, "%T", retry_after) - v.data;
+
+        if (ngx_http_cs_add_header(r, "Retry-After", &v) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    return ngx_http_cs_send_json(r, status,
+                                 ngx_http_cs_error_json(r, code, message,
+                                                        field));
+}
+
+
+static ngx_table_elt_t *
+ngx_http_cs_find_header(ngx_http_request_t *r, const char *name,
+    ngx_uint_t *count)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *found;
+
+    len = ngx_strlen(name);
+    found = NULL;
+    *count = 0;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            if (found == NULL) {
+                found = &h[i];
+            }
+
+            (*count)++;
+        }
+    }
+
+    return found;
+}
+
+
+ngx_str_t *
+ngx_http_cs_cors_origin(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *clcf)
+{
+    ngx_uint_t        i, n;
+    ngx_str_t        *o;
+    ngx_table_elt_t  *h;
+
+    if (clcf->cors_origins == NULL) {
+        return NULL;
+    }
+
+    h = ngx_http_cs_find_header(r, "Origin", &n);
+    if (h == NULL || n != 1) {
+        return NULL;
+    }
+
+    o = clcf->cors_origins->elts;
+    for (i = 0; i < clcf->cors_origins->nelts; i++) {
+        if (o[i].len == 1 && o[i].data[0] == '*') {
+            return &o[i];
+        }
+
+        if (o[i].len == h->value.len
+            && ngx_strncasecmp(o[i].data, h->value.data, o[i].len) == 0)
+        {
+            return &h->value;
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_http_cs_is_json(ngx_http_request_t *r)
+{
+    u_char     *p, *end;
+    ngx_str_t  *t;
+
+    if (r->headers_in.content_type == NULL) {
+        return 0;
+    }
+
+    t = &r->headers_in.content_type->value;
+    end = ngx_strlchr(t->data, t->data + t->len, ';');
+    if (end == NULL) {
+        end = t->data + t->len;
+    }
+
+    while (end > t->data && (end[-1] == ' ' || end[-1] == '\t')) {
+        end--;
+    }
+
+    p = t->data;
+
+    return (size_t) (end - p) == ngx_http_cs_json_type.len
+           && ngx_strncasecmp(p, ngx_http_cs_json_type.data,
+                              ngx_http_cs_json_type.len) == 0;
+}
+
+
+/* NGX_OK with key->len 0 when absent, NGX_DECLINED when malformed */
+static ngx_int_t
+ngx_http_cs_idempotency_key(ngx_http_request_t *r, ngx_str_t *key)
+{
+    ngx_uint_t        i, n;
+    ngx_table_elt_t  *h;
+
+    ngx_str_null(key);
+
+    h = ngx_http_cs_find_header(r, "Idempotency-Key", &n);
+    if (h == NULL) {
+        return NGX_OK;
+    }
+
+    if (n != 1 || h->value.len == 0
+        || h->value.len > NGX_HTTP_CS_IDEM_KEY_MAX)
+    {
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; i < h->value.len; i++) {
+        if (h->value.data[i] < 0x20 || h->value.data[i] > 0x7e) {
+            return NGX_DECLINED;
+        }
+    }
+
+    *key = h->value;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_cs_reject(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message)
+{
+    ngx_int_t  rc;
+
+    /* never let an unread body be taken for the next request */
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_cs_send_error(r, status, code, message, NULL, 0);
+}
+
+
+ngx_int_t
+ngx_http_cs_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                rc;
+    ngx_str_t                key, allow;
+    ngx_http_cs_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
+
+    if (r->method == NGX_HTTP_OPTIONS && clcf->cors_origins != NULL) {
+        return ngx_http_cs_preflight(r, clcf);
+    }
+
+    if (r->method != NGX_HTTP_POST) {
+        if (clcf->cors_origins != NULL) {
+            ngx_str_set(&allow, "POST, OPTIONS");
+
+        } else {
+            ngx_str_set(&allow, "POST");
+        }
+
+        if (ngx_http_cs_add_header(r, "Allow", &allow) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_cs_reject(r, NGX_HTTP_NOT_ALLOWED,
+                                  "method_not_allowed",
+                                  "only POST is allowed here");
+    }
+
+    if (!ngx_http_cs_is_json(r)) {
+        return ngx_http_cs_reject(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                  "unsupported_media_type",
+                                  "the body must be sent as "
+                                  "Content-Type: application/json");
+    }
+
+    if (ngx_http_cs_idempotency_key(r, &key) != NGX_OK) {
+        return ngx_http_cs_reject(r, NGX_HTTP_BAD_REQUEST,
+                                  "invalid_idempotency_key",
+                                  "Idempotency-Key must be one header of 1 to"
+                                  " 128 printable ASCII characters");
+    }
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_cs_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_cs_preflight(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *clcf)
+{
+    ngx_int_t         rc;
+    ngx_str_t         v, *origin;
+    ngx_uint_t        n;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ngx_str_set(&v, "POST, OPTIONS");
+    if (ngx_http_cs_add_header(r, "Allow", &v) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    origin = ngx_http_cs_cors_origin(r, clcf);
+
+    if (origin != NULL
+        && ngx_http_cs_find_header(r, "Access-Control-Request-Method", &n))
+    {
+        if (ngx_http_cs_add_header(r, "Access-Control-Allow-Methods", &v)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_str_set(&v, "Content-Type, Idempotency-Key");
+        if (ngx_http_cs_add_header(r, "Access-Control-Allow-Headers", &v)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_str_set(&v, "86400");
+        if (ngx_http_cs_add_header(r, "Access-Control-Max-Age", &v)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    r->headers_out.status = NGX_HTTP_NO_CONTENT;
+    r->headers_out.content_length_n = 0;
+    r->header_only = 1;
+
+    return ngx_http_send_header(r);
+}
+
+
+/* feeds the validator every buffer of the body, in memory or in a file */
+static ngx_int_t
+ngx_http_cs_feed_body(ngx_http_request_t *r, ngx_http_cs_json_t *v)
+{
+    off_t         pos;
+    size_t        size;
+    ssize_t       n;
+    u_char       *chunk;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    if (r->request_body == NULL) {
+        return NGX_OK;
+    }
+
+    chunk = NULL;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!b->in_file || ngx_buf_in_memory(b)) {
+            if (ngx_http_cs_json_feed(v, b->pos, b->last - b->pos) != 0) {
+                return NGX_OK;
+            }
+
+            continue;
+        }
+
+        if (chunk == NULL) {
+            chunk = ngx_palloc(r->pool, NGX_HTTP_CS_FILE_CHUNK);
+            if (chunk == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        for (pos = b->file_pos; pos < b->file_last; pos += n) {
+            size = (size_t) ngx_min(b->file_last - pos,
+                                    NGX_HTTP_CS_FILE_CHUNK);
+
+            n = ngx_read_file(b->file, chunk, size, pos);
+            if (n <= 0) {
+                return NGX_ERROR;
+            }
+
+            if (ngx_http_cs_json_feed(v, chunk, n) != 0) {
+                return NGX_OK;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_cs_push(ngx_array_t *args, u_char *data, size_t len)
+{
+    ngx_str_t  *s;
+
+    s = ngx_array_push(args);
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    s->data = data;
+    s->len = len;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_cs_intake(ngx_http_request_t *r)
+{
+    u_char                        *now, *count;
+    ngx_int_t                      rc;
+    ngx_str_t                      key, *agent;
+    ngx_uint_t                     i, nagents, status;
+    ngx_time_t                    *tp;
+    ngx_array_t                   *args;
+    const char                    *code;
+    yajl_alloc_funcs               af;
+    ngx_http_cs_json_t            *v;
+    ngx_http_cs_loc_conf_t        *clcf;
+    const ngx_http_cs_json_str_t  *val;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
+
+    ngx_http_cs_yajl_funcs(r, &af);
+
+    v = ngx_http_cs_json_create(clcf->issue_max_length, &af);
+    if (v == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_cs_feed_body(r, v) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_cs_json_finish(v);
+
+    if (rc != NGX_HTTP_CS_JSON_OK) {
+        switch (rc) {
+
+        case NGX_HTTP_CS_JSON_SYNTAX:
+            status = NGX_HTTP_BAD_REQUEST;
+            code = "invalid_json";
+            break;
+
+        case NGX_HTTP_CS_JSON_MISSING:
+            status = 422;
+            code = "missing_field";
+            break;
+
+        case NGX_HTTP_CS_JSON_INVALID:
+            status = 422;
+            code = "invalid_field";
+            break;
+
+        case NGX_HTTP_CS_JSON_UNKNOWN:
+            status = 422;
+            code = "unknown_field";
+            break;
+
+        default:
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_cs_send_error(r, status, code,
+                                      ngx_http_cs_json_message(v),
+                                      ngx_http_cs_json_field(v), 0);
+    }
+
+    /* idempotency was checked before the body; take the key again */
+    (void) ngx_http_cs_idempotency_key(r, &key);
+
+    nagents = clcf->agents ? clcf->agents->nelts : 0;
+
+    args = ngx_array_create(r->pool, 11 + nagents, sizeof(ngx_str_t));
+    if (args == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    now = ngx_pnalloc(r->pool, NGX_INT64_LEN + 3);
+    count = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (now == NULL || count == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    tp = ngx_timeofday();
+
+    if (ngx_http_cs_push(args, clcf->key_prefix.data, clcf->key_prefix.len)
+        != NGX_OK
+        || ngx_http_cs_push(args, now,
+                            ngx_sprintf(now, "%T%03M", tp->sec, tp->msec)
+                            - now)
+           != NGX_OK
+        || ngx_http_cs_push(args,
+                            (u_char *) (clcf->assign
+                                        == NGX_HTTP_CS_ASSIGN_LEAST_LOADED
+                                        ? "least_loaded" : "round_robin"),
+                            clcf->assign == NGX_HTTP_CS_ASSIGN_LEAST_LOADED
+                            ? 12 : 11)
+           != NGX_OK
+        || ngx_http_cs_push(args, key.data, key.len) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_cs_push(args, count,
+                         ngx_sprintf(count, "%ui", nagents) - count)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    agent = nagents ? clcf->agents->elts : NULL;
+    for (i = 0; i < nagents; i++) {
+        if (ngx_http_cs_push(args, agent[i].data, agent[i].len) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    for (i = 0; i < NGX_HTTP_CS_F_COUNT; i++) {
+        val = ngx_http_cs_json_value(v, i);
+        if (ngx_http_cs_push(args, (u_char *) val->data, val->len)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    /*
+     * The validator's memory is the pool's: it stays, with the values the
+     * arguments point to, until the request is freed.
+     */
+
+    rc = ngx_http_cs_redis_eval(r, clcf->redis, NGX_HTTP_CS_SCRIPT_INTAKE,
+                                args, clcf->redis_timeout,
+                                ngx_http_cs_intake_done);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_cs_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                      "store_unavailable",
+                                      "the ticket store is not reachable; "
+                                      "retry later",
+                                      NULL,
+                                      ngx_http_cs_redis_retry_after(
+                                          clcf->redis));
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_http_cs_body_handler(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_cs_intake(r);
+
+    if (rc == NGX_AGAIN) {
+        /* see the client go away while Redis works, and nothing else */
+        r->read_event_handler = ngx_http_test_reading;
+        r->write_event_handler = ngx_http_request_empty_handler;
+        return;
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+static ngx_int_t
+ngx_http_cs_send_ticket(ngx_http_request_t *r, redisReply *reply)
+{
+    yajl_gen     g;
+    redisReply  *agent, *state;
+
+    agent = reply->element[2];
+    state = reply->element[3];
+
+    g = ngx_http_cs_gen(r);
+    if (g == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    yajl_gen_map_open(g);
+    ngx_http_cs_gen_pair(g, "status", (u_char *) "success", 7);
+    ngx_http_cs_gen_pair(g, "message",
+                         (u_char *) "Request received and processed.",
+                         sizeof("Request received and processed.") - 1);
+    ngx_http_cs_gen_str(g, "ticketId");
+    yajl_gen_integer(g, reply->element[1]->integer);
+    ngx_http_cs_gen_pair(g, "agent", agent->len ? (u_char *) agent->str : NULL,
+                         agent->len);
+    ngx_http_cs_gen_pair(g, "state", (u_char *) state->str, state->len);
+    yajl_gen_map_close(g);
+
+    return ngx_http_cs_send_json(r, NGX_HTTP_CREATED, ngx_http_cs_gen_buf(r, g));
+}
+
+
+static ngx_int_t
+ngx_http_cs_intake_reply(ngx_http_request_t *r, redisReply *reply,
+    ngx_int_t rc)
+{
+    ngx_uint_t               i;
+    ngx_http_cs_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
+
+    if (rc == NGX_HTTP_SERVICE_UNAVAILABLE) {
+        return ngx_http_cs_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                      "store_unavailable",
+                                      "the ticket store is not reachable; "
+                                      "retry later", NULL,
+                                      ngx_http_cs_redis_retry_after(
+                                          clcf->redis));
+    }
+
+    if (rc == NGX_HTTP_GATEWAY_TIME_OUT) {
+        return ngx_http_cs_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
+                                      "store_timeout",
+                                      "the ticket store did not answer in "
+                                      "time; retry with the same "
+                                      "Idempotency-Key", NULL, 0);
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        /* the script checks before it writes: an error wrote nothing */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "cs: the intake script failed: %s", reply->str);
+
+        return ngx_http_cs_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                      "store_unavailable",
+                                      "the ticket store refused the ticket; "
+                                      "retry later", NULL, 1);
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4
+        || reply->element[0]->type != REDIS_REPLY_STRING
+        || reply->element[1]->type != REDIS_REPLY_INTEGER)
+    {
+        goto invalid;
+    }
+
+    for (i = 2; i < 4; i++) {
+        if (reply->element[i]->type != REDIS_REPLY_STRING) {
+            goto invalid;
+        }
+    }
+
+    if (ngx_strcmp(reply->element[0]->str, "reused") == 0) {
+        return ngx_http_cs_send_error(r, NGX_HTTP_CONFLICT,
+                                      "idempotency_key_reused",
+                                      "this Idempotency-Key was used for a "
+                                      "different ticket", NULL, 0);
+    }
+
+    return ngx_http_cs_send_ticket(r, reply);
+
+invalid:
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "cs: unexpected reply from the intake script");
+
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+static void
+ngx_http_cs_intake_done(ngx_http_request_t *r, redisReply *reply,
+    ngx_int_t rc)
+{
+    ngx_http_finalize_request(r, ngx_http_cs_intake_reply(r, reply, rc));
+}

@@ -1,0 +1,962 @@
+/*
+ * The ticket validator.  yajl checks the JSON grammar; a small scanner that
+ * runs over the same raw bytes checks what yajl lets through: overlong and
+ * surrogate UTF-8, code points over U+10FFFF, lone surrogate escapes and
+ * \u0000.  The schema is checked in the callbacks.  A schema error is only
+ * remembered, because a later syntax error takes precedence over it.
+ */
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_parse.h>
+
+#include "ngx_http_cs_json.h"
+
+
+#define CS_KEYS_MIN  16
+
+
+typedef enum {
+    CS_SCAN_OUT = 0,
+    CS_SCAN_STR,
+    CS_SCAN_UTF8,
+    CS_SCAN_ESC,
+    CS_SCAN_HEX,
+    CS_SCAN_LOW_BS,
+    CS_SCAN_LOW_U,
+    CS_SCAN_LOW_HEX
+} cs_scan_state_e;
+
+
+typedef struct {
+    unsigned long             obj;
+    size_t                    hash;
+    size_t                    len;
+    unsigned char            *key;
+} cs_key_t;
+
+
+struct ngx_http_cs_json_s {
+    yajl_handle               yajl;
+    yajl_alloc_funcs          af;
+    size_t                    issue_max;
+
+    int                       rc;
+    int                       schema_rc;
+    const char               *schema_msg;
+    char                     *field;
+    char                      msg[160];
+
+    size_t                    offset;
+    unsigned                  depth;
+    unsigned                  root_seen;
+    unsigned                  seen;
+    int                       current;
+
+    unsigned long             objs;
+    unsigned long             obj_stack[NGX_HTTP_CS_JSON_MAX_DEPTH + 1];
+    cs_key_t                 *keys;
+    size_t                    nkeys;
+    size_t                    keys_cap;
+
+    cs_scan_state_e           scan;
+    unsigned                  need;
+    unsigned                  hex;
+    unsigned                  code;
+    unsigned char             lo;
+    unsigned char             hi;
+
+    ngx_http_cs_json_str_t    value[NGX_HTTP_CS_F_COUNT];
+    unsigned char            *copy[NGX_HTTP_CS_F_COUNT];
+};
+
+
+static const char  *cs_field_names[NGX_HTTP_CS_F_COUNT] = {
+    "userId", "issue", "category", "priority", "channel", "email"
+};
+
+static const char  *cs_priorities[] = {
+    "low", "normal", "high", "urgent", NULL
+};
+
+static const char  *cs_channels[] = {
+    "web", "email", "chat", "social", "phone", "api", NULL
+};
+
+
+static void *
+cs_default_malloc(void *ctx, size_t sz)
+{
+    (void) ctx;
+    return malloc(sz);
+}
+
+
+static void *
+cs_default_realloc(void *ctx, void *p, size_t sz)
+{
+    (void) ctx;
+    return realloc(p, sz);
+}
+
+
+static void
+cs_default_free(void *ctx, void *p)
+{
+    (void) ctx;
+    free(p);
+}
+
+
+static void
+cs_syntax_at(ngx_http_cs_json_t *v, const char *msg, size_t at)
+{
+    if (v->rc == NGX_HTTP_CS_JSON_OK) {
+        v->rc = NGX_HTTP_CS_JSON_SYNTAX;
+        snprintf(v->msg, sizeof(v->msg), "%s at byte %zu", msg, at);
+    }
+}
+
+
+static void
+cs_syntax(ngx_http_cs_json_t *v, const char *msg)
+{
+    cs_syntax_at(v, msg, v->offset + yajl_get_bytes_consumed(v->yajl));
+}
+
+
+static void
+cs_nomem(ngx_http_cs_json_t *v)
+{
+    v->rc = NGX_HTTP_CS_JSON_NOMEM;
+    snprintf(v->msg, sizeof(v->msg), "out of memory");
+}
+
+
+/* copies a field name for the answer, cut at a character boundary */
+static int
+cs_set_field(ngx_http_cs_json_t *v, const unsigned char *name, size_t len)
+{
+    if (len > NGX_HTTP_CS_FIELD_NAME_MAX) {
+        len = NGX_HTTP_CS_FIELD_NAME_MAX;
+        while (len > 0 && (name[len] & 0xc0) == 0x80) {
+            len--;
+        }
+    }
+
+    v->field = v->af.malloc(v->af.ctx, len + 1);
+    if (v->field == NULL) {
+        cs_nomem(v);
+        return -1;
+    }
+
+    memcpy(v->field, name, len);
+    v->field[len] = '\0';
+
+    return 0;
+}
+
+
+static int
+cs_schema(ngx_http_cs_json_t *v, int rc, const unsigned char *name,
+    size_t len, const char *msg)
+{
+    if (v->schema_rc != NGX_HTTP_CS_JSON_OK) {
+        return 0;
+    }
+
+    v->schema_rc = rc;
+    v->schema_msg = msg;
+
+    return cs_set_field(v, name, len);
+}
+
+
+static int
+cs_field_error(ngx_http_cs_json_t *v, const char *msg)
+{
+    const char  *name;
+
+    name = cs_field_names[v->current];
+
+    return cs_schema(v, NGX_HTTP_CS_JSON_INVALID, (const unsigned char *) name,
+                     strlen(name), msg);
+}
+
+
+/* the strict UTF-8 and escape checks yajl does not make */
+static int
+cs_scan(ngx_http_cs_json_t *v, const unsigned char *p, size_t len)
+{
+    unsigned char  c;
+    const char    *err;
+    size_t         i;
+
+    for (i = 0; i < len; i++) {
+        c = p[i];
+
+        switch (v->scan) {
+
+        case CS_SCAN_OUT:
+            if (c == '"') {
+                v->scan = CS_SCAN_STR;
+            }
+            break;
+
+        case CS_SCAN_STR:
+            if (c == '"') {
+                v->scan = CS_SCAN_OUT;
+
+            } else if (c == '\\') {
+                v->scan = CS_SCAN_ESC;
+
+            } else if (c < 0x20) {
+                err = "control character in a string";
+                goto failed;
+
+            } else if (c >= 0x80) {
+                v->lo = 0x80;
+                v->hi = 0xbf;
+
+                if (c >= 0xc2 && c <= 0xdf) {
+                    v->need = 1;
+
+                } else if (c >= 0xe0 && c <= 0xef) {
+                    v->need = 2;
+                    if (c == 0xe0) {
+                        v->lo = 0xa0;
+
+                    } else if (c == 0xed) {
+                        v->hi = 0x9f;
+                    }
+
+                } else if (c >= 0xf0 && c <= 0xf4) {
+                    v->need = 3;
+                    if (c == 0xf0) {
+                        v->lo = 0x90;
+
+                    } else if (c == 0xf4) {
+                        v->hi = 0x8f;
+                    }
+
+                } else {
+                    goto invalid_utf8;
+                }
+
+                v->scan = CS_SCAN_UTF8;
+            }
+            break;
+
+        case CS_SCAN_UTF8:
+            if (c < v->lo || c > v->hi) {
+                goto invalid_utf8;
+            }
+
+            v->lo = 0x80;
+            v->hi = 0xbf;
+
+            if (--v->need == 0) {
+                v->scan = CS_SCAN_STR;
+            }
+            break;
+
+        case CS_SCAN_ESC:
+            if (c == 'u') {
+                v->scan = CS_SCAN_HEX;
+                v->hex = 0;
+                v->code = 0;
+
+            } else {
+                v->scan = CS_SCAN_STR;
+            }
+            break;
+
+        case CS_SCAN_HEX:
+        case CS_SCAN_LOW_HEX:
+            if (c >= '0' && c <= '9') {
+                v->code = v->code * 16 + (c - '0');
+
+            } else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') {
+                v->code = v->code * 16 + ((c | 0x20) - 'a' + 10);
+
+            } else {
+                err = "invalid \\u escape";
+                goto failed;
+            }
+
+            if (++v->hex < 4) {
+                break;
+            }
+
+            if (v->scan == CS_SCAN_LOW_HEX) {
+                if (v->code < 0xdc00 || v->code > 0xdfff) {
+                    goto surrogate;
+                }
+
+                v->scan = CS_SCAN_STR;
+                break;
+            }
+
+            if (v->code == 0) {
+                err = "\\u0000 in a string";
+                goto failed;
+            }
+
+            if (v->code >= 0xdc00 && v->code <= 0xdfff) {
+                goto surrogate;
+            }
+
+            v->scan = (v->code >= 0xd800 && v->code <= 0xdbff)
+                      ? CS_SCAN_LOW_BS : CS_SCAN_STR;
+            break;
+
+        case CS_SCAN_LOW_BS:
+            if (c != '\\') {
+                goto surrogate;
+            }
+
+            v->scan = CS_SCAN_LOW_U;
+            break;
+
+        case CS_SCAN_LOW_U:
+            if (c != 'u') {
+                goto surrogate;
+            }
+
+            v->scan = CS_SCAN_LOW_HEX;
+            v->hex = 0;
+            v->code = 0;
+            break;
+        }
+    }
+
+    return 0;
+
+invalid_utf8:
+
+    err = "invalid UTF-8 in a string";
+    goto failed;
+
+surrogate:
+
+    err = "unpaired surrogate escape in a string";
+
+failed:
+
+    cs_syntax_at(v, err, v->offset + i);
+
+    return -1;
+}
+
+
+static size_t
+cs_hash(unsigned long obj, const unsigned char *p, size_t len)
+{
+    size_t  h;
+
+    /* FNV-1a, seeded with the object number */
+    h = (size_t) 14695981039346656037ULL ^ obj;
+
+    while (len--) {
+        h ^= *p++;
+        h *= (size_t) 1099511628211ULL;
+    }
+
+    return h;
+}
+
+
+static int
+cs_keys_grow(ngx_http_cs_json_t *v)
+{
+    size_t     i, j, cap;
+    cs_key_t  *keys;
+
+    cap = v->keys_cap ? v->keys_cap * 2 : CS_KEYS_MIN;
+
+    keys = v->af.malloc(v->af.ctx, cap * sizeof(cs_key_t));
+    if (keys == NULL) {
+        return -1;
+    }
+
+    memset(keys, 0, cap * sizeof(cs_key_t));
+
+    for (i = 0; i < v->keys_cap; i++) {
+        if (v->keys[i].key == NULL) {
+            continue;
+        }
+
+        j = v->keys[i].hash & (cap - 1);
+        while (keys[j].key != NULL) {
+            j = (j + 1) & (cap - 1);
+        }
+
+        keys[j] = v->keys[i];
+    }
+
+    if (v->keys) {
+        v->af.free(v->af.ctx, v->keys);
+    }
+
+    v->keys = keys;
+    v->keys_cap = cap;
+
+    return 0;
+}
+
+
+/* returns 1 for a key already present in the same object */
+static int
+cs_key_add(ngx_http_cs_json_t *v, const unsigned char *key, size_t len)
+{
+    size_t          h, i;
+    cs_key_t       *k;
+    unsigned long   obj;
+
+    if ((v->nkeys + 1) * 2 > v->keys_cap && cs_keys_grow(v) != 0) {
+        cs_nomem(v);
+        return -1;
+    }
+
+    obj = v->obj_stack[v->depth];
+    h = cs_hash(obj, key, len);
+
+    for (i = h & (v->keys_cap - 1); v->keys[i].key; i = (i + 1)
+                                                  & (v->keys_cap - 1))
+    {
+        k = &v->keys[i];
+
+        if (k->hash == h && k->obj == obj && k->len == len
+            && memcmp(k->key, key, len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    k = &v->keys[i];
+
+    k->key = v->af.malloc(v->af.ctx, len ? len : 1);
+    if (k->key == NULL) {
+        cs_nomem(v);
+        return -1;
+    }
+
+    memcpy(k->key, key, len);
+    k->len = len;
+    k->hash = h;
+    k->obj = obj;
+    v->nkeys++;
+
+    return 0;
+}
+
+
+/* the first value of the body decides whether it is an object at all */
+static int
+cs_root(ngx_http_cs_json_t *v, int is_map)
+{
+    if (v->root_seen) {
+        return 1;
+    }
+
+    v->root_seen = 1;
+
+    if (!is_map) {
+        cs_syntax(v, "the body must be a JSON object");
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static int
+cs_in_list(const unsigned char *s, size_t len, const char **list)
+{
+    for ( /* void */ ; *list; list++) {
+        if (strlen(*list) == len && memcmp(*list, s, len) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* checks one decoded value; returns the error message or NULL */
+static const char *
+cs_check(ngx_http_cs_json_t *v, const unsigned char *s, size_t len)
+{
+    size_t  i, at, n;
+
+    switch (v->current) {
+
+    case NGX_HTTP_CS_F_USER_ID:
+        if (len == 0 || len > NGX_HTTP_CS_USER_ID_MAX) {
+            return "userId must be 1 to 128 bytes";
+        }
+
+        for (i = 0; i < len; i++) {
+            if (s[i] < 0x20 || s[i] == 0x7f
+                || (s[i] == 0xc2 && i + 1 < len && s[i + 1] < 0xa0))
+            {
+                return "userId must not contain control characters";
+            }
+        }
+
+        return NULL;
+
+    case NGX_HTTP_CS_F_ISSUE:
+        if (len > v->issue_max) {
+            return "issue is longer than the configured maximum";
+        }
+
+        for (i = 0; i < len; i++) {
+            if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n') {
+                return NULL;
+            }
+        }
+
+        return "issue must not be blank";
+
+    case NGX_HTTP_CS_F_CATEGORY:
+        if (len == 0 || len > NGX_HTTP_CS_CATEGORY_MAX) {
+            return "category must be 1 to 64 characters of [a-z0-9_-]";
+        }
+
+        for (i = 0; i < len; i++) {
+            if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')
+                  || s[i] == '_' || s[i] == '-'))
+            {
+                return "category must be 1 to 64 characters of [a-z0-9_-]";
+            }
+        }
+
+        return NULL;
+
+    case NGX_HTTP_CS_F_PRIORITY:
+        if (!cs_in_list(s, len, cs_priorities)) {
+            return "priority must be one of low, normal, high, urgent";
+        }
+
+        return NULL;
+
+    case NGX_HTTP_CS_F_CHANNEL:
+        if (!cs_in_list(s, len, cs_channels)) {
+            return "channel must be one of web, email, chat, social, phone,"
+                   " api";
+        }
+
+        return NULL;
+
+    default: /* NGX_HTTP_CS_F_EMAIL */
+        if (len > NGX_HTTP_CS_EMAIL_MAX) {
+            return "email must be at most 254 bytes";
+        }
+
+        at = 0;
+        n = 0;
+
+        for (i = 0; i < len; i++) {
+            if (s[i] <= 0x20 || s[i] == 0x7f) {
+                return "email must not contain spaces or control characters";
+            }
+
+            if (s[i] == '@') {
+                at = i;
+                n++;
+            }
+        }
+
+        if (n != 1 || at == 0 || at == len - 1) {
+            return "email must contain one @ between a name and a domain";
+        }
+
+        return NULL;
+    }
+}
+
+
+/* a scalar or the start of a container, seen as a value */
+static int
+cs_value(ngx_http_cs_json_t *v, int is_map, const unsigned char *s,
+    size_t len, int is_string)
+{
+    const char  *err;
+
+    if (!cs_root(v, is_map)) {
+        return 0;
+    }
+
+    if (v->depth != 1 || v->current < 0) {
+        return 1;
+    }
+
+    if (!is_string) {
+        err = "the value must be a string";
+        if (cs_field_error(v, err) != 0) {
+            return 0;
+        }
+
+        return 1;
+    }
+
+    err = cs_check(v, s, len);
+    if (err != NULL) {
+        return cs_field_error(v, err) == 0;
+    }
+
+    if (v->schema_rc != NGX_HTTP_CS_JSON_OK) {
+        /* the body is rejected anyway: keep nothing */
+        return 1;
+    }
+
+    v->copy[v->current] = v->af.malloc(v->af.ctx, len ? len : 1);
+    if (v->copy[v->current] == NULL) {
+        cs_nomem(v);
+        return 0;
+    }
+
+    memcpy(v->copy[v->current], s, len);
+    v->value[v->current].data = v->copy[v->current];
+    v->value[v->current].len = len;
+
+    return 1;
+}
+
+
+static int
+cs_on_null(void *ctx)
+{
+    return cs_value(ctx, 0, NULL, 0, 0);
+}
+
+
+static int
+cs_on_boolean(void *ctx, int b)
+{
+    (void) b;
+    return cs_value(ctx, 0, NULL, 0, 0);
+}
+
+
+static int
+cs_on_number(void *ctx, const char *s, size_t len)
+{
+    (void) s;
+    (void) len;
+    return cs_value(ctx, 0, NULL, 0, 0);
+}
+
+
+static int
+cs_on_string(void *ctx, const unsigned char *s, size_t len)
+{
+    return cs_value(ctx, 0, s, len, 1);
+}
+
+
+static int
+cs_open(ngx_http_cs_json_t *v, int is_map)
+{
+    if (!cs_value(v, is_map, NULL, 0, 0)) {
+        return 0;
+    }
+
+    if (v->depth >= NGX_HTTP_CS_JSON_MAX_DEPTH) {
+        cs_syntax(v, "nesting is deeper than 32 levels");
+        return 0;
+    }
+
+    v->depth++;
+    v->obj_stack[v->depth] = ++v->objs;
+
+    return 1;
+}
+
+
+static int
+cs_on_start_map(void *ctx)
+{
+    return cs_open(ctx, 1);
+}
+
+
+static int
+cs_on_start_array(void *ctx)
+{
+    return cs_open(ctx, 0);
+}
+
+
+static int
+cs_on_end(void *ctx)
+{
+    ngx_http_cs_json_t  *v = ctx;
+
+    v->depth--;
+
+    return 1;
+}
+
+
+static int
+cs_on_map_key(void *ctx, const unsigned char *key, size_t len)
+{
+    int                  f, rc;
+    ngx_http_cs_json_t  *v = ctx;
+
+    rc = cs_key_add(v, key, len);
+    if (rc != 0) {
+        if (rc == 1) {
+            cs_syntax(v, "duplicate key in an object");
+        }
+
+        return 0;
+    }
+
+    if (v->depth != 1) {
+        return 1;
+    }
+
+    for (f = 0; f < NGX_HTTP_CS_F_COUNT; f++) {
+        if (strlen(cs_field_names[f]) == len
+            && memcmp(cs_field_names[f], key, len) == 0)
+        {
+            v->current = f;
+            v->seen |= 1u << f;
+            return 1;
+        }
+    }
+
+    v->current = -1;
+
+    return cs_schema(v, NGX_HTTP_CS_JSON_UNKNOWN, key, len, "unknown field")
+           == 0;
+}
+
+
+static const yajl_callbacks  cs_callbacks = {
+    cs_on_null,
+    cs_on_boolean,
+    NULL,
+    NULL,
+    cs_on_number,
+    cs_on_string,
+    cs_on_start_map,
+    cs_on_map_key,
+    cs_on_end,
+    cs_on_start_array,
+    cs_on_end
+};
+
+
+ngx_http_cs_json_t *
+ngx_http_cs_json_create(size_t issue_max, yajl_alloc_funcs *af)
+{
+    yajl_alloc_funcs     def;
+    ngx_http_cs_json_t  *v;
+
+    if (af == NULL) {
+        def.malloc = cs_default_malloc;
+        def.realloc = cs_default_realloc;
+        def.free = cs_default_free;
+        def.ctx = NULL;
+        af = &def;
+    }
+
+    v = af->malloc(af->ctx, sizeof(ngx_http_cs_json_t));
+    if (v == NULL) {
+        return NULL;
+    }
+
+    memset(v, 0, sizeof(ngx_http_cs_json_t));
+
+    v->af = *af;
+    v->issue_max = issue_max;
+    v->current = -1;
+
+    v->yajl = yajl_alloc(&cs_callbacks, &v->af, v);
+    if (v->yajl == NULL) {
+        af->free(af->ctx, v);
+        return NULL;
+    }
+
+    return v;
+}
+
+
+static void
+cs_yajl_error(ngx_http_cs_json_t *v, const unsigned char *p, size_t len)
+{
+    size_t          n;
+    unsigned char  *e, *m;
+
+    if (v->rc != NGX_HTTP_CS_JSON_OK) {
+        return;
+    }
+
+    n = yajl_get_bytes_consumed(v->yajl);
+    e = yajl_get_error(v->yajl, 0, p, len);
+
+    /* yajl says "lexical error: <what>" or "parse error: <what>" */
+    m = (e != NULL) ? (unsigned char *) strstr((char *) e, ": ") : NULL;
+
+    if (m != NULL) {
+        e[strcspn((char *) e, "\n")] = '\0';
+    }
+
+    cs_syntax_at(v, m ? (char *) m + 2 : "invalid JSON", v->offset + n);
+
+    if (e != NULL) {
+        yajl_free_error(v->yajl, e);
+    }
+}
+
+
+int
+ngx_http_cs_json_feed(ngx_http_cs_json_t *v, const unsigned char *p,
+    size_t len)
+{
+    if (v->rc != NGX_HTTP_CS_JSON_OK) {
+        return -1;
+    }
+
+    if (cs_scan(v, p, len) != 0) {
+        return -1;
+    }
+
+    if (yajl_parse(v->yajl, p, len) != yajl_status_ok) {
+        cs_yajl_error(v, p, len);
+        return -1;
+    }
+
+    v->offset += len;
+
+    return 0;
+}
+
+
+int
+ngx_http_cs_json_finish(ngx_http_cs_json_t *v)
+{
+    int          f;
+    const char  *name;
+
+    if (v->rc != NGX_HTTP_CS_JSON_OK) {
+        return v->rc;
+    }
+
+    if (v->scan != CS_SCAN_OUT) {
+        cs_syntax_at(v, "unterminated string", v->offset);
+        return v->rc;
+    }
+
+    if (yajl_complete_parse(v->yajl) != yajl_status_ok) {
+        if (v->offset == 0) {
+            cs_syntax_at(v, "the body is empty", 0);
+
+        } else {
+            cs_syntax_at(v, "premature end of the body", v->offset);
+        }
+
+        return v->rc;
+    }
+
+    if (v->schema_rc == NGX_HTTP_CS_JSON_OK) {
+        for (f = NGX_HTTP_CS_F_USER_ID; f <= NGX_HTTP_CS_F_ISSUE; f++) {
+            if (!(v->seen & (1u << f))) {
+                name = cs_field_names[f];
+                if (cs_schema(v, NGX_HTTP_CS_JSON_MISSING,
+                              (const unsigned char *) name, strlen(name),
+                              "a required field is missing")
+                    != 0)
+                {
+                    return v->rc;
+                }
+
+                break;
+            }
+        }
+    }
+
+    if (v->schema_rc != NGX_HTTP_CS_JSON_OK) {
+        v->rc = v->schema_rc;
+        snprintf(v->msg, sizeof(v->msg), "%s", v->schema_msg);
+        return v->rc;
+    }
+
+    if (v->value[NGX_HTTP_CS_F_PRIORITY].len == 0) {
+        v->value[NGX_HTTP_CS_F_PRIORITY].data = (const unsigned char *) "normal";
+        v->value[NGX_HTTP_CS_F_PRIORITY].len = sizeof("normal") - 1;
+    }
+
+    if (v->value[NGX_HTTP_CS_F_CHANNEL].len == 0) {
+        v->value[NGX_HTTP_CS_F_CHANNEL].data = (const unsigned char *) "api";
+        v->value[NGX_HTTP_CS_F_CHANNEL].len = sizeof("api") - 1;
+    }
+
+    return NGX_HTTP_CS_JSON_OK;
+}
+
+
+const char *
+ngx_http_cs_json_message(ngx_http_cs_json_t *v)
+{
+    return v->msg;
+}
+
+
+const char *
+ngx_http_cs_json_field(ngx_http_cs_json_t *v)
+{
+    return (v->rc == NGX_HTTP_CS_JSON_SYNTAX) ? NULL : v->field;
+}
+
+
+const ngx_http_cs_json_str_t *
+ngx_http_cs_json_value(ngx_http_cs_json_t *v, ngx_http_cs_field_e f)
+{
+    return &v->value[f];
+}
+
+
+const char *
+ngx_http_cs_json_field_name(ngx_http_cs_field_e f)
+{
+    return cs_field_names[f];
+}
+
+
+void
+ngx_http_cs_json_free(ngx_http_cs_json_t *v)
+{
+    int     f;
+    size_t  i;
+
+    yajl_free(v->yajl);
+
+    for (i = 0; i < v->keys_cap; i++) {
+        if (v->keys[i].key) {
+            v->af.free(v->af.ctx, v->keys[i].key);
+        }
+    }
+
+    if (v->keys) {
+        v->af.free(v->af.ctx, v->keys);
+    }
+
+    for (f = 0; f < NGX_HTTP_CS_F_COUNT; f++) {
+        if (v->copy[f]) {
+            v->af.free(v->af.ctx, v->copy[f]);
+        }
+    }
+
+    if (v->field) {
+        v->af.free(v->af.ctx, v->field);
+    }
+
+    v->af.free(v->af.ctx, v);
+}

@@ -1,0 +1,478 @@
+/*
+ * ngx_cs_module: directives, configuration and the worker's start and end.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_cs_module.h"
+#include "ngx_http_cs_redis.h"
+
+
+static char *ngx_http_cs_service(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_cs_agents(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_cs_cors_origin_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_cs_check_prefix(ngx_conf_t *cf, void *post, void *data);
+static char *ngx_http_cs_check_positive(ngx_conf_t *cf, void *post,
+    void *data);
+static void *ngx_http_cs_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_cs_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_cs_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_cs_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_cs_init_process(ngx_cycle_t *cycle);
+static void ngx_http_cs_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_enum_t  ngx_http_cs_assign[] = {
+    { ngx_string("round_robin"), NGX_HTTP_CS_ASSIGN_ROUND_ROBIN },
+    { ngx_string("least_loaded"), NGX_HTTP_CS_ASSIGN_LEAST_LOADED },
+    { ngx_null_string, 0 }
+};
+
+static ngx_conf_post_t  ngx_http_cs_prefix_post = {
+    ngx_http_cs_check_prefix
+};
+
+static ngx_conf_post_t  ngx_http_cs_positive_post = {
+    ngx_http_cs_check_positive
+};
+
+
+#define NGX_HTTP_CS_CONF  (NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF               \
+                           |NGX_HTTP_LOC_CONF)
+
+
+static ngx_command_t  ngx_http_cs_commands[] = {
+
+    { ngx_string("cs_service"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_cs_service,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("cs_redis_server"),
+      NGX_HTTP_CS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_cs_loc_conf_t, redis_server),
+      NULL },
+
+    { ngx_string("cs_redis_password"),
+      NGX_HTTP_CS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_cs_loc_conf_t, redis_password),
+      NULL },
+
+    { ngx_string("cs_redis_database"),
+      NGX_HTTP_CS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_cs_loc_conf_t, redis_database),
+      NULL },
+
+    { ngx_string("cs_redis_connect_timeout"),
+      NGX_HTTP_CS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_cs_loc_conf_t, redis_connect_timeout),
+      &ngx_http_cs_positive_post },
+
+    { ngx_string("cs_redis_timeout"),
+      NGX_HTTP_CS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_cs_loc_conf_t, redis_timeout),
+      &ngx_http_cs_positive_post },
+
+    { ngx_string("cs_key_prefix"),
+      NGX_HTTP_CS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_cs_loc_conf_t, key_prefix),
+      &ngx_http_cs_prefix_post },
+
+    { ngx_string("cs_agents"),
+      NGX_HTTP_CS_CONF|NGX_CONF_1MORE,
+      ngx_http_cs_agents,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("cs_assign"),
+      NGX_HTTP_CS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_cs_loc_conf_t, assign),
+      &ngx_http_cs_assign },
+
+    { ngx_string("cs_issue_max_length"),
+      NGX_HTTP_CS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_cs_loc_conf_t, issue_max_length),
+      &ngx_http_cs_positive_post },
+
+    { ngx_string("cs_cors_origin"),
+      NGX_HTTP_CS_CONF|NGX_CONF_TAKE1,
+      ngx_http_cs_cors_origin_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_cs_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_cs_postconfiguration,         /* postconfiguration */
+
+    ngx_http_cs_create_main_conf,          /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_cs_create_loc_conf,           /* create location configuration */
+    ngx_http_cs_merge_loc_conf             /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_cs_module = {
+    NGX_MODULE_V1,
+    &ngx_http_cs_module_ctx,               /* module context */
+    ngx_http_cs_commands,                  /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_cs_init_process,              /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_cs_exit_process,              /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static char *
+ngx_http_cs_service(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_cs_loc_conf_t    *cslcf = conf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (cslcf->service != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    cslcf->service = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_cs_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_cs_agents(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_cs_loc_conf_t  *cslcf = conf;
+
+    u_char       c;
+    ngx_str_t   *value, *agent;
+    ngx_uint_t   i, j, k;
+
+    if (cslcf->agents != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    cslcf->agents = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                     sizeof(ngx_str_t));
+    if (cslcf->agents == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (value[i].len == 0 || value[i].len > 64
+            || (value[i].len == 10
+                && ngx_strncmp(value[i].data, "unassigned", 10) == 0))
+        {
+            goto invalid;
+        }
+
+        for (k = 0; k < value[i].len; k++) {
+            c = value[i].data[k];
+
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                  || (c >= '0' && c <= '9') || c == '_' || c == '.'
+                  || c == '-'))
+            {
+                goto invalid;
+            }
+        }
+
+        agent = cslcf->agents->elts;
+        for (j = 0; j < cslcf->agents->nelts; j++) {
+            if (agent[j].len == value[i].len
+                && ngx_strncmp(agent[j].data, value[i].data, value[i].len)
+                   == 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "duplicate agent \"%V\" in \"%V\" "
+                                   "directive", &value[i], &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        agent = ngx_array_push(cslcf->agents);
+        if (agent == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *agent = value[i];
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive: an agent "
+                       "name is 1 to 64 of [A-Za-z0-9_.-] and not "
+                       "\"unassigned\"", &value[i], &cmd->name);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_cs_cors_origin_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_cs_loc_conf_t  *cslcf = conf;
+
+    ngx_str_t   *value, *origin;
+    ngx_uint_t   i;
+
+    value = cf->args->elts;
+
+    if (!(value[1].len == 1 && value[1].data[0] == '*')) {
+        if (!((value[1].len > 7
+               && ngx_strncasecmp(value[1].data, (u_char *) "http://", 7)
+                  == 0)
+              || (value[1].len > 8
+                  && ngx_strncasecmp(value[1].data, (u_char *) "https://", 8)
+                     == 0)))
+        {
+            goto invalid;
+        }
+
+        for (i = 0; i < value[1].len; i++) {
+            if (value[1].data[i] <= 0x20 || value[1].data[i] >= 0x7f
+                || value[1].data[i] == ',')
+            {
+                goto invalid;
+            }
+        }
+
+        if (value[1].data[value[1].len - 1] == '/') {
+            goto invalid;
+        }
+    }
+
+    /* a list given at this level replaces the inherited one */
+    if (cslcf->cors_origins == NGX_CONF_UNSET_PTR) {
+        cslcf->cors_origins = ngx_array_create(cf->pool, 2,
+                                               sizeof(ngx_str_t));
+        if (cslcf->cors_origins == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    origin = ngx_array_push(cslcf->cors_origins);
+    if (origin == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *origin = value[1];
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive: expected "
+                       "\"*\" or an origin such as https://example.com",
+                       &value[1], &cmd->name);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_cs_check_prefix(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *prefix = data;
+
+    ngx_uint_t  i;
+
+    if (prefix->len == 0 || prefix->len > 64) {
+        return "must be 1 to 64 characters";
+    }
+
+    for (i = 0; i < prefix->len; i++) {
+        if (prefix->data[i] <= 0x20 || prefix->data[i] >= 0x7f) {
+            return "must be printable ASCII without spaces";
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_cs_check_positive(ngx_conf_t *cf, void *post, void *data)
+{
+    size_t  *sp = data;
+
+    /* a msec and a size slot both store a machine word */
+    if (*sp == 0) {
+        return "must be greater than zero";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_cs_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_cs_main_conf_t  *cmcf;
+
+    cmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_cs_main_conf_t));
+    if (cmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&cmcf->servers, cf->pool, 2,
+                       sizeof(ngx_http_cs_redis_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return cmcf;
+}
+
+
+static void *
+ngx_http_cs_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_cs_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_cs_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->redis_server = { 0, NULL };
+     *     conf->redis_password = { 0, NULL };
+     *     conf->key_prefix = { 0, NULL };
+     *     conf->redis = NULL;
+     */
+
+    conf->service = NGX_CONF_UNSET;
+    conf->redis_database = NGX_CONF_UNSET;
+    conf->redis_connect_timeout = NGX_CONF_UNSET_MSEC;
+    conf->redis_timeout = NGX_CONF_UNSET_MSEC;
+    conf->agents = NGX_CONF_UNSET_PTR;
+    conf->assign = NGX_CONF_UNSET_UINT;
+    conf->issue_max_length = NGX_CONF_UNSET_SIZE;
+    conf->cors_origins = NGX_CONF_UNSET_PTR;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_cs_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_cs_loc_conf_t  *prev = parent;
+    ngx_http_cs_loc_conf_t  *conf = child;
+
+    /* cs_service belongs to its own location only */
+    if (conf->service == NGX_CONF_UNSET) {
+        conf->service = 0;
+    }
+
+    ngx_conf_merge_str_value(conf->redis_server, prev->redis_server,
+                             "127.0.0.1:6379");
+    ngx_conf_merge_str_value(conf->redis_password, prev->redis_password, "");
+    ngx_conf_merge_value(conf->redis_database, prev->redis_database, 0);
+    ngx_conf_merge_msec_value(conf->redis_connect_timeout,
+                              prev->redis_connect_timeout, 1000);
+    ngx_conf_merge_msec_value(conf->redis_timeout, prev->redis_timeout, 2000);
+    ngx_conf_merge_str_value(conf->key_prefix, prev->key_prefix, "cs:");
+    ngx_conf_merge_ptr_value(conf->agents, prev->agents, NULL);
+    ngx_conf_merge_uint_value(conf->assign, prev->assign,
+                              NGX_HTTP_CS_ASSIGN_ROUND_ROBIN);
+    ngx_conf_merge_size_value(conf->issue_max_length, prev->issue_max_length,
+                              4096);
+    ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
+
+    if (conf->redis_database < 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cs_redis_database\" must not be negative");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->service) {
+        conf->redis = ngx_http_cs_redis_add(cf, &conf->redis_server,
+                                            &conf->redis_password,
+                                            conf->redis_database,
+                                            conf->redis_connect_timeout);
+        if (conf->redis == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_cs_postconfiguration(ngx_conf_t *cf)
+{
+    if (ngx_http_cs_redis_init_scripts(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_cs_filter_init(cf);
+}
+
+
+static ngx_int_t
+ngx_http_cs_init_process(ngx_cycle_t *cycle)
+{
+    return ngx_http_cs_redis_init_process(cycle);
+}
+
+
+static void
+ngx_http_cs_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_cs_redis_exit_process(cycle);
+}

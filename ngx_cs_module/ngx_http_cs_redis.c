@@ -1,0 +1,936 @@
+/*
+ * The Redis connection of a worker.
+ *
+ * hiredis' async context runs on nginx's event loop through an
+ * ngx_connection_t around its fd.  Events are added level-triggered: hiredis
+ * reads 16 KiB per call and swallows EAGAIN, so an edge-triggered read
+ * would stall with a reply left in the socket.  epoll flags belong to the
+ * whole fd, so every add here is level-triggered, and the write event is
+ * armed only while hiredis has output (an armed level-triggered write
+ * spins).
+ *
+ * Each call is a small record from a per-worker free list.  The request's
+ * pool cleanup detaches it, so a late reply finds no request and is
+ * dropped; the record itself returns to the free list only when hiredis is
+ * done with it.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <ngx_sha1.h>
+#include <hiredis/async.h>
+
+#include "ngx_http_cs_module.h"
+#include "ngx_http_cs_redis.h"
+#include "ngx_http_cs_scripts.h"
+
+
+#define NGX_HTTP_CS_BACKOFF_MIN   100
+#define NGX_HTTP_CS_BACKOFF_MAX   5000
+
+
+typedef enum {
+    NGX_HTTP_CS_REDIS_DOWN = 0,
+    NGX_HTTP_CS_REDIS_CONNECTING,
+    NGX_HTTP_CS_REDIS_READY
+} ngx_http_cs_redis_state_e;
+
+
+struct ngx_http_cs_redis_s {
+    ngx_str_t                     name;        /* for the log */
+    u_char                       *host;        /* IP text or unix path */
+    int                           port;
+    unsigned                      unix_socket:1;
+    ngx_str_t                     password;
+    ngx_int_t                     database;
+    ngx_msec_t                    connect_timeout;
+
+    /* per worker from here on */
+    redisAsyncContext            *ac;
+    ngx_connection_t             *conn;
+    ngx_http_cs_redis_state_e     state;
+    ngx_uint_t                    handshake;   /* replies still awaited */
+    ngx_msec_t                    backoff;
+    ngx_msec_t                    next_attempt;
+    ngx_event_t                   reconnect;
+    ngx_event_t                   connect_timer;
+    ngx_queue_t                   waiting;     /* calls not yet sent */
+    ngx_log_t                    *log;
+};
+
+
+typedef struct {
+    ngx_queue_t                   queue;       /* waiting or free list */
+    ngx_http_cs_redis_t          *rs;
+    ngx_http_request_t           *r;           /* NULL once detached */
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_cs_redis_handler_pt  handler;
+    ngx_event_t                   timer;
+    ngx_msec_t                    timeout;
+    int                           argc;
+    const char                  **argv;
+    size_t                       *argvlen;
+    unsigned                      sent:1;
+    unsigned                      retried:1;
+} ngx_http_cs_redis_call_t;
+
+
+typedef struct {
+    const char                   *source;
+    u_char                        sha1[41];
+} ngx_http_cs_script_t;
+
+
+static void ngx_http_cs_redis_connect(ngx_http_cs_redis_t *rs);
+static void ngx_http_cs_redis_drop(ngx_http_cs_redis_t *rs);
+static ngx_int_t ngx_http_cs_redis_send(ngx_http_cs_redis_call_t *call);
+static void ngx_http_cs_redis_finish(ngx_http_cs_redis_call_t *call,
+    redisReply *reply, ngx_int_t rc);
+
+
+static ngx_http_cs_script_t  ngx_http_cs_scripts[NGX_HTTP_CS_SCRIPT_COUNT] = {
+    { ngx_http_cs_script_intake, { 0 } }
+};
+
+static ngx_queue_t  ngx_http_cs_redis_free;
+static ngx_uint_t   ngx_http_cs_redis_exiting;
+
+
+ngx_http_cs_redis_t *
+ngx_http_cs_redis_add(ngx_conf_t *cf, ngx_str_t *server, ngx_str_t *password,
+    ngx_int_t database, ngx_msec_t connect_timeout)
+{
+    size_t                    len;
+    ngx_url_t                 u;
+    ngx_uint_t                i;
+    ngx_http_cs_redis_t      *rs, **rsp;
+    ngx_http_cs_main_conf_t  *cmcf;
+    u_char                    text[NGX_SOCKADDR_STRLEN];
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_cs_module);
+
+    rsp = cmcf->servers.elts;
+    for (i = 0; i < cmcf->servers.nelts; i++) {
+        rs = rsp[i];
+
+        if (rs->database == database
+            && rs->name.len == server->len
+            && ngx_strncmp(rs->name.data, server->data, server->len) == 0
+            && rs->password.len == password->len
+            && ngx_strncmp(rs->password.data, password->data, password->len)
+               == 0)
+        {
+            return rs;
+        }
+    }
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url = *server;
+    u.default_port = 6379;
+
+    /* names are resolved here, once, never on a request path */
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%s in cs_redis_server \"%V\"",
+                           u.err ? u.err : "invalid address", server);
+        return NULL;
+    }
+
+    if (u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no address for cs_redis_server \"%V\"", server);
+        return NULL;
+    }
+
+    rs = ngx_pcalloc(cf->pool, sizeof(ngx_http_cs_redis_t));
+    if (rs == NULL) {
+        return NULL;
+    }
+
+    rs->name = *server;
+    rs->password = *password;
+    rs->database = database;
+    rs->connect_timeout = connect_timeout;
+
+#if (NGX_HAVE_UNIX_DOMAIN)
+    if (u.family == AF_UNIX) {
+        rs->unix_socket = 1;
+        len = ngx_strlen(((struct sockaddr_un *) u.addrs[0].sockaddr)
+                         ->sun_path);
+        rs->host = ngx_pnalloc(cf->pool, len + 1);
+        if (rs->host == NULL) {
+            return NULL;
+        }
+
+        ngx_cpystrn(rs->host,
+                    (u_char *) ((struct sockaddr_un *) u.addrs[0].sockaddr)
+                    ->sun_path, len + 1);
+
+    } else
+#endif
+    {
+        len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, text,
+                            NGX_SOCKADDR_STRLEN, 0);
+
+        /* hiredis wants an IPv6 address without brackets */
+        if (len > 1 && text[0] == '[') {
+            ngx_memmove(text, text + 1, len - 2);
+            len -= 2;
+        }
+
+        rs->host = ngx_pnalloc(cf->pool, len + 1);
+        if (rs->host == NULL) {
+            return NULL;
+        }
+
+        ngx_cpystrn(rs->host, text, len + 1);
+        rs->port = ngx_inet_get_port(u.addrs[0].sockaddr);
+    }
+
+    rsp = ngx_array_push(&cmcf->servers);
+    if (rsp == NULL) {
+        return NULL;
+    }
+
+    *rsp = rs;
+
+    return rs;
+}
+
+
+ngx_int_t
+ngx_http_cs_redis_init_scripts(ngx_conf_t *cf)
+{
+    u_char        digest[20];
+    ngx_uint_t    i;
+    ngx_sha1_t    sha1;
+
+    (void) cf;
+
+    for (i = 0; i < NGX_HTTP_CS_SCRIPT_COUNT; i++) {
+        ngx_sha1_init(&sha1);
+        ngx_sha1_update(&sha1, ngx_http_cs_scripts[i].source,
+                        ngx_strlen(ngx_http_cs_scripts[i].source));
+        ngx_sha1_final(digest, &sha1);
+
+        *ngx_hex_dump(ngx_http_cs_scripts[i].sha1, digest, 20) = '\0';
+    }
+
+    return NGX_OK;
+}
+
+
+/* event hooks: idempotent, level-triggered */
+
+static void
+ngx_http_cs_redis_add_read(void *data)
+{
+    ngx_http_cs_redis_t  *rs = data;
+
+    if (rs->conn != NULL && !rs->conn->read->active) {
+        if (ngx_add_event(rs->conn->read, NGX_READ_EVENT, NGX_LEVEL_EVENT)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ALERT, rs->log, 0,
+                          "cs: redis %V: adding the read event failed",
+                          &rs->name);
+        }
+    }
+}
+
+
+static void
+ngx_http_cs_redis_del_read(void *data)
+{
+    ngx_http_cs_redis_t  *rs = data;
+
+    if (rs->conn != NULL && rs->conn->read->active) {
+        (void) ngx_del_event(rs->conn->read, NGX_READ_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_http_cs_redis_add_write(void *data)
+{
+    ngx_http_cs_redis_t  *rs = data;
+
+    if (rs->conn != NULL && !rs->conn->write->active) {
+        if (ngx_add_event(rs->conn->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ALERT, rs->log, 0,
+                          "cs: redis %V: adding the write event failed",
+                          &rs->name);
+        }
+    }
+}
+
+
+static void
+ngx_http_cs_redis_del_write(void *data)
+{
+    ngx_http_cs_redis_t  *rs = data;
+
+    if (rs->conn != NULL && rs->conn->write->active) {
+        (void) ngx_del_event(rs->conn->write, NGX_WRITE_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_http_cs_redis_schedule(ngx_http_cs_redis_t *rs)
+{
+    ngx_msec_t  delay;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate
+        || ngx_http_cs_redis_exiting)
+    {
+        return;
+    }
+
+    if (rs->backoff == 0) {
+        rs->backoff = NGX_HTTP_CS_BACKOFF_MIN;
+
+    } else {
+        rs->backoff = ngx_min(rs->backoff * 2, NGX_HTTP_CS_BACKOFF_MAX);
+    }
+
+    /* jitter keeps the workers of many hosts from reconnecting in step */
+    delay = rs->backoff / 2 + (ngx_msec_t) ngx_random() % (rs->backoff / 2 + 1);
+
+    rs->next_attempt = ngx_current_msec + delay;
+
+    ngx_add_timer(&rs->reconnect, delay);
+}
+
+
+/*
+ * hiredis calls this when it frees the context, sometimes twice; it must
+ * leave no event, posted event or timer behind.  hiredis closes the fd.
+ */
+static void
+ngx_http_cs_redis_cleanup(void *data)
+{
+    ngx_http_cs_redis_t       *rs = data;
+
+    ngx_queue_t               *q;
+    ngx_connection_t          *c;
+    ngx_http_cs_redis_call_t  *call;
+
+    c = rs->conn;
+    if (c == NULL) {
+        return;
+    }
+
+    ngx_http_cs_redis_del_read(rs);
+    ngx_http_cs_redis_del_write(rs);
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
+
+    if (c->write->timer_set) {
+        ngx_del_timer(c->write);
+    }
+
+    c->fd = (ngx_socket_t) -1;
+    ngx_free_connection(c);
+
+    rs->conn = NULL;
+    rs->ac = NULL;
+    rs->state = NGX_HTTP_CS_REDIS_DOWN;
+
+    if (rs->connect_timer.timer_set) {
+        ngx_del_timer(&rs->connect_timer);
+    }
+
+    ngx_http_cs_redis_schedule(rs);
+
+    /* calls that waited for this connection were never sent */
+    while (!ngx_queue_empty(&rs->waiting)) {
+        q = ngx_queue_head(&rs->waiting);
+        call = ngx_queue_data(q, ngx_http_cs_redis_call_t, queue);
+        ngx_queue_remove(q);
+
+        ngx_http_cs_redis_finish(call, NULL, NGX_HTTP_SERVICE_UNAVAILABLE);
+    }
+}
+
+
+static void
+ngx_http_cs_redis_read_handler(ngx_event_t *ev)
+{
+    ngx_connection_t     *c = ev->data;
+    ngx_http_cs_redis_t  *rs = c->data;
+
+    /* the call may free the context and the connection: touch neither */
+    if (rs->ac != NULL) {
+        redisAsyncHandleRead(rs->ac);
+    }
+}
+
+
+static void
+ngx_http_cs_redis_write_handler(ngx_event_t *ev)
+{
+    ngx_connection_t     *c = ev->data;
+    ngx_http_cs_redis_t  *rs = c->data;
+
+    if (rs->ac != NULL) {
+        redisAsyncHandleWrite(rs->ac);
+    }
+}
+
+
+static void
+ngx_http_cs_redis_on_connect(const redisAsyncContext *ac, int status)
+{
+    ngx_http_cs_redis_t  *rs = ac->data;
+
+    if (status != REDIS_OK) {
+        ngx_log_error(NGX_LOG_ERR, rs->log, 0,
+                      "cs: redis %V: connect failed: %s", &rs->name,
+                      ac->errstr);
+    }
+}
+
+
+static void
+ngx_http_cs_redis_on_disconnect(const redisAsyncContext *ac, int status)
+{
+    ngx_http_cs_redis_t  *rs = ac->data;
+
+    if (status != REDIS_OK) {
+        ngx_log_error(NGX_LOG_ERR, rs->log, 0,
+                      "cs: redis %V: connection lost: %s", &rs->name,
+                      ac->errstr);
+    }
+}
+
+
+static void
+ngx_http_cs_redis_ready(ngx_http_cs_redis_t *rs)
+{
+    ngx_queue_t               *q;
+    ngx_http_cs_redis_call_t  *call;
+
+    if (rs->connect_timer.timer_set) {
+        ngx_del_timer(&rs->connect_timer);
+    }
+
+    rs->state = NGX_HTTP_CS_REDIS_READY;
+    rs->backoff = 0;
+
+    ngx_log_error(NGX_LOG_INFO, rs->log, 0, "cs: redis %V: connected",
+                  &rs->name);
+
+    while (!ngx_queue_empty(&rs->waiting) && rs->ac != NULL) {
+        q = ngx_queue_head(&rs->waiting);
+        call = ngx_queue_data(q, ngx_http_cs_redis_call_t, queue);
+        ngx_queue_remove(q);
+
+        if (ngx_http_cs_redis_send(call) != NGX_OK) {
+            ngx_http_cs_redis_finish(call, NULL,
+                                     NGX_HTTP_SERVICE_UNAVAILABLE);
+        }
+    }
+}
+
+
+static void
+ngx_http_cs_redis_handshake_reply(redisAsyncContext *ac, void *r, void *data)
+{
+    redisReply           *reply = r;
+    ngx_http_cs_redis_t  *rs = data;
+
+    if (reply == NULL || rs->ac != ac) {
+        /* the context is being freed; its cleanup does the rest */
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        if (ngx_strncmp(reply->str, "LOADING", 7) == 0) {
+            ngx_log_error(NGX_LOG_WARN, rs->log, 0,
+                          "cs: redis %V is loading its dataset", &rs->name);
+
+        } else {
+            ngx_log_error(NGX_LOG_ERR, rs->log, 0,
+                          "cs: redis %V: connection set-up failed: %s",
+                          &rs->name, reply->str);
+        }
+
+        ngx_http_cs_redis_drop(rs);
+        return;
+    }
+
+    if (--rs->handshake == 0) {
+        ngx_http_cs_redis_ready(rs);
+    }
+}
+
+
+static void
+ngx_http_cs_redis_reconnect_handler(ngx_event_t *ev)
+{
+    ngx_http_cs_redis_connect(ev->data);
+}
+
+
+static void
+ngx_http_cs_redis_connect_timeout_handler(ngx_event_t *ev)
+{
+    ngx_http_cs_redis_t  *rs = ev->data;
+
+    ngx_log_error(NGX_LOG_ERR, rs->log, 0,
+                  "cs: redis %V: connection set-up timed out", &rs->name);
+
+    ngx_http_cs_redis_drop(rs);
+}
+
+
+static void
+ngx_http_cs_redis_connect(ngx_http_cs_redis_t *rs)
+{
+    char                 db[NGX_INT_T_LEN + 1];
+    ngx_uint_t           i;
+    ngx_connection_t    *c;
+    redisAsyncContext   *ac;
+
+    if (rs->ac != NULL || ngx_exiting || ngx_quit || ngx_terminate
+        || ngx_http_cs_redis_exiting)
+    {
+        return;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, rs->log, 0,
+                   "cs: redis %V: connecting", &rs->name);
+
+    if (rs->unix_socket) {
+        ac = redisAsyncConnectUnix((char *) rs->host);
+
+    } else {
+        ac = redisAsyncConnect((char *) rs->host, rs->port);
+    }
+
+    if (ac == NULL) {
+        ngx_log_error(NGX_LOG_ERR, rs->log, 0,
+                      "cs: redis %V: no memory for a connection", &rs->name);
+        ngx_http_cs_redis_schedule(rs);
+        return;
+    }
+
+    if (ac->err) {
+        ngx_log_error(NGX_LOG_ERR, rs->log, 0,
+                      "cs: redis %V: connect failed: %s", &rs->name,
+                      ac->errstr);
+        redisAsyncFree(ac);
+        ngx_http_cs_redis_schedule(rs);
+        return;
+    }
+
+    c = ngx_get_connection(ac->c.fd, rs->log);
+    if (c == NULL) {
+        redisAsyncFree(ac);
+        ngx_http_cs_redis_schedule(rs);
+        return;
+    }
+
+    c->data = rs;
+    c->read->handler = ngx_http_cs_redis_read_handler;
+    c->write->handler = ngx_http_cs_redis_write_handler;
+    c->read->log = rs->log;
+    c->write->log = rs->log;
+
+    rs->conn = c;
+    rs->ac = ac;
+    rs->state = NGX_HTTP_CS_REDIS_CONNECTING;
+
+    ac->data = rs;
+    ac->ev.data = rs;
+    ac->ev.addRead = ngx_http_cs_redis_add_read;
+    ac->ev.delRead = ngx_http_cs_redis_del_read;
+    ac->ev.addWrite = ngx_http_cs_redis_add_write;
+    ac->ev.delWrite = ngx_http_cs_redis_del_write;
+    ac->ev.cleanup = ngx_http_cs_redis_cleanup;
+
+    /* the connect callback arms the write event, so hooks come first */
+    redisAsyncSetConnectCallback(ac, ngx_http_cs_redis_on_connect);
+    redisAsyncSetDisconnectCallback(ac, ngx_http_cs_redis_on_disconnect);
+
+    /* queued now, written once connected: AUTH, SELECT, then the scripts */
+    rs->handshake = 0;
+
+    if (rs->password.len) {
+        rs->handshake++;
+        redisAsyncCommand(ac, ngx_http_cs_redis_handshake_reply, rs,
+                          "AUTH %b", rs->password.data,
+                          (size_t) rs->password.len);
+    }
+
+    if (rs->database) {
+        ngx_sprintf((u_char *) db, "%i%Z", rs->database);
+        rs->handshake++;
+        redisAsyncCommand(ac, ngx_http_cs_redis_handshake_reply, rs,
+                          "SELECT %s", db);
+    }
+
+    for (i = 0; i < NGX_HTTP_CS_SCRIPT_COUNT; i++) {
+        rs->handshake++;
+        redisAsyncCommand(ac, ngx_http_cs_redis_handshake_reply, rs,
+                          "SCRIPT LOAD %s", ngx_http_cs_scripts[i].source);
+    }
+
+    ngx_add_timer(&rs->connect_timer, rs->connect_timeout);
+}
+
+
+/* frees the context: every call in flight gets a NULL reply, hence 504 */
+static void
+ngx_http_cs_redis_drop(ngx_http_cs_redis_t *rs)
+{
+    redisAsyncContext  *ac;
+
+    ac = rs->ac;
+    if (ac == NULL) {
+        return;
+    }
+
+    /* nothing is sent on a context that is going away */
+    rs->ac = NULL;
+    rs->state = NGX_HTTP_CS_REDIS_DOWN;
+
+    redisAsyncFree(ac);
+}
+
+
+ngx_int_t
+ngx_http_cs_redis_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                i;
+    ngx_http_cs_redis_t      *rs, **rsp;
+    ngx_http_cs_main_conf_t  *cmcf;
+
+    ngx_queue_init(&ngx_http_cs_redis_free);
+    ngx_http_cs_redis_exiting = 0;
+
+    cmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_cs_module);
+    if (cmcf == NULL) {
+        return NGX_OK;
+    }
+
+    rsp = cmcf->servers.elts;
+    for (i = 0; i < cmcf->servers.nelts; i++) {
+        rs = rsp[i];
+
+        rs->log = cycle->log;
+        ngx_queue_init(&rs->waiting);
+
+        rs->reconnect.handler = ngx_http_cs_redis_reconnect_handler;
+        rs->reconnect.data = rs;
+        rs->reconnect.log = cycle->log;
+        rs->reconnect.cancelable = 1;
+
+        rs->connect_timer.handler = ngx_http_cs_redis_connect_timeout_handler;
+        rs->connect_timer.data = rs;
+        rs->connect_timer.log = cycle->log;
+        rs->connect_timer.cancelable = 1;
+
+        ngx_http_cs_redis_connect(rs);
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_cs_redis_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                i;
+    ngx_http_cs_redis_t      *rs, **rsp;
+    ngx_http_cs_main_conf_t  *cmcf;
+
+    ngx_http_cs_redis_exiting = 1;
+
+    cmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_cs_module);
+    if (cmcf == NULL) {
+        return;
+    }
+
+    rsp = cmcf->servers.elts;
+    for (i = 0; i < cmcf->servers.nelts; i++) {
+        rs = rsp[i];
+
+        if (rs->reconnect.timer_set) {
+            ngx_del_timer(&rs->reconnect);
+        }
+
+        ngx_http_cs_redis_drop(rs);
+    }
+}
+
+
+time_t
+ngx_http_cs_redis_retry_after(ngx_http_cs_redis_t *rs)
+{
+    ngx_msec_int_t  left;
+
+    if (!rs->reconnect.timer_set) {
+        return 1;
+    }
+
+    left = (ngx_msec_int_t) (rs->next_attempt - ngx_current_msec);
+    if (left <= 0) {
+        return 1;
+    }
+
+    return (time_t) ((left + 999) / 1000);
+}
+
+
+/* calls */
+
+static void
+ngx_http_cs_redis_recycle(ngx_http_cs_redis_call_t *call)
+{
+    if (call->timer.timer_set) {
+        ngx_del_timer(&call->timer);
+    }
+
+    call->r = NULL;
+    ngx_queue_insert_head(&ngx_http_cs_redis_free, &call->queue);
+}
+
+
+static void
+ngx_http_cs_redis_detach(void *data)
+{
+    ngx_http_cs_redis_call_t  *call = data;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, call->rs->log, 0,
+                   "cs: request gone before its redis reply");
+
+    call->r = NULL;
+
+    if (call->timer.timer_set) {
+        ngx_del_timer(&call->timer);
+    }
+
+    if (!call->sent) {
+        ngx_queue_remove(&call->queue);
+        ngx_http_cs_redis_recycle(call);
+    }
+
+    /* a sent call returns to the free list when hiredis is done with it */
+}
+
+
+/* hands the outcome to the request, if it is still there */
+static void
+ngx_http_cs_redis_finish(ngx_http_cs_redis_call_t *call, redisReply *reply,
+    ngx_int_t rc)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = call->r;
+
+    if (r == NULL || ngx_http_cs_redis_exiting) {
+        ngx_http_cs_redis_recycle(call);
+        return;
+    }
+
+    call->cln->handler = NULL;
+    ngx_http_cs_redis_recycle(call);
+
+    c = r->connection;
+
+    call->handler(r, reply, rc);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_cs_redis_reply(redisAsyncContext *ac, void *rp, void *data)
+{
+    redisReply                *reply = rp;
+    ngx_http_cs_redis_call_t  *call = data;
+
+    if (reply == NULL) {
+        /* written, but the connection went away: the fate is unknown */
+        ngx_http_cs_redis_finish(call, NULL, NGX_HTTP_GATEWAY_TIME_OUT);
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR
+        && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0
+        && !call->retried && call->r != NULL && call->rs->ac == ac)
+    {
+        /* SCRIPT FLUSH or a restart: load again and retry once, in order */
+        ngx_log_error(NGX_LOG_INFO, call->rs->log, 0,
+                      "cs: redis %V lost the scripts, loading them again",
+                      &call->rs->name);
+
+        call->retried = 1;
+
+        if (redisAsyncCommand(ac, NULL, NULL, "SCRIPT LOAD %s",
+                              ngx_http_cs_scripts[NGX_HTTP_CS_SCRIPT_INTAKE]
+                              .source) == REDIS_OK
+            && redisAsyncCommandArgv(ac, ngx_http_cs_redis_reply, call,
+                                     call->argc, call->argv, call->argvlen)
+               == REDIS_OK)
+        {
+            return;
+        }
+    }
+
+    ngx_http_cs_redis_finish(call, reply, NGX_OK);
+}
+
+
+static void
+ngx_http_cs_redis_call_timeout(ngx_event_t *ev)
+{
+    ngx_http_cs_redis_t       *rs;
+    ngx_http_cs_redis_call_t  *call = ev->data;
+
+    rs = call->rs;
+
+    if (!call->sent) {
+        /* still waiting for the connection */
+        ngx_queue_remove(&call->queue);
+        ngx_http_cs_redis_finish(call, NULL, NGX_HTTP_SERVICE_UNAVAILABLE);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, rs->log, 0,
+                  "cs: redis %V did not answer in %M ms, dropping the "
+                  "connection", &rs->name, call->timeout);
+
+    /* the reply stream can no longer be trusted to be in step */
+    ngx_http_cs_redis_drop(rs);
+}
+
+
+static ngx_int_t
+ngx_http_cs_redis_send(ngx_http_cs_redis_call_t *call)
+{
+    ngx_http_cs_redis_t  *rs;
+
+    rs = call->rs;
+
+    if (redisAsyncCommandArgv(rs->ac, ngx_http_cs_redis_reply, call,
+                              call->argc, call->argv, call->argvlen)
+        != REDIS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    call->sent = 1;
+
+    if (call->timer.timer_set) {
+        ngx_del_timer(&call->timer);
+    }
+
+    ngx_add_timer(&call->timer, call->timeout);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_cs_redis_eval(ngx_http_request_t *r, ngx_http_cs_redis_t *rs,
+    ngx_uint_t script, ngx_array_t *args, ngx_msec_t timeout,
+    ngx_http_cs_redis_handler_pt handler)
+{
+    ngx_str_t                 *arg;
+    ngx_uint_t                 i;
+    ngx_queue_t               *q;
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_cs_redis_call_t  *call;
+
+    if (rs->state == NGX_HTTP_CS_REDIS_DOWN) {
+        return NGX_DECLINED;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (!ngx_queue_empty(&ngx_http_cs_redis_free)) {
+        q = ngx_queue_head(&ngx_http_cs_redis_free);
+        ngx_queue_remove(q);
+        call = ngx_queue_data(q, ngx_http_cs_redis_call_t, queue);
+
+    } else {
+        call = ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_cs_redis_call_t));
+        if (call == NULL) {
+            return NGX_ERROR;
+        }
+
+        call->timer.handler = ngx_http_cs_redis_call_timeout;
+        call->timer.data = call;
+    }
+
+    call->argc = (int) args->nelts + 3;
+    call->argv = ngx_palloc(r->pool, call->argc * sizeof(char *));
+    call->argvlen = ngx_palloc(r->pool, call->argc * sizeof(size_t));
+
+    if (call->argv == NULL || call->argvlen == NULL) {
+        ngx_queue_insert_head(&ngx_http_cs_redis_free, &call->queue);
+        return NGX_ERROR;
+    }
+
+    call->argv[0] = "EVALSHA";
+    call->argvlen[0] = sizeof("EVALSHA") - 1;
+    call->argv[1] = (const char *) ngx_http_cs_scripts[script].sha1;
+    call->argvlen[1] = 40;
+    call->argv[2] = "0";
+    call->argvlen[2] = 1;
+
+    arg = args->elts;
+    for (i = 0; i < args->nelts; i++) {
+        call->argv[i + 3] = (const char *) arg[i].data;
+        call->argvlen[i + 3] = arg[i].len;
+    }
+
+    call->rs = rs;
+    call->r = r;
+    call->cln = cln;
+    call->handler = handler;
+    call->timeout = timeout;
+    call->sent = 0;
+    call->retried = 0;
+    call->timer.log = r->connection->log;
+
+    cln->handler = ngx_http_cs_redis_detach;
+    cln->data = call;
+
+    if (rs->state == NGX_HTTP_CS_REDIS_READY) {
+        if (ngx_http_cs_redis_send(call) != NGX_OK) {
+            cln->handler = NULL;
+            ngx_http_cs_redis_recycle(call);
+            return NGX_DECLINED;
+        }
+
+        return NGX_AGAIN;
+    }
+
+    /* a connect is under way: wait for it, within its own bound */
+    ngx_queue_insert_tail(&rs->waiting, &call->queue);
+    ngx_add_timer(&call->timer, rs->connect_timeout);
+
+    return NGX_AGAIN;
+}

@@ -1,0 +1,50 @@
+/*
+ * One hiredis async connection per worker per distinct (address, database,
+ * password), driven by nginx's event loop, carrying many requests' script
+ * calls pipelined.
+ */
+
+#ifndef NGX_HTTP_CS_REDIS_H_INCLUDED_
+#define NGX_HTTP_CS_REDIS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <hiredis/hiredis.h>
+
+
+#define NGX_HTTP_CS_SCRIPT_INTAKE   0
+#define NGX_HTTP_CS_SCRIPT_COUNT    1
+
+
+/*
+ * Called once per call while its request is still there.  rc is NGX_OK
+ * with a reply (which may be an error reply), NGX_HTTP_SERVICE_UNAVAILABLE
+ * when the call was never sent, or NGX_HTTP_GATEWAY_TIME_OUT when it was
+ * sent and its fate is unknown.
+ */
+typedef void (*ngx_http_cs_redis_handler_pt)(ngx_http_request_t *r,
+    redisReply *reply, ngx_int_t rc);
+
+
+ngx_http_cs_redis_t *ngx_http_cs_redis_add(ngx_conf_t *cf, ngx_str_t *server,
+    ngx_str_t *password, ngx_int_t database, ngx_msec_t connect_timeout);
+ngx_int_t ngx_http_cs_redis_init_scripts(ngx_conf_t *cf);
+ngx_int_t ngx_http_cs_redis_init_process(ngx_cycle_t *cycle);
+void ngx_http_cs_redis_exit_process(ngx_cycle_t *cycle);
+
+/*
+ * Runs a script with args (ngx_str_t) for r.  Returns NGX_AGAIN when the
+ * handler will be called later, NGX_DECLINED when Redis is unavailable
+ * (the caller answers 503 with ngx_http_cs_redis_retry_after()), or
+ * NGX_ERROR.
+ */
+ngx_int_t ngx_http_cs_redis_eval(ngx_http_request_t *r,
+    ngx_http_cs_redis_t *rs, ngx_uint_t script, ngx_array_t *args,
+    ngx_msec_t timeout, ngx_http_cs_redis_handler_pt handler);
+
+time_t ngx_http_cs_redis_retry_after(ngx_http_cs_redis_t *rs);
+
+
+#endif /* NGX_HTTP_CS_REDIS_H_INCLUDED_ */
