@@ -1,0 +1,144 @@
+package CsTest;
+
+# Shared by the t/*.t files: a private redis-server per test file, started
+# and stopped by its PID, a client to look at what Redis holds, and bounded
+# polling for fault tests.  Works the same under the real Test::Nginx and
+# under the project's runner in t/compat.
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use File::Path qw(make_path remove_tree);
+use IO::Socket::INET;
+use POSIX ();
+use Redis;
+use Time::HiRes qw(sleep time);
+
+our @EXPORT = qw(redis redis_start redis_stop redis_signal redis_restart
+                 wait_until redis_keys ticket flush_redis valgrind);
+
+my %server;     # the one redis-server of this test file
+my $owner = $$; # forked children must not stop it
+
+sub valgrind { return $ENV{TEST_NGINX_USE_VALGRIND} ? 1 : 0 }
+
+sub free_port {
+    for (1 .. 50) {
+        my $port = 20000 + int(rand(20000));
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                      LocalPort => $port, Listen => 1,
+                                      ReuseAddr => 1);
+        if ($s) {
+            close $s;
+            return $port;
+        }
+    }
+    die "no free port for redis-server\n";
+}
+
+# redis_start(args => [...]) starts redis-server on a private port and
+# exports it as $TEST_NGINX_REDIS_PORT for the nginx configs.
+sub redis_start {
+    my (%opt) = @_;
+
+    my $port = $server{port} || $ENV{TEST_NGINX_REDIS_PORT} || free_port();
+    my $dir = $server{dir} || "/tmp/cs-test-redis-$port-$$";
+    make_path($dir);
+
+    my @args = ('redis-server', '--port', $port, '--bind', '127.0.0.1',
+                '--dir', $dir, '--save', '', '--appendonly', 'no',
+                '--unixsocket', "$dir/redis.sock", '--unixsocketperm', '777',
+                '--daemonize', 'no', '--logfile', "$dir/redis.log",
+                @{ $opt{args} || $server{args} || [] });
+
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>', '/dev/null';
+        open STDERR, '>', '/dev/null';
+        exec @args or POSIX::_exit(127);
+    }
+
+    %server = (port => $port, pid => $pid, dir => $dir,
+               args => $opt{args} || $server{args} || []);
+
+    $ENV{TEST_NGINX_REDIS_PORT} = $port;
+    $ENV{TEST_NGINX_REDIS_SOCKET} = "$dir/redis.sock";
+
+    wait_until(sub {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port);
+        return $s ? 1 : 0;
+    }, 10) or die "redis-server did not start on port $port\n";
+
+    return $port;
+}
+
+sub redis_stop {
+    my $pid = $server{pid} or return;
+    kill 'CONT', $pid;
+    kill 'TERM', $pid;
+    wait_until(sub { waitpid($pid, POSIX::WNOHANG()) == $pid }, 10)
+        or do { kill 'KILL', $pid; waitpid($pid, 0) };
+    delete $server{pid};
+}
+
+sub redis_signal {
+    my ($sig) = @_;
+    my $pid = $server{pid} or die "no redis-server\n";
+    kill $sig, $pid;
+    if ($sig eq 'KILL') {
+        waitpid($pid, 0);
+        delete $server{pid};
+    }
+}
+
+sub redis_restart {
+    my (%opt) = @_;
+    redis_stop();
+    return redis_start(%opt);
+}
+
+# a fresh client each time: tests kill and restart the server
+sub redis {
+    return Redis->new(server => "127.0.0.1:$server{port}",
+                      reconnect => 0, cnx_timeout => 2, read_timeout => 5,
+                      write_timeout => 5);
+}
+
+sub flush_redis {
+    redis()->flushall();
+}
+
+sub redis_keys {
+    my ($pattern) = @_;
+    my @keys = redis()->keys($pattern // '*');
+    return sort @keys;
+}
+
+sub ticket {
+    my ($id, $prefix) = @_;
+    return { redis()->hgetall(($prefix // 'cs:') . "ticket:$id") };
+}
+
+# polls cond every 50 ms for at most timeout seconds (longer under valgrind)
+sub wait_until {
+    my ($cond, $timeout) = @_;
+    $timeout *= 5 if valgrind();
+    my $deadline = time + $timeout;
+    while (1) {
+        my $ok = eval { $cond->() };
+        return 1 if $ok;
+        return 0 if time > $deadline;
+        sleep 0.05;
+    }
+}
+
+END {
+    return if $$ != $owner;
+    my $dir = $server{dir};
+    redis_stop();
+    remove_tree($dir) if $dir && !$ENV{TEST_NGINX_NO_CLEAN};
+}
+
+1;
