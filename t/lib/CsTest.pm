@@ -16,7 +16,8 @@ use Redis;
 use Time::HiRes qw(sleep time);
 
 our @EXPORT = qw(redis redis_start redis_stop redis_signal redis_restart
-                 wait_until redis_keys ticket flush_redis valgrind);
+                 wait_until redis_keys ticket flush_redis valgrind
+                 redis_pid redis_dir post_ticket);
 
 my %server;     # the one redis-server of this test file
 my $owner = $$; # forked children must not stop it
@@ -97,6 +98,24 @@ sub redis_restart {
     my (%opt) = @_;
     redis_stop();
     return redis_start(%opt);
+}
+
+sub redis_pid { return $server{pid} }
+
+sub redis_dir { return $server{dir} }
+
+# post_ticket($json, header => value, ...): one POST /api/service to the
+# test server, outside Test::Nginx's own request; returns (status, body)
+sub post_ticket {
+    my ($json, %headers) = @_;
+    require HTTP::Tiny;
+    my $port = $ENV{TEST_NGINX_SERVER_PORT} || 1984;
+    my $path = delete $headers{path} || '/api/service';
+    my $res = HTTP::Tiny->new(timeout => valgrind() ? 30 : 10)->post(
+        "http://127.0.0.1:$port$path",
+        { content => $json,
+          headers => { 'Content-Type' => 'application/json', %headers } });
+    return ($res->{status}, $res->{content}, $res->{headers});
 }
 
 # a fresh client each time: tests kill and restart the server
