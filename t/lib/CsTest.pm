@@ -51,6 +51,7 @@ sub redis_start {
                 '--dir', $dir, '--save', '', '--appendonly', 'no',
                 '--unixsocket', "$dir/redis.sock", '--unixsocketperm', '777',
                 '--daemonize', 'no', '--logfile', "$dir/redis.log",
+                '--enable-debug-command', 'local',
                 @{ $opt{args} || $server{args} || [] });
 
     my $pid = fork() // die "fork: $!";
@@ -120,9 +121,12 @@ sub post_ticket {
 
 # a fresh client each time: tests kill and restart the server
 sub redis {
+    my %args = @{ $server{args} || [] };
     return Redis->new(server => "127.0.0.1:$server{port}",
                       reconnect => 0, cnx_timeout => 2, read_timeout => 5,
-                      write_timeout => 5);
+                      write_timeout => 5,
+                      ($args{'--requirepass'}
+                       ? (password => $args{'--requirepass'}) : ()));
 }
 
 sub flush_redis {
