@@ -17,7 +17,7 @@ use Time::HiRes qw(sleep time);
 
 our @EXPORT = qw(redis redis_start redis_stop redis_signal redis_restart
                  wait_until redis_keys ticket flush_redis valgrind
-                 redis_pid redis_dir post_ticket);
+                 redis_pid redis_dir post_ticket free_port);
 
 my %server;     # the one redis-server of this test file
 my $owner = $$; # forked children must not stop it
