@@ -37,10 +37,11 @@ add_response_body_check(sub {
     Test::More::is("$again $body2", "201 $body", "$name - HTTP/2 retry is the same answer");
 
     # errors are JSON over HTTP/2 too, nginx's own 413 included
-    my $big = server_root() . '/big.json';
-    open my $fh, '>', $big or die "$big: $!";
+    require File::Temp;
+    my $fh = File::Temp->new(SUFFIX => '.json');
     print $fh '{"userId":"h2user","issue":"' . ('x' x 2000) . '"}';
     close $fh;
+    my $big = $fh->filename;
     (undef, $status, $body) = curl_h2(
         q{-H 'Content-Type: application/json'}, "--data-binary \@$big", $url);
     Test::More::is($status, 413, "$name - HTTP/2 413");
