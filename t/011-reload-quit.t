@@ -115,6 +115,8 @@ __DATA__
 location = /api/service {
     cs_service;
     cs_redis_server 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    # not under test here, and slow under valgrind
+    cs_redis_connect_timeout 10s;
     cs_agents agent1 agent2 agent3;
 }
 --- request
