@@ -50,6 +50,8 @@ struct ngx_http_cs_json_s {
     char                      msg[160];
 
     size_t                    offset;
+    size_t                    first;       /* the first non-blank byte */
+    unsigned                  first_seen;
     unsigned                  depth;
     unsigned                  root_seen;
     unsigned                  seen;
@@ -120,10 +122,15 @@ cs_syntax_at(ngx_http_cs_json_t *v, const char *msg, size_t at)
 }
 
 
+/* errors found in callbacks point at the last byte of the current token */
 static void
 cs_syntax(ngx_http_cs_json_t *v, const char *msg)
 {
-    cs_syntax_at(v, msg, v->offset + yajl_get_bytes_consumed(v->yajl));
+    size_t  n;
+
+    n = yajl_get_bytes_consumed(v->yajl);
+
+    cs_syntax_at(v, msg, v->offset + (n ? n - 1 : 0));
 }
 
 
@@ -200,6 +207,13 @@ cs_scan(ngx_http_cs_json_t *v, const unsigned char *p, size_t len)
         switch (v->scan) {
 
         case CS_SCAN_OUT:
+            if (!v->first_seen && c != ' ' && c != '\t' && c != '\r'
+                && c != '\n')
+            {
+                v->first_seen = 1;
+                v->first = v->offset + i;
+            }
+
             if (c == '"') {
                 v->scan = CS_SCAN_STR;
             }
@@ -464,7 +478,7 @@ cs_root(ngx_http_cs_json_t *v, int is_map)
     v->root_seen = 1;
 
     if (!is_map) {
-        cs_syntax(v, "the body must be a JSON object");
+        cs_syntax_at(v, "the body must be a JSON object", v->first);
         return 0;
     }
 
@@ -798,7 +812,9 @@ cs_yajl_error(ngx_http_cs_json_t *v, const unsigned char *p, size_t len)
         return;
     }
 
+    /* yajl counts the offending byte as consumed */
     n = yajl_get_bytes_consumed(v->yajl);
+    n = n ? n - 1 : 0;
     e = yajl_get_error(v->yajl, 0, p, len);
 
     /* yajl says "lexical error: <what>" or "parse error: <what>" */
