@@ -1,0 +1,52 @@
+# make install lays the module out as Debian's own module packages do, and
+# the installed snippet's load_module line is all nginx needs.
+use strict;
+use warnings;
+use Test::More;
+use File::Temp qw(tempdir);
+
+my $make = $ENV{MAKE} || 'make';
+my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+my $dest = tempdir(CLEANUP => 1);
+
+my $out = `$make -s install DESTDIR=$dest 2>&1`;
+is($?, 0, 'make install succeeds') or diag($out);
+
+my $so = "$dest/usr/lib/nginx/modules/ngx_http_cs_module.so";
+ok(-f $so, 'the module is in /usr/lib/nginx/modules');
+
+my $snippet = "$dest/usr/share/nginx/modules-available/mod-http-cs.conf";
+open my $fh, '<', $snippet or die "$snippet: $!";
+my $text = do { local $/; <$fh> };
+is($text, "load_module modules/ngx_http_cs_module.so;\n",
+   'the snippet holds only the load_module line');
+
+my $link = "$dest/etc/nginx/modules-enabled/50-mod-http-cs.conf";
+is(readlink($link), '/usr/share/nginx/modules-available/mod-http-cs.conf',
+   'the snippet is enabled as 50-mod-http-cs.conf');
+
+# the installed module loads into the stock nginx and its directives parse
+my $conf = "$dest/nginx.conf";
+open my $c, '>', $conf or die "$conf: $!";
+print $c <<"CONF";
+load_module $so;
+error_log $dest/error.log;
+pid $dest/nginx.pid;
+events {}
+http {
+    server {
+        listen 127.0.0.1:1;
+        location = /api/service {
+            cs_service;
+            cs_agents agent1 agent2;
+            cs_assign least_loaded;
+        }
+    }
+}
+CONF
+close $c;
+$out = `$nginx -t -p $dest -c $conf 2>&1`;
+is($?, 0, 'nginx -t accepts the installed module') or diag($out);
+like($out, qr/test is successful/, 'nginx says the test is successful');
+
+done_testing();
