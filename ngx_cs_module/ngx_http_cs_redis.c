@@ -448,6 +448,23 @@ ngx_http_cs_redis_ready(ngx_http_cs_redis_t *rs)
 }
 
 
+static ngx_int_t
+ngx_http_cs_redis_known_sha(const char *sha, size_t len)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_CS_SCRIPT_COUNT; i++) {
+        if (len == 40
+            && ngx_strncmp(ngx_http_cs_scripts[i].sha1, sha, 40) == 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
 static void
 ngx_http_cs_redis_handshake_reply(redisAsyncContext *ac, void *r, void *data)
 {
@@ -470,6 +487,17 @@ ngx_http_cs_redis_handshake_reply(redisAsyncContext *ac, void *r, void *data)
                           &rs->name, reply->str);
         }
 
+        ngx_http_cs_redis_drop(rs);
+        return;
+    }
+
+    /* SCRIPT LOAD answers with the SHA1 that EVALSHA will name */
+    if (reply->type == REDIS_REPLY_STRING
+        && ngx_http_cs_redis_known_sha(reply->str, reply->len) != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ALERT, rs->log, 0,
+                      "cs: redis %V: unexpected script SHA1 \"%s\"",
+                      &rs->name, reply->str);
         ngx_http_cs_redis_drop(rs);
         return;
     }
