@@ -19,14 +19,7 @@ typedef struct {
 } ngx_http_cs_filter_ctx_t;
 
 
-typedef struct {
-    ngx_uint_t                  status;
-    const char                 *code;
-    const char                 *message;
-} ngx_http_cs_own_error_t;
-
-
-static ngx_http_cs_own_error_t  ngx_http_cs_own_errors[] = {
+static ngx_http_cs_error_t  ngx_http_cs_own_errors[] = {
     { NGX_HTTP_BAD_REQUEST, "bad_request",
       "the request is malformed" },
     { NGX_HTTP_REQUEST_TIME_OUT, "request_timeout",
@@ -80,7 +73,7 @@ static ngx_int_t
 ngx_http_cs_header_filter(ngx_http_request_t *r)
 {
     ngx_str_t                  v;
-    ngx_http_cs_own_error_t   *e;
+    ngx_http_cs_error_t       *e;
     ngx_http_cs_loc_conf_t    *clcf;
     ngx_http_cs_filter_ctx_t  *ctx;
 
@@ -101,6 +94,29 @@ ngx_http_cs_header_filter(ngx_http_request_t *r)
 
     for (e = ngx_http_cs_own_errors; e->status; e++) {
         if (e->status == (ngx_uint_t) r->err_status) {
+            break;
+        }
+    }
+
+    /*
+     * nginx refuses a declared length over client_max_body_size before
+     * the content handler runs; the contract checks method and content
+     * type first.  The body is dropped with the connection either way.
+     */
+    if (r->err_status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE
+        && !(r->method == NGX_HTTP_OPTIONS && clcf->cors_origins != NULL))
+    {
+        switch (ngx_http_cs_check_request(r, clcf, &e)) {
+
+        case NGX_ERROR:
+            return NGX_ERROR;
+
+        case NGX_DECLINED:
+            r->headers_out.status = e->status;
+            r->err_status = e->status;
+            break;
+
+        default: /* NGX_OK: the 413 stands */
             break;
         }
     }

@@ -342,6 +342,16 @@ ngx_http_cs_cors_origin(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *clcf)
 }
 
 
+static ngx_http_cs_error_t  ngx_http_cs_err_method = {
+    NGX_HTTP_NOT_ALLOWED, "method_not_allowed", "only POST is allowed here"
+};
+
+static ngx_http_cs_error_t  ngx_http_cs_err_media_type = {
+    NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+    "the body must be sent as Content-Type: application/json"
+};
+
+
 static ngx_int_t
 ngx_http_cs_is_json(ngx_http_request_t *r)
 {
@@ -402,34 +412,16 @@ ngx_http_cs_idempotency_key(ngx_http_request_t *r, ngx_str_t *key)
 }
 
 
-static ngx_int_t
-ngx_http_cs_reject(ngx_http_request_t *r, ngx_uint_t status,
-    const char *code, const char *message)
-{
-    ngx_int_t  rc;
-
-    /* never let an unread body be taken for the next request */
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    return ngx_http_cs_send_error(r, status, code, message, NULL, 0);
-}
-
-
+/*
+ * The checks made before the body is read, in the contract's order.  The
+ * filter uses them too, when nginx answers an oversize body before any
+ * content handler has run: method and content type still come first.
+ */
 ngx_int_t
-ngx_http_cs_handler(ngx_http_request_t *r)
+ngx_http_cs_check_request(ngx_http_request_t *r,
+    ngx_http_cs_loc_conf_t *clcf, ngx_http_cs_error_t **err)
 {
-    ngx_int_t                rc;
-    ngx_str_t                key, allow;
-    ngx_http_cs_loc_conf_t  *clcf;
-
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
-
-    if (r->method == NGX_HTTP_OPTIONS && clcf->cors_origins != NULL) {
-        return ngx_http_cs_preflight(r, clcf);
-    }
+    ngx_str_t  allow;
 
     if (r->method != NGX_HTTP_POST) {
         if (clcf->cors_origins != NULL) {
@@ -440,27 +432,56 @@ ngx_http_cs_handler(ngx_http_request_t *r)
         }
 
         if (ngx_http_cs_add_header(r, "Allow", &allow) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_ERROR;
         }
 
-        return ngx_http_cs_reject(r, NGX_HTTP_NOT_ALLOWED,
-                                  "method_not_allowed",
-                                  "only POST is allowed here");
+        *err = &ngx_http_cs_err_method;
+        return NGX_DECLINED;
     }
 
     if (!ngx_http_cs_is_json(r)) {
-        return ngx_http_cs_reject(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                  "unsupported_media_type",
-                                  "the body must be sent as "
-                                  "Content-Type: application/json");
+        *err = &ngx_http_cs_err_media_type;
+        return NGX_DECLINED;
     }
 
-    if (ngx_http_cs_idempotency_key(r, &key) != NGX_OK) {
-        return ngx_http_cs_reject(r, NGX_HTTP_BAD_REQUEST,
-                                  "invalid_idempotency_key",
-                                  "Idempotency-Key must be one header of 1 to"
-                                  " 128 printable ASCII characters");
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_cs_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                rc;
+    ngx_http_cs_error_t     *err;
+    ngx_http_cs_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
+
+    if (r->method == NGX_HTTP_OPTIONS && clcf->cors_origins != NULL) {
+        return ngx_http_cs_preflight(r, clcf);
     }
+
+    rc = ngx_http_cs_check_request(r, clcf, &err);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        /* never let an unread body be taken for the next request */
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_cs_send_error(r, err->status, err->code,
+                                      err->message, NULL, 0);
+    }
+
+    /*
+     * The Idempotency-Key is checked once the body is read: a chunked body
+     * over client_max_body_size is a 413 first, as the contract orders.
+     */
 
     rc = ngx_http_read_client_request_body(r, ngx_http_cs_body_handler);
 
@@ -611,6 +632,14 @@ ngx_http_cs_intake(ngx_http_request_t *r)
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
 
+    if (ngx_http_cs_idempotency_key(r, &key) != NGX_OK) {
+        return ngx_http_cs_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                      "invalid_idempotency_key",
+                                      "Idempotency-Key must be one header of"
+                                      " 1 to 128 printable ASCII characters",
+                                      NULL, 0);
+    }
+
     ngx_http_cs_yajl_funcs(r, &af);
 
     v = ngx_http_cs_json_create(clcf->issue_max_length, &af);
@@ -655,9 +684,6 @@ ngx_http_cs_intake(ngx_http_request_t *r)
                                       ngx_http_cs_json_message(v),
                                       ngx_http_cs_json_field(v), 0);
     }
-
-    /* idempotency was checked before the body; take the key again */
-    (void) ngx_http_cs_idempotency_key(r, &key);
 
     nagents = clcf->agents ? clcf->agents->nelts : 0;
 

@@ -22,6 +22,13 @@ typedef struct ngx_http_cs_redis_s  ngx_http_cs_redis_t;
 
 
 typedef struct {
+    ngx_uint_t                  status;
+    const char                 *code;
+    const char                 *message;
+} ngx_http_cs_error_t;
+
+
+typedef struct {
     ngx_array_t                 servers;     /* ngx_http_cs_redis_t * */
 } ngx_http_cs_main_conf_t;
 
@@ -49,6 +56,11 @@ extern ngx_module_t  ngx_http_cs_module;
 
 
 ngx_int_t ngx_http_cs_handler(ngx_http_request_t *r);
+
+/* NGX_DECLINED with *err for a request refused before its body is read */
+ngx_int_t ngx_http_cs_check_request(ngx_http_request_t *r,
+    ngx_http_cs_loc_conf_t *clcf, ngx_http_cs_error_t **err);
+
 ngx_int_t ngx_http_cs_filter_init(ngx_conf_t *cf);
 
 /* the Origin of a request when it is one of cs_cors_origin, else NULL */

@@ -646,8 +646,6 @@ Connection: close
 
 
 === TEST 26: a PUT with an oversize declared body is 405, as method comes before size
-# BUG: nginx answers the declared-length 413 in its find-config phase,
-# before cs_service runs, so size comes before method (DESIGN: 405 first).
 --- config
 location = /api/service {
     cs_service;
@@ -664,8 +662,6 @@ Allow: POST
 
 
 === TEST 27: a text/plain oversize declared body is 415, as content type comes before size
-# BUG: as TEST 26: content type comes before size in DESIGN, but the
-# declared-length 413 is sent before the handler checks Content-Type.
 --- config
 location = /api/service {
     cs_service;
@@ -697,9 +693,6 @@ main::head('/api/service', "Content-Type: text/plain\r\nTransfer-Encoding: chunk
 
 
 === TEST 29: an oversize chunked body with a malformed Idempotency-Key is 413, as size comes first
-# BUG: the handler checks Idempotency-Key before it reads the body, so an
-# oversize chunked body with a malformed key gets 400 invalid_idempotency_key;
-# DESIGN puts size (413) before the Idempotency-Key form (400).
 --- config
 location = /api/service {
     cs_service;
