@@ -9,7 +9,7 @@ redis_start();
 add_block_preprocessor(sub {
     my $block = shift;
     $block->set_value('init', 'CsTest::flush_redis();');
-    $block->set_value('http_config', <<'CONF') unless defined $block->http_config;
+    $block->set_value('http_config', ($block->http_config // '') . <<'CONF');
 limit_req_zone $binary_remote_addr zone=cs:1m rate=1r/m;
 CONF
 });

@@ -101,6 +101,18 @@ sub redis_restart {
     return redis_start(%opt);
 }
 
+# Under valgrind the first handshake of a worker can take longer than the
+# default cs_redis_connect_timeout of 1 s; give it more at http level (a
+# location that sets its own value keeps it).  Timing is not under test
+# there.
+if (valgrind()) {
+    Test::Nginx::Socket::add_block_preprocessor(sub {
+        my $block = shift;
+        $block->set_value('http_config', ($block->http_config // '')
+                          . "\ncs_redis_connect_timeout 20s;\n");
+    });
+}
+
 sub redis_pid { return $server{pid} }
 
 sub redis_dir { return $server{dir} }
