@@ -19,7 +19,7 @@ location = /api/service {
 }
 CONF
     $block->set_value('more_headers', "Content-Type: application/json\n");
-    $block->set_value('timeout', 30);
+    $block->set_value('timeout', valgrind() ? 300 : 30);
 });
 
 add_response_body_check(sub {
