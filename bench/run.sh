@@ -1,0 +1,415 @@
+#!/usr/bin/env bash
+# `make bench`: this module against an nginx + Lua peer doing the same
+# intake, and against a fixed-answer ceiling, side by side on one fresh
+# private redis-server, all on 127.0.0.1.
+#
+#   (a) module   cs_service (build/ngx_http_cs_module.so)
+#   (b) peer     libnginx-mod-http-lua + lua-nginx-redis + lua-cjson:
+#                bench/lua/intake.lua, the same checks and the SAME Redis
+#                script (EVALSHA, same ARGV) over a keepalive pool
+#   (c) ceiling  `return 201 '{...}'` after reading the same body
+#
+# Each contender is its own nginx (worker_processes 1, own port, own
+# prefix under .run/bench/).  wrk (-t1 -c$BENCH_CONNECTIONS) posts the same
+# ticket with a varied userId; the rounds interleave the contenders, and
+# the table gives the median over rounds.  For (a) and (b) the tickets
+# Redis holds are checked against the 2xx answers of every round: a ticket
+# may be stored for a request wrk gave up on when the round ended, never
+# the other way round, so 0 <= tickets - 2xx <= connections.
+#
+#   BENCH_ROUNDS=3 BENCH_DURATION=10 BENCH_CONNECTIONS=50 BENCH_WARMUP=2
+#
+# Results go to stdout and bench/results/latest.txt.  Exit status 1 when a
+# check fails (an answer that is not 2xx, a socket error, tickets that do
+# not match); the targets (module >= 1.5x the peer's throughput, module
+# p99 < 2 ms) are reported in the verdict line.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+root=$PWD
+work=$root/.run/bench
+results=$root/bench/results/latest.txt
+nginx=${NGINX:-/usr/sbin/nginx}
+module=$root/build/ngx_http_cs_module.so
+modules_dir=/usr/lib/nginx/modules
+
+rounds=${BENCH_ROUNDS:-3}
+duration=${BENCH_DURATION:-10}
+conns=${BENCH_CONNECTIONS:-50}
+warmup=${BENCH_WARMUP:-2}
+
+contenders=(module peer ceiling)
+declare -A port prefix pid
+
+redis_pid=
+cli=()
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+for v in rounds duration conns warmup; do
+    [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
+done
+[ "$rounds" -ge 1 ] && [ "$duration" -ge 1 ] && [ "$conns" -ge 1 ] \
+    || die "BENCH_ROUNDS, BENCH_DURATION and BENCH_CONNECTIONS must be >= 1"
+
+# --- processes: every one started here is stopped by its PID ------------
+
+stop_pid() {  # stop_pid PID SIGNAL
+    local p=$1 i
+    kill -0 "$p" 2>/dev/null || return 0
+    kill "-$2" "$p" 2>/dev/null || true
+    for (( i = 0; i < 100; i++ )); do
+        kill -0 "$p" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+}
+
+cleanup() {
+    local c
+    trap - EXIT INT TERM
+    for c in "${contenders[@]}"; do
+        if [ -n "${pid[$c]:-}" ]; then
+            stop_pid "${pid[$c]}" TERM
+        fi
+    done
+    if [ -n "$redis_pid" ]; then
+        stop_pid "$redis_pid" TERM
+    fi
+}
+
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- what the contenders need --------------------------------------------
+
+missing=()
+need() { "${@:2}" >/dev/null 2>&1 || missing+=("$1"); }
+need nginx test -x "$nginx"
+need wrk command -v wrk
+need redis-server command -v redis-server
+need redis-tools command -v redis-cli
+need libnginx-mod-http-lua test -f $modules_dir/ngx_http_lua_module.so
+need libnginx-mod-http-ndk test -f $modules_dir/ndk_http_module.so
+need lua-nginx-redis test -f /usr/share/lua/5.1/nginx/redis.lua
+cjson=$(ls /usr/lib/*/lua/5.1/cjson.so /usr/lib/lua/5.1/cjson.so \
+        2>/dev/null | head -n 1 || true)
+need lua-cjson test -n "$cjson"
+[ ${#missing[@]} -eq 0 ] \
+    || die "missing Debian packages: apt-get install ${missing[*]}"
+[ -f "$module" ] || die "$module is missing: run 'make build' first"
+
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_for() {  # wait_for SECONDS COMMAND...: bounded polling
+    local i n=$(( $1 * 10 ))
+    shift
+    for (( i = 0; i < n; i++ )); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+next_port=18080
+free_port() {  # free_port VAR: the next port nobody listens on, into VAR
+    while listening "$next_port"; do
+        next_port=$(( next_port + 1 ))
+        [ "$next_port" -lt 19000 ] || die "no free port in 18080..18999"
+    done
+    printf -v "$1" '%s' "$next_port"
+    next_port=$(( next_port + 1 ))
+}
+
+rm -rf "$work"
+mkdir -p "$work" "$(dirname "$results")"
+
+# nginx maps the module file, and a `make build` elsewhere rewrites
+# build/'s copy in place: the contenders load a copy of their own
+cp "$module" "$work/ngx_http_cs_module.so"
+module=$work/ngx_http_cs_module.so
+
+# --- Redis: fresh, private, nothing persisted ----------------------------
+
+free_port rport
+mkdir -p "$work/redis"
+redis-server --bind 127.0.0.1 --port "$rport" --dir "$work/redis" \
+    --save '' --appendonly no --daemonize no \
+    --logfile "$work/redis/redis.log" &
+redis_pid=$!
+cli=(redis-cli -h 127.0.0.1 -p "$rport")
+wait_for 10 listening "$rport" \
+    || die "redis-server did not start on 127.0.0.1:$rport"
+
+# --- the three nginx ------------------------------------------------------
+
+user=
+if [ "$(id -u)" -eq 0 ]; then
+    # workers would be nobody, who may not read a checkout under /root
+    user="user root;"
+fi
+
+for c in "${contenders[@]}"; do
+    free_port "port[$c]"
+done
+prefix[module]=bench:module:
+prefix[peer]=bench:peer:
+
+# POSTs one ticket with HTTP/1.0 and prints the status code
+post_once() {
+    local body='{"userId":"bench-smoke","issue":"smoke test"}'
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+    printf '%s\r\n' 'POST /api/service HTTP/1.0' 'Host: 127.0.0.1' \
+        'Content-Type: application/json' "Content-Length: ${#body}" '' >&3
+    printf '%s' "$body" >&3
+    timeout 5 head -n 1 <&3 | awk '{ print $2 }'
+    exec 3<&-
+}
+
+for c in "${contenders[@]}"; do
+    dir=$work/$c
+    mkdir -p "$dir/logs" "$dir/temp"
+    sed -e "s|@MODULE@|$module|g" -e "s|@USER@|$user|g" \
+        -e "s|@PORT@|${port[$c]}|g" -e "s|@REDIS_PORT@|$rport|g" \
+        -e "s|@PREFIX@|${prefix[$c]:-}|g" -e "s|@ROOT@|$root|g" \
+        -e "s|@LUA_CPATH@|$(dirname "$cjson")/?.so|g" \
+        "bench/$c.conf.in" > "$dir/nginx.conf"
+
+    ngx=("$nginx" -p "$dir/" -c nginx.conf -e logs/error.log)
+    "${ngx[@]}" -t -q || die "$c: $dir/nginx.conf is invalid"
+    "${ngx[@]}" -g 'daemon off;' &
+    pid[$c]=$!
+
+    wait_for 10 listening "${port[$c]}" \
+        && kill -0 "${pid[$c]}" 2>/dev/null \
+        || { tail -n 20 "$dir/logs/error.log" >&2;
+             die "$c: nginx did not start on 127.0.0.1:${port[$c]}"; }
+
+    status=$(post_once "${port[$c]}" || true)
+    [ "$status" = 201 ] \
+        || { tail -n 20 "$dir/logs/error.log" >&2;
+             die "$c: a valid ticket was answered '$status', not 201"; }
+done
+
+# --- rounds ---------------------------------------------------------------
+
+tickets() {  # the last ticket id under a prefix
+    local n
+    n=$("${cli[@]}" GET "${1}ticket:seq")
+    echo "${n:-0}"
+}
+
+# a request wrk gave up on may still be stored after wrk ends
+settled_tickets() {
+    local a b i
+    a=$(tickets "$1")
+    for (( i = 0; i < 50; i++ )); do
+        sleep 0.1
+        b=$(tickets "$1")
+        [ "$a" = "$b" ] && break
+        a=$b
+    done
+    echo "$a"
+}
+
+run_wrk() {  # run_wrk CONTENDER SECONDS: prints the BENCH line
+    local line
+    line=$(wrk -t1 -c"$conns" -d"${2}s" --timeout 5s \
+               -s bench/lua/wrk-post.lua \
+               "http://127.0.0.1:${port[$1]}/api/service" \
+           | grep '^BENCH ') || die "$1: wrk failed"
+    echo "$line"
+}
+
+field() {  # field NAME LINE
+    sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"
+}
+
+raw=$work/rounds.txt
+: > "$raw"
+
+if [ "$warmup" -gt 0 ]; then
+    say "warm-up: ${warmup}s per contender"
+    for c in "${contenders[@]}"; do
+        run_wrk "$c" "$warmup" >/dev/null
+    done
+fi
+
+# The machine is shared: tell how much CPU others took during the rounds.
+# Ours are the nginx (masters and workers), redis-server, and this
+# shell's children (wrk, redis-cli), in clock ticks.
+hz=$(getconf CLK_TCK)
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+our_ticks() {
+    local p ps=("$redis_pid") t=0 c
+    for c in "${contenders[@]}"; do
+        ps+=("${pid[$c]}"
+             $(cat "/proc/${pid[$c]}/task/${pid[$c]}/children" 2>/dev/null))
+    done
+    for p in "${ps[@]}"; do
+        t=$(( t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null \
+                     || echo 0) ))
+    done
+    # the second line of `times`: children's user and system time
+    t=$(( t + $(times | awk -v hz="$hz" 'NR == 2 {
+            split($1, u, /[ms]/); split($2, y, /[ms]/);
+            printf "%d", (u[1] * 60 + u[2] + y[1] * 60 + y[2]) * hz }') ))
+    echo "$t"
+}
+
+load_before=$(cut -d ' ' -f 1-3 /proc/loadavg)
+busy0=$(busy_ticks)
+ours0=$(our_ticks)
+t0=$(date +%s%N)
+
+for (( r = 1; r <= rounds; r++ )); do
+    # each round starts with the next contender, so that none always
+    # follows the same one
+    for (( k = 0; k < 3; k++ )); do
+        c=${contenders[$(( (r - 1 + k) % 3 ))]}
+        say "round $r/$rounds: $c, ${duration}s, $conns connections"
+
+        before=0
+        if [ -n "${prefix[$c]:-}" ]; then
+            before=$(tickets "${prefix[$c]}")
+        fi
+
+        line=$(run_wrk "$c" "$duration")
+
+        ok=$(field ok "$line")
+        diff=-
+        if [ -n "${prefix[$c]:-}" ]; then
+            after=$(settled_tickets "${prefix[$c]}")
+            diff=$(( after - before - ok ))
+        fi
+
+        sockerr=$(( $(field connect "$line") + $(field read "$line")
+                    + $(field write "$line") + $(field timeout "$line") ))
+
+        printf '%s %d %s %s %s %s %s %s %s %s\n' "$c" "$r" \
+            "$(awk -v n="$ok" -v d="$(field duration_us "$line")" \
+                   'BEGIN { printf "%.0f", n / (d / 1e6) }')" \
+            "$(field p50_us "$line")" "$(field p99_us "$line")" \
+            "$ok" "$(field other "$line")" "$(field codes "$line")" \
+            "$sockerr" "$diff" >> "$raw"
+    done
+done
+
+load_after=$(cut -d ' ' -f 1-3 /proc/loadavg)
+ours=$(( $(our_ticks) - ours0 ))
+busy=$(( $(busy_ticks) - busy0 ))
+[ -z "${BENCH_DEBUG:-}" ] || say "cpu ticks: busy $busy, ours $ours"
+others=$(awk -v b="$busy" -v o="$ours" -v hz="$hz" -v n="$(nproc)" \
+             -v s="$(( ($(date +%s%N) - t0) / 1000000 ))e-3" \
+             'BEGIN { x = (b - o) / hz / s / n * 100;
+                      printf "%.0f", x < 0 ? 0 : x }')
+
+# --- report -----------------------------------------------------------------
+
+median() {  # median of the given column for one contender
+    awk -v c="$1" -v col="$2" '$1 == c { print $col }' "$raw" | sort -n \
+    | awk '{ v[NR] = $1 }
+           END { if (NR % 2) print v[(NR + 1) / 2];
+                 else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+sum() {
+    awk -v c="$1" -v col="$2" '$1 == c { s += $col } END { print s + 0 }' \
+        "$raw"
+}
+
+declare -A rps p50 p99 other sockerr codes diffmax diffmin
+for c in "${contenders[@]}"; do
+    rps[$c]=$(median "$c" 3)
+    p50[$c]=$(median "$c" 4)
+    p99[$c]=$(median "$c" 5)
+    other[$c]=$(sum "$c" 7)
+    sockerr[$c]=$(sum "$c" 9)
+    codes[$c]=$(awk -v c="$c" '$1 == c && $8 != "-" { printf "%s ", $8 }' \
+                    "$raw")
+    diffmin[$c]=$(awk -v c="$c" '$1 == c && $10 != "-" { print $10 }' "$raw" \
+                  | sort -n | head -n 1)
+    diffmax[$c]=$(awk -v c="$c" '$1 == c && $10 != "-" { print $10 }' "$raw" \
+                  | sort -n | tail -n 1)
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
+ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
+
+failures=()
+for c in module peer; do
+    [ "${other[$c]}" -eq 0 ] \
+        || failures+=("$c answered ${other[$c]} non-2xx (${codes[$c]% })")
+    [ "${sockerr[$c]}" -eq 0 ] \
+        || failures+=("$c had ${sockerr[$c]} socket errors")
+    if [ "${diffmin[$c]}" -lt 0 ] || [ "${diffmax[$c]}" -gt "$conns" ]; then
+        failures+=("$c: tickets - 2xx was ${diffmin[$c]}..${diffmax[$c]}, \
+not within 0..$conns")
+    fi
+done
+[ "${other[ceiling]}" -eq 0 ] && [ "${sockerr[ceiling]}" -eq 0 ] \
+    || failures+=("ceiling: ${other[ceiling]} non-2xx, \
+${sockerr[ceiling]} socket errors")
+
+mp=$(ratio "${rps[module]}" "${rps[peer]}")
+mc=$(ratio "${rps[module]}" "${rps[ceiling]}")
+tp=$(awk -v r="$mp" 'BEGIN { print (r >= 1.5) ? "met" : "MISSED" }')
+tl=$(awk -v u="${p99[module]}" \
+         'BEGIN { print (u < 2000) ? "met" : "MISSED" }')
+
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git status --porcelain -- ngx_cs_module config bench 2>/dev/null)" ]
+then
+    commit="$commit (with uncommitted changes)"
+fi
+
+{
+    echo "ngx_cs_module benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')," \
+         "commit $commit"
+    echo "command: BENCH_ROUNDS=$rounds BENCH_DURATION=$duration" \
+         "BENCH_CONNECTIONS=$conns BENCH_WARMUP=$warmup make bench"
+    echo "machine: $(nproc) CPUs, $cpu; load average before $load_before," \
+         "after $load_after"
+    echo "other processes took ~${others}% of the machine's CPU during the" \
+         "rounds$( [ "$others" -ge 10 ] && echo ': the numbers are pessimistic')"
+    echo "software: $("$nginx" -v 2>&1 | sed 's/.*version: //')," \
+         "redis $(redis-server --version | sed 's/.* v=\([^ ]*\).*/\1/')," \
+         "lua module $(dpkg-query -W -f='${Version}' \
+                       libnginx-mod-http-lua 2>/dev/null || echo '?')," \
+         "$(wrk -v 2>&1 | head -n 1 | cut -d ' ' -f 1-2)"
+    echo "load: wrk -t1 -c$conns -d${duration}s, $rounds interleaved rounds," \
+         "one nginx worker each, one redis-server shared, all on 127.0.0.1;"
+    echo "      a valid ticket (~250 bytes) per request, userId varied;" \
+         "medians over rounds"
+    echo
+    printf '%-9s %12s %9s %9s %9s %9s %14s\n' contender "req/s (2xx)" \
+        "p50 ms" "p99 ms" non-2xx "sock.err" "tickets - 2xx"
+    for c in "${contenders[@]}"; do
+        d=-
+        if [ -n "${prefix[$c]:-}" ]; then
+            d="${diffmin[$c]}..${diffmax[$c]}"
+        fi
+        printf '%-9s %12s %9s %9s %9s %9s %14s\n' "$c" "${rps[$c]}" \
+            "$(ms "${p50[$c]}")" "$(ms "${p99[$c]}")" "${other[$c]}" \
+            "${sockerr[$c]}" "$d"
+    done
+    echo
+    echo "module/peer: ${mp}x throughput    module/ceiling: ${mc}x throughput"
+    echo "verdict: module >= 1.5x peer: $tp (${mp}x);" \
+         "module p99 < 2 ms at $conns connections: $tl" \
+         "($(ms "${p99[module]}") ms);" \
+         "checks: $([ ${#failures[@]} -eq 0 ] && echo passed || echo FAILED)"
+    for f in "${failures[@]}"; do
+        echo "  FAILED: $f"
+    done
+    echo
+    echo "rounds (contender round req/s p50_us p99_us 2xx non-2xx codes" \
+         "sock.err tickets-2xx):"
+    sed 's/^/  /' "$raw"
+} | tee "$results"
+
+[ ${#failures[@]} -eq 0 ]
