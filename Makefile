@@ -23,7 +23,8 @@ MODDIR      := /usr/lib/nginx/modules
 AVAILDIR    := /usr/share/nginx/modules-available
 ENABLEDDIR  := /etc/nginx/modules-enabled
 
-.PHONY: all deps build test test-valgrind run install uninstall bench clean
+.PHONY: all deps build test test-valgrind run install uninstall bench clean \
+        fuzz fuzz-ci fuzz-replay
 
 all: build
 
@@ -49,6 +50,17 @@ $(MODULE): $(BUILD)/nginx/objs/Makefile $(SOURCES)
 test: build
 	@scripts/deps.sh test
 	$(TEST_ENV) prove $(PROVE_INC) $(TESTS)
+	@fuzz/run.sh ci
+
+# the validator against an independent reference, with libFuzzer
+fuzz:
+	@fuzz/run.sh fuzz
+
+fuzz-ci:
+	@fuzz/run.sh ci
+
+fuzz-replay:
+	@fuzz/run.sh replay
 
 # the real Test::Nginx only prefixes valgrind; its logs are scanned here
 test-valgrind: build

@@ -429,6 +429,40 @@ cs_against_reference(const cs_result_t *m, const ref_result_t *ref)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 
+/*
+ * The message must not depend on the split, but for the byte offset of an
+ * error yajl finds: yajl's own count can move by one when a token ends at
+ * a buffer boundary.  Offsets found by the module's scanner are exact and
+ * stay compared.
+ */
+static int
+cs_msg_differs(const char *a, const char *b)
+{
+    const char  *pa, *pb;
+
+    if (strcmp(a, b) == 0) {
+        return 0;
+    }
+
+    pa = strstr(a, " at byte ");
+    pb = strstr(b, " at byte ");
+
+    if (pa == NULL || pb == NULL || pa - a != pb - b
+        || strncmp(a, b, pa - a) != 0)
+    {
+        return 1;
+    }
+
+    /* the scanner's own messages */
+    return strncmp(a, "invalid UTF-8", 13) == 0
+           || strncmp(a, "control character", 17) == 0
+           || strncmp(a, "unpaired surrogate", 18) == 0
+           || strncmp(a, "\\u0000", 6) == 0
+           || strncmp(a, "invalid white space", 19) == 0
+           || strncmp(a, "the body must be", 16) == 0;
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -462,7 +496,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             cs_bug("the verdict depends on how the body is split");
         }
 
-        if (CS_FUZZ_COMPARE_MESSAGES && strcmp(whole.msg, split.msg) != 0) {
+        if (CS_FUZZ_COMPARE_MESSAGES && cs_msg_differs(whole.msg, split.msg)) {
             fprintf(stderr, "\nthe body fed whole and in %s differ\n",
                     cs_mode_names[mode]);
             cs_print("whole", &whole);

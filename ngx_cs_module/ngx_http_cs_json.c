@@ -64,6 +64,7 @@ struct ngx_http_cs_json_s {
     size_t                    keys_cap;
 
     cs_scan_state_e           scan;
+    const char               *scan_err;
     unsigned                  need;
     unsigned                  hex;
     unsigned                  code;
@@ -193,8 +194,12 @@ cs_field_error(ngx_http_cs_json_t *v, const char *msg)
 }
 
 
-/* the strict UTF-8 and escape checks yajl does not make */
-static int
+/*
+ * The strict UTF-8, escape and white space checks yajl does not make.
+ * Returns how many bytes are good; at the first bad one, its message is
+ * kept in v->scan_err until yajl has judged the bytes before it.
+ */
+static size_t
 cs_scan(ngx_http_cs_json_t *v, const unsigned char *p, size_t len)
 {
     unsigned char  c;
@@ -207,6 +212,12 @@ cs_scan(ngx_http_cs_json_t *v, const unsigned char *p, size_t len)
         switch (v->scan) {
 
         case CS_SCAN_OUT:
+            /* yajl takes these for white space; RFC 8259 does not */
+            if (c == '\f' || c == '\v') {
+                err = "invalid white space";
+                goto failed;
+            }
+
             if (!v->first_seen && c != ' ' && c != '\t' && c != '\r'
                 && c != '\n')
             {
@@ -346,7 +357,7 @@ cs_scan(ngx_http_cs_json_t *v, const unsigned char *p, size_t len)
         }
     }
 
-    return 0;
+    return len;
 
 invalid_utf8:
 
@@ -359,9 +370,9 @@ surrogate:
 
 failed:
 
-    cs_syntax_at(v, err, v->offset + i);
+    v->scan_err = err;
 
-    return -1;
+    return i;
 }
 
 
@@ -836,16 +847,22 @@ int
 ngx_http_cs_json_feed(ngx_http_cs_json_t *v, const unsigned char *p,
     size_t len)
 {
+    size_t  good;
+
     if (v->rc != NGX_HTTP_CS_JSON_OK) {
         return -1;
     }
 
-    if (cs_scan(v, p, len) != 0) {
+    good = cs_scan(v, p, len);
+
+    /* the earlier of a grammar error and a scan error is the one reported */
+    if (yajl_parse(v->yajl, p, good) != yajl_status_ok) {
+        cs_yajl_error(v, p, good);
         return -1;
     }
 
-    if (yajl_parse(v->yajl, p, len) != yajl_status_ok) {
-        cs_yajl_error(v, p, len);
+    if (good < len) {
+        cs_syntax_at(v, v->scan_err, v->offset + good);
         return -1;
     }
 
