@@ -85,3 +85,24 @@ POST /api/service
 --- error_code: 422
 --- response_body chomp
 {"status":"error","error":"invalid_field","message":"the value must be a string","field":"issue"}
+
+
+
+=== TEST 7: form feed and vertical tab are not JSON white space (yajl takes them for it)
+--- request eval
+["POST /api/service\n{\"userId\":\"u1\",\f\"issue\":\"x\"}",
+ "POST /api/service\n{\"userId\":\"u1\",\x0b\"issue\":\"x\"}"]
+--- error_code eval
+[400, 400]
+--- response_body eval
+['{"status":"error","error":"invalid_json","message":"invalid white space at byte 15"}',
+ '{"status":"error","error":"invalid_json","message":"invalid white space at byte 15"}']
+
+
+
+=== TEST 8: a grammar error before a bad UTF-8 byte in the same buffer is the one reported
+--- request eval
+"POST /api/service\n{\"userId\":x\"\xc0\"}"
+--- error_code: 400
+--- response_body chomp
+{"status":"error","error":"invalid_json","message":"invalid char in json text. at byte 10"}
