@@ -272,6 +272,10 @@ for (( r = 1; r <= rounds; r++ )); do
         c=${contenders[$(( (r - 1 + k) % 3 ))]}
         say "round $r/$rounds: $c, ${duration}s, $conns connections"
 
+        # every run starts from an empty store (the scripts stay cached),
+        # so that no contender meets a bigger one and memory stays bounded
+        "${cli[@]}" FLUSHALL >/dev/null
+
         before=0
         if [ -n "${prefix[$c]:-}" ]; then
             before=$(tickets "${prefix[$c]}")
