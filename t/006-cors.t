@@ -5,6 +5,7 @@
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use CsTest;
+use CsCheck;
 
 redis_start();
 
@@ -29,20 +30,8 @@ HDR
 
 sub list { my ($r, $key) = @_; return [ $r->lrange($key, 0, -1) ] }
 
-# --- stored: Perl run after each response with $name, $body, $req_idx
-# and $r (a fresh client); it asserts what Redis holds now.
-my %stored;
-add_response_body_check(sub {
-    my ($block, $body, $req_idx, $repeated, $dry_run) = @_;
-    return if $dry_run;
-    my $code = $block->stored;
-    return unless defined $code;
-    my $name = $block->name;
-    $stored{$name} //= eval "package main; sub {\n"
-        . 'my ($name, $body, $req_idx, $r) = @_;' . "\n$code\n}"
-        or die "$name - --- stored does not compile: $@";
-    $stored{$name}->($name, $body, $req_idx, redis());
-});
+# --- stored: Perl run after each response (see t/lib/CsCheck.pm)
+check_stored_sections();
 
 add_block_preprocessor(sub {
     my $block = shift;

@@ -19,7 +19,7 @@ use Time::HiRes ();
 use Test::More ();
 use CsTest;
 
-our @EXPORT = qw(check_stored_tickets);
+our @EXPORT = qw(check_stored_tickets check_stored_sections);
 
 my $json = JSON::PP->new->utf8;
 
@@ -160,6 +160,26 @@ sub check_answer {
     Test::More::is(scalar @tickets, $n, "$name - $n ticket(s), no more");
     Test::More::is(redis()->get('cs:ticket:seq'), $n,
                    "$name - the sequence counted $n ticket(s)");
+}
+
+
+# A block's "--- stored" section is Perl run after each response with
+# $name, $body, $req_idx and $r (a fresh Redis client) in scope, in package
+# main, to assert what Redis holds now.
+my %stored;
+
+sub check_stored_sections {
+    Test::Nginx::Socket::add_response_body_check(sub {
+        my ($block, $body, $req_idx, $repeated, $dry_run) = @_;
+        return if $dry_run;
+        my $code = $block->stored;
+        return unless defined $code;
+        my $name = $block->name;
+        $stored{$name} //= eval "package main; sub {\n"
+            . 'my ($name, $body, $req_idx, $r) = @_;' . "\n$code\n}"
+            or die "$name - --- stored does not compile: $@";
+        $stored{$name}->($name, $body, $req_idx, redis());
+    });
 }
 
 1;
