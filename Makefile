@@ -45,7 +45,8 @@ $(BUILD)/nginx/objs/Makefile: config $(wildcard ngx_cs_module/*.lua) Makefile
 
 $(MODULE): $(BUILD)/nginx/objs/Makefile $(SOURCES)
 	$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules
-	cp $(BUILD)/nginx/objs/ngx_http_cs_module.so $@
+	@# a running nginx maps the old file: replace it, never rewrite it
+	cp $(BUILD)/nginx/objs/ngx_http_cs_module.so $@.tmp && mv -f $@.tmp $@
 
 test: build
 	@scripts/deps.sh test

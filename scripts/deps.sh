@@ -10,7 +10,8 @@ declare -A group=(
           libipc-run-perl libredis-perl curl"
   [valgrind]="valgrind"
   [run]="redis-server redis-tools curl"
-  [bench]="wrk libnginx-mod-http-lua lua-nginx-redis redis-tools"
+  [bench]="wrk libnginx-mod-http-lua lua-nginx-redis lua-cjson redis-server
+          redis-tools"
 )
 
 want=()
