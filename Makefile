@@ -24,7 +24,7 @@ AVAILDIR    := /usr/share/nginx/modules-available
 ENABLEDDIR  := /etc/nginx/modules-enabled
 
 .PHONY: all deps build test test-valgrind run install uninstall bench clean \
-        fuzz fuzz-ci fuzz-replay
+        fuzz fuzz-ci fuzz-replay chaos soak
 
 all: build
 
@@ -62,6 +62,16 @@ fuzz-ci:
 
 fuzz-replay:
 	@fuzz/run.sh replay
+
+# Redis killed, paused and flushed under load: nothing lost or doubled
+chaos: build
+	@scripts/deps.sh test
+	@chaos/run.sh
+
+# 10 minutes at 80% of the measured maximum: RSS, errors and p99 over time
+soak: build
+	@scripts/deps.sh test bench
+	@soak/run.sh
 
 # the real Test::Nginx only prefixes valgrind; its logs are scanned here
 test-valgrind: build
