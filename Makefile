@@ -18,6 +18,8 @@ PROVE_INC   := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
 TEST_ENV    := TEST_NGINX_BINARY=$(NGINX) \
                TEST_NGINX_LOAD_MODULES=$(MODULE)
 TESTS       ?= t/*.t
+VALGRIND_CI_TESTS := t/003-body.t t/007-redis-faults.t t/008-abort.t \
+                     t/009-workers.t t/012-privacy.t
 
 MODDIR      := /usr/lib/nginx/modules
 AVAILDIR    := /usr/share/nginx/modules-available
@@ -52,6 +54,9 @@ test: build
 	@scripts/deps.sh test
 	$(TEST_ENV) prove $(PROVE_INC) $(TESTS)
 	@fuzz/run.sh ci
+	@# the paths that free on faults and aborts, under valgrind (the whole
+	@# suite is make test-valgrind, about 8 minutes)
+	@$(MAKE) -s test-valgrind TESTS="$(VALGRIND_CI_TESTS)"
 
 # the validator against an independent reference, with libFuzzer
 fuzz:
@@ -81,8 +86,8 @@ test-valgrind: build
 	    --leak-check=full --show-possibly-lost=no --errors-for-leak-kinds=definite \
 	    --suppressions=$(CURDIR)/valgrind.suppress \
 	    --log-file=$(BUILD)/valgrind/%p.log" \
-	    prove $(PROVE_INC) $(TESTS)
-	@scripts/valgrind-check.sh $(BUILD)/valgrind
+	    prove $(PROVE_INC) $(TESTS); rc=$$?; \
+	    scripts/valgrind-check.sh $(BUILD)/valgrind || rc=1; exit $$rc
 
 run: build
 	@scripts/deps.sh run
