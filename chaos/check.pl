@@ -331,7 +331,7 @@ my ($crashes, $alerts) = (0, 0);
 for my $log (@errlogs) {
     open my $lf, '<', $log or next;
     while (<$lf>) {
-        if (/exited on signal|worker process \d+ exited with/) {
+        if (/exited on signal|exited with fatal code|exited with code [1-9]/) {
             $crashes++;
             problem("$log: $_");
         } elsif (/\[(alert|crit|emerg)\]/) {

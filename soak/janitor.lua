@@ -4,7 +4,7 @@
 -- Deletes the oldest tickets beyond the newest KEEP, at most BATCH per call,
 -- with the Idempotency-Key record of each (the load client's issue text
 -- "<tag> #<i>: ..." names its key "<tag>-<i>"), trims the user's history
--- and the agents' queues.  Run by soak/run.sh every 200 ms.
+-- and the agents' queues.  Run by soak/janitor.pl every 25 ms.
 -- ARGV: prefix, keep, batch, agents...
 local p, keep, batch = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local seq = tonumber(redis.call('GET', p .. 'ticket:seq') or '0')

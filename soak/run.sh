@@ -4,7 +4,8 @@
 # A private redis-server (no persistence: Redis is not under test here)
 # and an nginx with worker_processes 2 as in production, both under
 # build/soak/; a janitor (soak/janitor.lua) keeps Redis at the newest 100k
-# tickets so that it does not slow down as it grows.  Then, with chaos/load.c on SOAK_CONNECTIONS keep-alive
+# tickets, in batches of 500, so that it does not slow down as it grows.
+# Then, with chaos/load.c on SOAK_CONNECTIONS keep-alive
 # connections (every request a new ticket with its own Idempotency-Key):
 #   1. the maximum rate: SOAK_MAX_SECONDS as fast as the connections go;
 #      this is the first part of the warm-up;
@@ -79,13 +80,8 @@ wait_for 10 eval '[ "$(redis_nginx_clients "$rport")" -ge 2 ]' \
 workers=$(worker_pids "$master")
 
 # Redis stays at the newest 100k tickets (soak/janitor.lua)
-sha=$(redis-cli -p "$rport" script load "$(cat "$root/soak/janitor.lua")")
-[ ${#sha} -eq 40 ] || die "loading soak/janitor.lua failed: $sha"
-while :; do
-    redis-cli -p "$rport" evalsha "$sha" 0 soak: 100000 5000 \
-        agent1 agent2 agent3 >/dev/null 2>&1 || true
-    sleep 0.2
-done &
+perl "$root/soak/janitor.pl" "$rport" soak: 100000 500 25 \
+    agent1 agent2 agent3 &
 janitor_pid=$!
 say "nginx workers $workers on 127.0.0.1:$port, Redis on $rport"
 

@@ -65,7 +65,7 @@ push @problems, "the maximum-rate run had non-2xx+socket errors ($o{'max-bad'})"
 my ($crashes, $alerts) = (0, 0);
 if (open my $lf, '<', $o{errlog}) {
     while (<$lf>) {
-        if (/exited on signal|worker process \d+ exited/) {
+        if (/exited on signal|exited with fatal code|exited with code [1-9]/) {
             $crashes++;
             push @problems, $_;
         } elsif (/\[(alert|crit|emerg)\]/) {
