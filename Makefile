@@ -75,7 +75,7 @@ chaos: build
 
 # 10 minutes at 80% of the measured maximum: RSS, errors and p99 over time
 soak: build
-	@scripts/deps.sh test bench
+	@scripts/deps.sh test
 	@soak/run.sh
 
 # the real Test::Nginx only prefixes valgrind; its logs are scanned here
