@@ -2,6 +2,14 @@
 # add_response_body_check, init, wait, timeout + abort, must_die,
 # user_files, grep_error_log, a block reusing the previous config.
 # Blocks depend on each other (TEST 2 on 1, TEST 8 on 7): no_shuffle().
+# The runner's own tests: under the real Test::Nginx (prove -r t) they skip.
+BEGIN {
+    require Test::Nginx::Socket;
+    if ($INC{'Test/Nginx/Socket.pm'} !~ m{compat/Test/Nginx/Socket\.pm$}) {
+        print "1..0 # SKIP the compat runner's self-tests\n";
+        exit 0;
+    }
+}
 use Test::Nginx::Socket;
 use IO::Socket::INET;
 use Time::HiRes ();
