@@ -768,22 +768,27 @@ static void
 ngx_http_cs_redis_finish(ngx_http_cs_redis_call_t *call, redisReply *reply,
     ngx_int_t rc)
 {
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
+    ngx_connection_t              *c;
+    ngx_http_request_t            *r;
+    ngx_http_cs_redis_handler_pt   handler;
 
     r = call->r;
+    handler = call->handler;
+
+    /* the request no longer owns the call, whatever happens next */
+    if (r != NULL) {
+        call->cln->handler = NULL;
+    }
+
+    ngx_http_cs_redis_recycle(call);
 
     if (r == NULL || ngx_http_cs_redis_exiting) {
-        ngx_http_cs_redis_recycle(call);
         return;
     }
 
-    call->cln->handler = NULL;
-    ngx_http_cs_redis_recycle(call);
-
     c = r->connection;
 
-    call->handler(r, reply, rc);
+    handler(r, reply, rc);
 
     ngx_http_run_posted_requests(c);
 }
