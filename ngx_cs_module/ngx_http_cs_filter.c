@@ -22,6 +22,10 @@ typedef struct {
 static ngx_http_cs_error_t  ngx_http_cs_own_errors[] = {
     { NGX_HTTP_BAD_REQUEST, "bad_request",
       "the request is malformed" },
+    { NGX_HTTP_UNAUTHORIZED, "unauthorized",
+      "the request is not authorised" },
+    { NGX_HTTP_FORBIDDEN, "forbidden",
+      "access to this resource is forbidden" },
     { NGX_HTTP_REQUEST_TIME_OUT, "request_timeout",
       "the request was not received in time" },
     { NGX_HTTP_LENGTH_REQUIRED, "length_required",
@@ -43,11 +47,11 @@ static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
 static ngx_int_t
-ngx_http_cs_cors_headers(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *clcf)
+ngx_http_cs_cors_headers(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf)
 {
     ngx_str_t  v, *origin;
 
-    origin = ngx_http_cs_cors_origin(r, clcf);
+    origin = ngx_http_cs_cors_origin(r, cslcf);
     if (origin == NULL) {
         return NGX_OK;
     }
@@ -74,16 +78,16 @@ ngx_http_cs_header_filter(ngx_http_request_t *r)
 {
     ngx_str_t                  v;
     ngx_http_cs_error_t       *e;
-    ngx_http_cs_loc_conf_t    *clcf;
+    ngx_http_cs_loc_conf_t    *cslcf;
     ngx_http_cs_filter_ctx_t  *ctx;
 
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
+    cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
 
-    if (!clcf->service || r != r->main) {
+    if (!cslcf->service || r != r->main) {
         return ngx_http_next_header_filter(r);
     }
 
-    if (ngx_http_cs_cors_headers(r, clcf) != NGX_OK) {
+    if (ngx_http_cs_cors_headers(r, cslcf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -104,9 +108,9 @@ ngx_http_cs_header_filter(ngx_http_request_t *r)
      * type first.  The body is dropped with the connection either way.
      */
     if (r->err_status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE
-        && !(r->method == NGX_HTTP_OPTIONS && clcf->cors_origins != NULL))
+        && !(r->method == NGX_HTTP_OPTIONS && cslcf->cors_origins != NULL))
     {
-        switch (ngx_http_cs_check_request(r, clcf, &e)) {
+        switch (ngx_http_cs_check_request(r, cslcf, &e)) {
 
         case NGX_ERROR:
             return NGX_ERROR;

@@ -19,7 +19,7 @@
 
 
 static ngx_int_t ngx_http_cs_preflight(ngx_http_request_t *r,
-    ngx_http_cs_loc_conf_t *clcf);
+    ngx_http_cs_loc_conf_t *cslcf);
 static void ngx_http_cs_body_handler(ngx_http_request_t *r);
 static void ngx_http_cs_intake_done(ngx_http_request_t *r, redisReply *reply,
     ngx_int_t rc);
@@ -310,13 +310,13 @@ ngx_http_cs_find_header(ngx_http_request_t *r, const char *name,
 
 
 ngx_str_t *
-ngx_http_cs_cors_origin(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *clcf)
+ngx_http_cs_cors_origin(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf)
 {
     ngx_uint_t        i, n;
     ngx_str_t        *o;
     ngx_table_elt_t  *h;
 
-    if (clcf->cors_origins == NULL) {
+    if (cslcf->cors_origins == NULL) {
         return NULL;
     }
 
@@ -325,8 +325,8 @@ ngx_http_cs_cors_origin(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *clcf)
         return NULL;
     }
 
-    o = clcf->cors_origins->elts;
-    for (i = 0; i < clcf->cors_origins->nelts; i++) {
+    o = cslcf->cors_origins->elts;
+    for (i = 0; i < cslcf->cors_origins->nelts; i++) {
         if (o[i].len == 1 && o[i].data[0] == '*') {
             return &o[i];
         }
@@ -419,12 +419,12 @@ ngx_http_cs_idempotency_key(ngx_http_request_t *r, ngx_str_t *key)
  */
 ngx_int_t
 ngx_http_cs_check_request(ngx_http_request_t *r,
-    ngx_http_cs_loc_conf_t *clcf, ngx_http_cs_error_t **err)
+    ngx_http_cs_loc_conf_t *cslcf, ngx_http_cs_error_t **err)
 {
     ngx_str_t  allow;
 
     if (r->method != NGX_HTTP_POST) {
-        if (clcf->cors_origins != NULL) {
+        if (cslcf->cors_origins != NULL) {
             ngx_str_set(&allow, "POST, OPTIONS");
 
         } else {
@@ -453,15 +453,15 @@ ngx_http_cs_handler(ngx_http_request_t *r)
 {
     ngx_int_t                rc;
     ngx_http_cs_error_t     *err;
-    ngx_http_cs_loc_conf_t  *clcf;
+    ngx_http_cs_loc_conf_t  *cslcf;
 
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
+    cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
 
-    if (r->method == NGX_HTTP_OPTIONS && clcf->cors_origins != NULL) {
-        return ngx_http_cs_preflight(r, clcf);
+    if (r->method == NGX_HTTP_OPTIONS && cslcf->cors_origins != NULL) {
+        return ngx_http_cs_preflight(r, cslcf);
     }
 
-    rc = ngx_http_cs_check_request(r, clcf, &err);
+    rc = ngx_http_cs_check_request(r, cslcf, &err);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -494,7 +494,7 @@ ngx_http_cs_handler(ngx_http_request_t *r)
 
 
 static ngx_int_t
-ngx_http_cs_preflight(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *clcf)
+ngx_http_cs_preflight(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf)
 {
     ngx_int_t         rc;
     ngx_str_t         v, *origin;
@@ -510,7 +510,7 @@ ngx_http_cs_preflight(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *clcf)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    origin = ngx_http_cs_cors_origin(r, clcf);
+    origin = ngx_http_cs_cors_origin(r, cslcf);
 
     if (origin != NULL
         && ngx_http_cs_find_header(r, "Access-Control-Request-Method", &n))
@@ -627,10 +627,10 @@ ngx_http_cs_intake(ngx_http_request_t *r)
     const char                    *code;
     yajl_alloc_funcs               af;
     ngx_http_cs_json_t            *v;
-    ngx_http_cs_loc_conf_t        *clcf;
+    ngx_http_cs_loc_conf_t        *cslcf;
     const ngx_http_cs_json_str_t  *val;
 
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
+    cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
 
     if (ngx_http_cs_idempotency_key(r, &key) != NGX_OK) {
         return ngx_http_cs_send_error(r, NGX_HTTP_BAD_REQUEST,
@@ -642,7 +642,7 @@ ngx_http_cs_intake(ngx_http_request_t *r)
 
     ngx_http_cs_yajl_funcs(r, &af);
 
-    v = ngx_http_cs_json_create(clcf->issue_max_length, &af);
+    v = ngx_http_cs_json_create(cslcf->issue_max_length, &af);
     if (v == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -685,7 +685,7 @@ ngx_http_cs_intake(ngx_http_request_t *r)
                                       ngx_http_cs_json_field(v), 0);
     }
 
-    nagents = clcf->agents ? clcf->agents->nelts : 0;
+    nagents = cslcf->agents ? cslcf->agents->nelts : 0;
 
     args = ngx_array_create(r->pool, 11 + nagents, sizeof(ngx_str_t));
     if (args == NULL) {
@@ -700,17 +700,17 @@ ngx_http_cs_intake(ngx_http_request_t *r)
 
     tp = ngx_timeofday();
 
-    if (ngx_http_cs_push(args, clcf->key_prefix.data, clcf->key_prefix.len)
+    if (ngx_http_cs_push(args, cslcf->key_prefix.data, cslcf->key_prefix.len)
         != NGX_OK
         || ngx_http_cs_push(args, now,
                             ngx_sprintf(now, "%T%03M", tp->sec, tp->msec)
                             - now)
            != NGX_OK
         || ngx_http_cs_push(args,
-                            (u_char *) (clcf->assign
+                            (u_char *) (cslcf->assign
                                         == NGX_HTTP_CS_ASSIGN_LEAST_LOADED
                                         ? "least_loaded" : "round_robin"),
-                            clcf->assign == NGX_HTTP_CS_ASSIGN_LEAST_LOADED
+                            cslcf->assign == NGX_HTTP_CS_ASSIGN_LEAST_LOADED
                             ? 12 : 11)
            != NGX_OK
         || ngx_http_cs_push(args, key.data, key.len) != NGX_OK)
@@ -725,7 +725,7 @@ ngx_http_cs_intake(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    agent = nagents ? clcf->agents->elts : NULL;
+    agent = nagents ? cslcf->agents->elts : NULL;
     for (i = 0; i < nagents; i++) {
         if (ngx_http_cs_push(args, agent[i].data, agent[i].len) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -746,8 +746,8 @@ ngx_http_cs_intake(ngx_http_request_t *r)
      * arguments point to, until the request is freed.
      */
 
-    rc = ngx_http_cs_redis_eval(r, clcf->redis, NGX_HTTP_CS_SCRIPT_INTAKE,
-                                args, clcf->redis_timeout,
+    rc = ngx_http_cs_redis_eval(r, cslcf->redis, NGX_HTTP_CS_SCRIPT_INTAKE,
+                                args, cslcf->redis_timeout,
                                 ngx_http_cs_intake_done);
 
     if (rc == NGX_DECLINED) {
@@ -757,7 +757,7 @@ ngx_http_cs_intake(ngx_http_request_t *r)
                                       "retry later",
                                       NULL,
                                       ngx_http_cs_redis_retry_after(
-                                          clcf->redis));
+                                          cslcf->redis));
     }
 
     if (rc == NGX_ERROR) {
@@ -821,9 +821,9 @@ ngx_http_cs_intake_reply(ngx_http_request_t *r, redisReply *reply,
     ngx_int_t rc)
 {
     ngx_uint_t               i;
-    ngx_http_cs_loc_conf_t  *clcf;
+    ngx_http_cs_loc_conf_t  *cslcf;
 
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
+    cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
 
     if (rc == NGX_HTTP_SERVICE_UNAVAILABLE) {
         return ngx_http_cs_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
@@ -831,7 +831,7 @@ ngx_http_cs_intake_reply(ngx_http_request_t *r, redisReply *reply,
                                       "the ticket store is not reachable; "
                                       "retry later", NULL,
                                       ngx_http_cs_redis_retry_after(
-                                          clcf->redis));
+                                          cslcf->redis));
     }
 
     if (rc == NGX_HTTP_GATEWAY_TIME_OUT) {

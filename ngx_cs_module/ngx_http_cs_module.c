@@ -413,9 +413,20 @@ ngx_http_cs_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_cs_loc_conf_t  *prev = parent;
     ngx_http_cs_loc_conf_t  *conf = child;
 
-    /* cs_service belongs to its own location only */
+    ngx_http_core_loc_conf_t  *clcf;
+
+    /*
+     * cs_service belongs to its own location, and to the unnamed blocks
+     * inside it: an "if" or "limit_except" block keeps the location's
+     * content handler, so it must keep the service and its connection too.
+     */
     if (conf->service == NGX_CONF_UNSET) {
-        conf->service = 0;
+        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+        conf->service = clcf->noname ? prev->service : 0;
+
+        if (conf->service == NGX_CONF_UNSET) {
+            conf->service = 0;
+        }
     }
 
     ngx_conf_merge_str_value(conf->redis_server, prev->redis_server,

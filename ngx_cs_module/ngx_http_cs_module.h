@@ -59,13 +59,13 @@ ngx_int_t ngx_http_cs_handler(ngx_http_request_t *r);
 
 /* NGX_DECLINED with *err for a request refused before its body is read */
 ngx_int_t ngx_http_cs_check_request(ngx_http_request_t *r,
-    ngx_http_cs_loc_conf_t *clcf, ngx_http_cs_error_t **err);
+    ngx_http_cs_loc_conf_t *cslcf, ngx_http_cs_error_t **err);
 
 ngx_int_t ngx_http_cs_filter_init(ngx_conf_t *cf);
 
 /* the Origin of a request when it is one of cs_cors_origin, else NULL */
 ngx_str_t *ngx_http_cs_cors_origin(ngx_http_request_t *r,
-    ngx_http_cs_loc_conf_t *clcf);
+    ngx_http_cs_loc_conf_t *cslcf);
 
 /* {"status":"error","error":code,"message":...[,"field":...]} */
 ngx_buf_t *ngx_http_cs_error_json(ngx_http_request_t *r, const char *code,
