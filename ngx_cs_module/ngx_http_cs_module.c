@@ -454,7 +454,8 @@ ngx_http_cs_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->redis = ngx_http_cs_redis_add(cf, &conf->redis_server,
                                             &conf->redis_password,
                                             conf->redis_database,
-                                            conf->redis_connect_timeout);
+                                            conf->redis_connect_timeout,
+                                            conf->redis_timeout);
         if (conf->redis == NULL) {
             return NGX_CONF_ERROR;
         }

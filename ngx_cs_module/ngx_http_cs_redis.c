@@ -13,6 +13,14 @@
  * pool cleanup detaches it, so a late reply finds no request and is
  * dropped; the record itself returns to the free list only when hiredis is
  * done with it.
+ *
+ * A call whose own timer fires answers its request 504 and is detached in
+ * the same way: Redis answers in order, so its late reply still finds its
+ * record and is dropped there.  The connection is dropped only when Redis
+ * itself is judged dead: no reply at all for the longest cs_redis_timeout
+ * of the locations that share it (the liveness timer), TCP keepalive, or a
+ * reply that says it is no longer a writable primary (READONLY,
+ * MASTERDOWN, LOADING), after which it reconnects.
  */
 
 #include <ngx_config.h>
@@ -45,6 +53,7 @@ struct ngx_http_cs_redis_s {
     ngx_str_t                     password;
     ngx_int_t                     database;
     ngx_msec_t                    connect_timeout;
+    ngx_msec_t                    timeout;     /* the longest call timeout */
 
     /* per worker from here on */
     redisAsyncContext            *ac;
@@ -55,6 +64,8 @@ struct ngx_http_cs_redis_s {
     ngx_msec_t                    next_attempt;
     ngx_event_t                   reconnect;
     ngx_event_t                   connect_timer;
+    ngx_event_t                   liveness;    /* armed while calls wait */
+    ngx_uint_t                    inflight;    /* sent, reply awaited */
     ngx_queue_t                   waiting;     /* calls not yet sent */
     ngx_log_t                    *log;
 };
@@ -68,6 +79,7 @@ typedef struct {
     ngx_http_cs_redis_handler_pt  handler;
     ngx_event_t                   timer;
     ngx_msec_t                    timeout;
+    ngx_uint_t                    script;
     int                           argc;
     const char                  **argv;
     size_t                       *argvlen;
@@ -87,6 +99,8 @@ static void ngx_http_cs_redis_drop(ngx_http_cs_redis_t *rs);
 static ngx_int_t ngx_http_cs_redis_send(ngx_http_cs_redis_call_t *call);
 static void ngx_http_cs_redis_finish(ngx_http_cs_redis_call_t *call,
     redisReply *reply, ngx_int_t rc);
+static void ngx_http_cs_redis_sent(ngx_http_cs_redis_t *rs);
+static void ngx_http_cs_redis_liveness_handler(ngx_event_t *ev);
 
 
 static ngx_http_cs_script_t  ngx_http_cs_scripts[NGX_HTTP_CS_SCRIPT_COUNT] = {
@@ -99,7 +113,7 @@ static ngx_uint_t   ngx_http_cs_redis_exiting;
 
 ngx_http_cs_redis_t *
 ngx_http_cs_redis_add(ngx_conf_t *cf, ngx_str_t *server, ngx_str_t *password,
-    ngx_int_t database, ngx_msec_t connect_timeout)
+    ngx_int_t database, ngx_msec_t connect_timeout, ngx_msec_t timeout)
 {
     size_t                    len;
     ngx_url_t                 u;
@@ -121,6 +135,7 @@ ngx_http_cs_redis_add(ngx_conf_t *cf, ngx_str_t *server, ngx_str_t *password,
             && ngx_strncmp(rs->password.data, password->data, password->len)
                == 0)
         {
+            rs->timeout = ngx_max(rs->timeout, timeout);
             return rs;
         }
     }
@@ -153,6 +168,7 @@ ngx_http_cs_redis_add(ngx_conf_t *cf, ngx_str_t *server, ngx_str_t *password,
     rs->password = *password;
     rs->database = database;
     rs->connect_timeout = connect_timeout;
+    rs->timeout = timeout;
 
 #if (NGX_HAVE_UNIX_DOMAIN)
     if (u.family == AF_UNIX) {
@@ -355,6 +371,12 @@ ngx_http_cs_redis_cleanup(void *data)
         ngx_del_timer(&rs->connect_timer);
     }
 
+    if (rs->liveness.timer_set) {
+        ngx_del_timer(&rs->liveness);
+    }
+
+    rs->inflight = 0;
+
     ngx_http_cs_redis_schedule(rs);
 
     /* calls that waited for this connection were never sent */
@@ -508,6 +530,20 @@ ngx_http_cs_redis_handshake_reply(redisAsyncContext *ac, void *r, void *data)
 }
 
 
+/* no reply at all for the longest call timeout: Redis is judged dead */
+static void
+ngx_http_cs_redis_liveness_handler(ngx_event_t *ev)
+{
+    ngx_http_cs_redis_t  *rs = ev->data;
+
+    ngx_log_error(NGX_LOG_ERR, rs->log, 0,
+                  "cs: redis %V gave no reply in %M ms, dropping the "
+                  "connection", &rs->name, rs->timeout);
+
+    ngx_http_cs_redis_drop(rs);
+}
+
+
 static void
 ngx_http_cs_redis_reconnect_handler(ngx_event_t *ev)
 {
@@ -583,6 +619,14 @@ ngx_http_cs_redis_connect(ngx_http_cs_redis_t *rs)
     rs->conn = c;
     rs->ac = ac;
     rs->state = NGX_HTTP_CS_REDIS_CONNECTING;
+    rs->inflight = 0;
+
+    /* a peer that vanished without a word is found while idle too */
+    if (!rs->unix_socket && redisEnableKeepAlive(&ac->c) != REDIS_OK) {
+        ngx_log_error(NGX_LOG_WARN, rs->log, 0,
+                      "cs: redis %V: TCP keepalive could not be set",
+                      &rs->name);
+    }
 
     ac->data = rs;
     ac->ev.data = rs;
@@ -638,6 +682,10 @@ ngx_http_cs_redis_drop(ngx_http_cs_redis_t *rs)
     rs->ac = NULL;
     rs->state = NGX_HTTP_CS_REDIS_DOWN;
 
+    if (rs->liveness.timer_set) {
+        ngx_del_timer(&rs->liveness);
+    }
+
     redisAsyncFree(ac);
 }
 
@@ -673,6 +721,11 @@ ngx_http_cs_redis_init_process(ngx_cycle_t *cycle)
         rs->connect_timer.data = rs;
         rs->connect_timer.log = cycle->log;
         rs->connect_timer.cancelable = 1;
+
+        rs->liveness.handler = ngx_http_cs_redis_liveness_handler;
+        rs->liveness.data = rs;
+        rs->liveness.log = cycle->log;
+        rs->liveness.cancelable = 1;
 
         ngx_http_cs_redis_connect(rs);
     }
@@ -794,15 +847,70 @@ ngx_http_cs_redis_finish(ngx_http_cs_redis_call_t *call, redisReply *reply,
 }
 
 
+/* the error replies of a Redis that is not (or not yet) a usable primary */
+static ngx_int_t
+ngx_http_cs_redis_not_primary(redisReply *reply)
+{
+    static const char  *codes[] = { "READONLY ", "MASTERDOWN ", "LOADING ",
+                                    NULL };
+
+    const char  **code;
+
+    if (reply->type != REDIS_REPLY_ERROR) {
+        return 0;
+    }
+
+    for (code = codes; *code; code++) {
+        if (ngx_strncmp(reply->str, *code, ngx_strlen(*code)) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 static void
 ngx_http_cs_redis_reply(redisAsyncContext *ac, void *rp, void *data)
 {
     redisReply                *reply = rp;
     ngx_http_cs_redis_call_t  *call = data;
 
+    ngx_http_cs_redis_t       *rs;
+
     if (reply == NULL) {
         /* written, but the connection went away: the fate is unknown */
         ngx_http_cs_redis_finish(call, NULL, NGX_HTTP_GATEWAY_TIME_OUT);
+        return;
+    }
+
+    rs = call->rs;
+
+    /* Redis is alive: the liveness bound starts again from this reply */
+    if (rs->ac == ac && rs->inflight > 0) {
+        rs->inflight--;
+
+        if (rs->inflight > 0) {
+            ngx_add_timer(&rs->liveness, rs->timeout);
+
+        } else if (rs->liveness.timer_set) {
+            ngx_del_timer(&rs->liveness);
+        }
+    }
+
+    if (ngx_http_cs_redis_not_primary(reply)) {
+        /* fail-over: this server refuses writes; find the primary again */
+        ngx_log_error(NGX_LOG_WARN, rs->log, 0,
+                      "cs: redis %V is not a writable primary (%*s), "
+                      "reconnecting", &rs->name,
+                      (size_t) ngx_min(reply->len, 40), reply->str);
+
+        ngx_http_cs_redis_finish(call, NULL, NGX_HTTP_SERVICE_UNAVAILABLE);
+
+        if (rs->ac == ac) {
+            ngx_http_cs_redis_drop(rs);
+        }
+
         return;
     }
 
@@ -818,12 +926,13 @@ ngx_http_cs_redis_reply(redisAsyncContext *ac, void *rp, void *data)
         call->retried = 1;
 
         if (redisAsyncCommand(ac, NULL, NULL, "SCRIPT LOAD %s",
-                              ngx_http_cs_scripts[NGX_HTTP_CS_SCRIPT_INTAKE]
-                              .source) == REDIS_OK
+                              ngx_http_cs_scripts[call->script].source)
+            == REDIS_OK
             && redisAsyncCommandArgv(ac, ngx_http_cs_redis_reply, call,
                                      call->argc, call->argv, call->argvlen)
                == REDIS_OK)
         {
+            ngx_http_cs_redis_sent(rs);
             return;
         }
     }
@@ -835,10 +944,9 @@ ngx_http_cs_redis_reply(redisAsyncContext *ac, void *rp, void *data)
 static void
 ngx_http_cs_redis_call_timeout(ngx_event_t *ev)
 {
-    ngx_http_cs_redis_t       *rs;
+    ngx_connection_t          *c;
+    ngx_http_request_t        *r;
     ngx_http_cs_redis_call_t  *call = ev->data;
-
-    rs = call->rs;
 
     if (!call->sent) {
         /* still waiting for the connection */
@@ -847,12 +955,37 @@ ngx_http_cs_redis_call_timeout(ngx_event_t *ev)
         return;
     }
 
-    ngx_log_error(NGX_LOG_ERR, rs->log, 0,
-                  "cs: redis %V did not answer in %M ms, dropping the "
-                  "connection", &rs->name, call->timeout);
+    r = call->r;
+    if (r == NULL) {
+        return;
+    }
 
-    /* the reply stream can no longer be trusted to be in step */
-    ngx_http_cs_redis_drop(rs);
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "cs: redis %V did not answer this call in %M ms",
+                  &call->rs->name, call->timeout);
+
+    /*
+     * Only this request gives up.  hiredis keeps the record until the
+     * reply comes, in order, and the reply is then dropped.
+     */
+    call->r = NULL;
+    call->cln->handler = NULL;
+
+    c = r->connection;
+
+    call->handler(r, NULL, NGX_HTTP_GATEWAY_TIME_OUT);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* one more call awaits a reply: Redis must give some reply in time */
+static void
+ngx_http_cs_redis_sent(ngx_http_cs_redis_t *rs)
+{
+    if (rs->inflight++ == 0) {
+        ngx_add_timer(&rs->liveness, rs->timeout);
+    }
 }
 
 
@@ -876,7 +1009,10 @@ ngx_http_cs_redis_send(ngx_http_cs_redis_call_t *call)
         ngx_del_timer(&call->timer);
     }
 
+    /* armed first, so that at equal times the call gives up first */
     ngx_add_timer(&call->timer, call->timeout);
+
+    ngx_http_cs_redis_sent(rs);
 
     return NGX_OK;
 }
@@ -940,6 +1076,7 @@ ngx_http_cs_redis_eval(ngx_http_request_t *r, ngx_http_cs_redis_t *rs,
     }
 
     call->rs = rs;
+    call->script = script;
     call->r = r;
     call->cln = cln;
     call->handler = handler;

@@ -1,0 +1,163 @@
+# One slow call is not a dead Redis.  A call whose own cs_redis_timeout
+# passes answers its request 504 and is detached; the connection, shared
+# by every location with the same server, stays up as long as Redis gives
+# any reply within the longest timeout of those locations.  A Redis that
+# turns into a replica (fail-over) answers READONLY: the worker answers 503
+# and connects again, and tickets are accepted once a primary is back.
+use lib 't/lib';
+use Test::Nginx::Socket 'no_plan';
+use CsTest;
+use POSIX ();
+
+no_shuffle();
+
+redis_start();
+
+my $dir = CsTest::redis_dir();
+our ($short_child, $clients_before);
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    $block->set_value('http_config', ($block->http_config // '') . <<'CONF');
+log_format cs_time '$uri $status $request_time';
+CONF
+    $block->set_value('config', <<'CONF') unless defined $block->config;
+location = /api/service {
+    cs_service;
+    cs_redis_server 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    cs_redis_timeout 10s;
+    cs_agents agent1;
+    access_log logs/time.log cs_time;
+}
+location = /short/service {
+    cs_service;
+    cs_redis_server 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    cs_redis_timeout 300ms;
+    cs_agents agent1;
+    access_log logs/time.log cs_time;
+}
+CONF
+});
+
+# the nginx connections in Redis' CLIENT LIST, by id
+sub nginx_clients {
+    my @ids;
+    for (split /\n/, redis()->client_list) {
+        next if /cmd=client/;
+        push @ids, $1 if /\bid=(\d+)/;
+    }
+    return join ',', sort @ids;
+}
+
+sub access_lines {
+    my ($uri) = @_;
+    open my $fh, '<', Test::Nginx::Util::server_root() . '/logs/time.log'
+        or return ();
+    return grep { /^\Q$uri\E / } <$fh>;
+}
+
+my %check = (
+    1 => sub {
+        my ($name) = @_;
+
+        # the short location's client ran beside this request
+        my $child = $main::short_child;
+        waitpid($child, 0);
+        open my $fh, '<', "$dir/short.status" or die "short.status: $!";
+        my ($status, $body) = split / /, scalar(<$fh>), 2;
+        Test::More::is($status, 504, "$name - the short location got 504");
+        Test::More::like($body, qr/"error":"store_timeout"/,
+                         "$name - as store_timeout");
+
+        my ($line) = access_lines('/short/service');
+        my ($t) = ($line // '') =~ / 504 ([\d.]+)$/;
+        Test::More::ok(defined $t && $t >= 0.3,
+                       "$name - the 504 came after its 300 ms, not before ("
+                       . ($t // 'no log line') . ')');
+
+        # the late reply of the short call was dropped: both tickets are
+        # stored (the 504 said "fate unknown"), the connection never moved
+        Test::More::ok(wait_until(sub { redis()->get('cs:ticket:seq') == 2 },
+                                  5), "$name - Redis ran both calls");
+        Test::More::is(nginx_clients(), $main::clients_before,
+                       "$name - the same Redis connection throughout");
+    },
+    2 => sub {
+        my ($name) = @_;
+        my $before = nginx_clients();
+        redis()->replicaof('NO', 'ONE');
+
+        # tickets come back within the back-off cap (5 s, with jitter)
+        Test::More::ok(wait_until(sub {
+            my ($status) = post_ticket('{"userId":"back","issue":"primary"}');
+            return $status == 201;
+        }, 6), "$name - tickets accepted again once a primary is back");
+        Test::More::isnt(nginx_clients(), $before,
+                         "$name - the worker connected again");
+    },
+);
+
+add_response_body_check(sub {
+    my ($block) = @_;
+    my ($n) = $block->name =~ /TEST (\d+):/;
+    $check{$n}->($block->name) if $check{$n};
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: two locations on one connection: a pause longer than the short timeout and shorter than the long one is 504 for the short and 201 for the long
+--- init
+CsTest::flush_redis();
+CsTest::post_ticket('{"userId":"warm","issue":"connect first"}');
+CsTest::flush_redis();
+$main::clients_before = main::nginx_clients();
+CsTest::redis()->client_pause(1500, 'WRITE');
+my $dir = CsTest::redis_dir();
+our ($short_child, $clients_before);
+unlink "$dir/short.status";
+defined($main::short_child = fork()) or die "fork: $!";
+if ($main::short_child == 0) {
+    my ($s, $b) = CsTest::post_ticket('{"userId":"short","issue":"in a hurry"}',
+                                      path => '/short/service');
+    open my $fh, '>', "$dir/short.status.tmp" or POSIX::_exit(1);
+    print $fh "$s $b";
+    close $fh;
+    rename "$dir/short.status.tmp", "$dir/short.status";
+    POSIX::_exit(0);
+}
+--- request
+POST /api/service
+{"userId":"long","issue":"I can wait"}
+--- more_headers
+Content-Type: application/json
+--- timeout: 15
+--- error_code: 201
+--- response_body_like: ^\{"status":"success","message":"Request received and processed\.","ticketId":\d,"agent":"agent1","state":"assigned"\}$
+--- error_log
+did not answer this call in 300 ms
+--- no_error_log
+gave no reply
+[alert]
+
+
+
+=== TEST 2: the Redis turns into a replica: 503 store_unavailable, and the worker drops the connection to find a primary
+--- init
+CsTest::flush_redis();
+CsTest::post_ticket('{"userId":"warm","issue":"connect first"}');
+CsTest::redis()->replicaof('127.0.0.1', CsTest::free_port());
+--- request
+POST /api/service
+{"userId":"failover","issue":"who is the primary?"}
+--- more_headers
+Content-Type: application/json
+--- error_code: 503
+--- response_headers_like
+Retry-After: ^\d+$
+--- response_body_like: ^\{"status":"error","error":"store_unavailable",
+--- error_log eval
+qr/cs: redis \S+ is not a writable primary \(READONLY /
+--- no_error_log
+[alert]
