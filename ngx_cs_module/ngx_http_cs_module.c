@@ -476,9 +476,25 @@ ngx_http_cs_postconfiguration(ngx_conf_t *cf)
 }
 
 
+/*
+ * nginx runs init_process in its cache manager and cache loader too; only
+ * the processes that serve requests talk to Redis.
+ */
+static ngx_uint_t
+ngx_http_cs_serving_process(void)
+{
+    return ngx_process == NGX_PROCESS_WORKER
+           || ngx_process == NGX_PROCESS_SINGLE;
+}
+
+
 static ngx_int_t
 ngx_http_cs_init_process(ngx_cycle_t *cycle)
 {
+    if (!ngx_http_cs_serving_process()) {
+        return NGX_OK;
+    }
+
     return ngx_http_cs_redis_init_process(cycle);
 }
 
@@ -486,5 +502,9 @@ ngx_http_cs_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_cs_exit_process(ngx_cycle_t *cycle)
 {
+    if (!ngx_http_cs_serving_process()) {
+        return;
+    }
+
     ngx_http_cs_redis_exit_process(cycle);
 }
