@@ -4,6 +4,10 @@
  * runs, the 413 and 400 of a chunked body, limit_req's 429), and every
  * answer to a listed origin carries the CORS headers.  A filter limited
  * to those locations does both, so the user adds nothing to the config.
+ *
+ * The request body filter hands the validator each piece of the body as
+ * nginx receives it, before nginx may write it to a temporary file, so
+ * the body is validated as it streams and never read back from disk.
  */
 
 #include <ngx_config.h>
@@ -11,12 +15,6 @@
 #include <ngx_http.h>
 
 #include "ngx_http_cs_module.h"
-
-
-typedef struct {
-    ngx_buf_t                  *body;
-    ngx_uint_t                  sent;
-} ngx_http_cs_filter_ctx_t;
 
 
 static ngx_http_cs_error_t  ngx_http_cs_own_errors[] = {
@@ -44,12 +42,44 @@ static ngx_http_cs_error_t  ngx_http_cs_own_errors[] = {
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+static ngx_http_request_body_filter_pt   ngx_http_next_request_body_filter;
+
+
+ngx_http_cs_ctx_t *
+ngx_http_cs_get_ctx(ngx_http_request_t *r)
+{
+    ngx_http_cs_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_cs_module);
+    if (ctx != NULL) {
+        return ctx;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_cs_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_cs_module);
+
+    return ctx;
+}
 
 
 static ngx_int_t
 ngx_http_cs_cors_headers(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf)
 {
     ngx_str_t  v, *origin;
+
+    if (cslcf->cors_origins == NULL) {
+        return NGX_OK;
+    }
+
+    /* the answer depends on Origin whether or not this one is listed */
+    ngx_str_set(&v, "Origin");
+    if (ngx_http_cs_add_header(r, "Vary", &v) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     origin = ngx_http_cs_cors_origin(r, cslcf);
     if (origin == NULL) {
@@ -59,11 +89,6 @@ ngx_http_cs_cors_headers(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf)
     if (ngx_http_cs_add_header(r, "Access-Control-Allow-Origin", origin)
         != NGX_OK)
     {
-        return NGX_ERROR;
-    }
-
-    ngx_str_set(&v, "Origin");
-    if (ngx_http_cs_add_header(r, "Vary", &v) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -77,9 +102,9 @@ static ngx_int_t
 ngx_http_cs_header_filter(ngx_http_request_t *r)
 {
     ngx_str_t                  v;
+    ngx_http_cs_ctx_t         *ctx;
     ngx_http_cs_error_t       *e;
     ngx_http_cs_loc_conf_t    *cslcf;
-    ngx_http_cs_filter_ctx_t  *ctx;
 
     cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
 
@@ -125,23 +150,22 @@ ngx_http_cs_header_filter(ngx_http_request_t *r)
         }
     }
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_cs_filter_ctx_t));
+    ctx = ngx_http_cs_get_ctx(r);
     if (ctx == NULL) {
         return NGX_ERROR;
     }
 
-    ctx->body = ngx_http_cs_error_json(r, e->code, e->message, NULL);
-    if (ctx->body == NULL) {
+    ctx->error_body = ngx_http_cs_error_json(r, e->code, e->message, NULL);
+    if (ctx->error_body == NULL) {
         return NGX_ERROR;
     }
-
-    ngx_http_set_ctx(r, ctx, ngx_http_cs_module);
 
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
     r->headers_out.charset.len = 0;
-    r->headers_out.content_length_n = ctx->body->last - ctx->body->pos;
+    r->headers_out.content_length_n = ctx->error_body->last
+                                      - ctx->error_body->pos;
 
     if (r->headers_out.content_length) {
         r->headers_out.content_length->hash = 0;
@@ -166,12 +190,12 @@ ngx_http_cs_header_filter(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_cs_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
-    ngx_chain_t                out, *cl;
-    ngx_http_cs_filter_ctx_t  *ctx;
+    ngx_chain_t         out, *cl;
+    ngx_http_cs_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_cs_module);
 
-    if (ctx == NULL || ctx->body == NULL) {
+    if (ctx == NULL || ctx->error_body == NULL) {
         return ngx_http_next_body_filter(r, in);
     }
 
@@ -181,16 +205,48 @@ ngx_http_cs_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         cl->buf->file_pos = cl->buf->file_last;
     }
 
-    if (ctx->sent) {
+    if (ctx->error_sent) {
         return NGX_OK;
     }
 
-    ctx->sent = 1;
+    ctx->error_sent = 1;
 
-    out.buf = ctx->body;
+    out.buf = ctx->error_body;
     out.next = NULL;
 
     return ngx_http_next_body_filter(r, &out);
+}
+
+
+static ngx_int_t
+ngx_http_cs_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_buf_t          *b;
+    ngx_chain_t        *cl;
+    ngx_http_cs_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_cs_module);
+
+    if (ctx == NULL || ctx->json == NULL) {
+        return ngx_http_next_request_body_filter(r, in);
+    }
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!ngx_buf_in_memory(b)) {
+            if (ngx_buf_size(b) > 0) {
+                ctx->body_unread = 1;
+            }
+
+            continue;
+        }
+
+        /* once the verdict is a 400 the rest of the body is not looked at */
+        (void) ngx_http_cs_json_feed(ctx->json, b->pos, b->last - b->pos);
+    }
+
+    return ngx_http_next_request_body_filter(r, in);
 }
 
 
@@ -198,6 +254,9 @@ ngx_int_t
 ngx_http_cs_filter_init(ngx_conf_t *cf)
 {
     (void) cf;
+
+    ngx_http_next_request_body_filter = ngx_http_top_request_body_filter;
+    ngx_http_top_request_body_filter = ngx_http_cs_request_body_filter;
 
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_cs_header_filter;

@@ -14,10 +14,6 @@
 #include "ngx_http_cs_redis.h"
 
 
-#define NGX_HTTP_CS_ALLOC_HEADER  16
-#define NGX_HTTP_CS_FILE_CHUNK    16384
-
-
 static ngx_int_t ngx_http_cs_preflight(ngx_http_request_t *r,
     ngx_http_cs_loc_conf_t *cslcf);
 static void ngx_http_cs_body_handler(ngx_http_request_t *r);
@@ -25,245 +21,10 @@ static void ngx_http_cs_intake_done(ngx_http_request_t *r, redisReply *reply,
     ngx_int_t rc);
 
 
+#define NGX_HTTP_CS_WRONGTYPE  "CSWRONGTYPE "
+
+
 static ngx_str_t  ngx_http_cs_json_type = ngx_string("application/json");
-
-
-/*
- * yajl allocates from the request pool: whatever path the request takes,
- * the pool takes its memory back.  A header keeps the size for realloc.
- */
-
-static void *
-ngx_http_cs_pool_malloc(void *ctx, size_t size)
-{
-    u_char  *p;
-
-    p = ngx_palloc(ctx, size + NGX_HTTP_CS_ALLOC_HEADER);
-    if (p == NULL) {
-        return NULL;
-    }
-
-    *(size_t *) p = size;
-
-    return p + NGX_HTTP_CS_ALLOC_HEADER;
-}
-
-
-static void
-ngx_http_cs_pool_free(void *ctx, void *ptr)
-{
-    if (ptr != NULL) {
-        (void) ngx_pfree(ctx, (u_char *) ptr - NGX_HTTP_CS_ALLOC_HEADER);
-    }
-}
-
-
-static void *
-ngx_http_cs_pool_realloc(void *ctx, void *ptr, size_t size)
-{
-    size_t   old;
-    u_char  *p;
-
-    if (ptr == NULL) {
-        return ngx_http_cs_pool_malloc(ctx, size);
-    }
-
-    old = *(size_t *) ((u_char *) ptr - NGX_HTTP_CS_ALLOC_HEADER);
-    if (size <= old) {
-        return ptr;
-    }
-
-    p = ngx_http_cs_pool_malloc(ctx, size);
-    if (p == NULL) {
-        return NULL;
-    }
-
-    ngx_memcpy(p, ptr, old);
-    ngx_http_cs_pool_free(ctx, ptr);
-
-    return p;
-}
-
-
-static void
-ngx_http_cs_yajl_funcs(ngx_http_request_t *r, yajl_alloc_funcs *af)
-{
-    af->malloc = ngx_http_cs_pool_malloc;
-    af->realloc = ngx_http_cs_pool_realloc;
-    af->free = ngx_http_cs_pool_free;
-    af->ctx = r->pool;
-}
-
-
-static yajl_gen
-ngx_http_cs_gen(ngx_http_request_t *r)
-{
-    yajl_gen          g;
-    yajl_alloc_funcs  af;
-
-    ngx_http_cs_yajl_funcs(r, &af);
-
-    g = yajl_gen_alloc(&af);
-    if (g == NULL) {
-        return NULL;
-    }
-
-    yajl_gen_config(g, yajl_gen_validate_utf8, 1);
-
-    return g;
-}
-
-
-static void
-ngx_http_cs_gen_str(yajl_gen g, const char *s)
-{
-    yajl_gen_string(g, (const unsigned char *) s, ngx_strlen(s));
-}
-
-
-static void
-ngx_http_cs_gen_pair(yajl_gen g, const char *key, const u_char *value,
-    size_t len)
-{
-    ngx_http_cs_gen_str(g, key);
-
-    if (value == NULL) {
-        yajl_gen_null(g);
-
-    } else {
-        yajl_gen_string(g, value, len);
-    }
-}
-
-
-/* the generator's buffer is pool memory: it lives as long as the request */
-static ngx_buf_t *
-ngx_http_cs_gen_buf(ngx_http_request_t *r, yajl_gen g)
-{
-    size_t                len;
-    ngx_buf_t            *b;
-    const unsigned char  *p;
-
-    if (yajl_gen_get_buf(g, &p, &len) != yajl_gen_status_ok) {
-        return NULL;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NULL;
-    }
-
-    b->pos = (u_char *) p;
-    b->last = (u_char *) p + len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    return b;
-}
-
-
-ngx_buf_t *
-ngx_http_cs_error_json(ngx_http_request_t *r, const char *code,
-    const char *message, const char *field)
-{
-    yajl_gen  g;
-
-    g = ngx_http_cs_gen(r);
-    if (g == NULL) {
-        return NULL;
-    }
-
-    yajl_gen_map_open(g);
-    ngx_http_cs_gen_pair(g, "status", (u_char *) "error", 5);
-    ngx_http_cs_gen_pair(g, "error", (u_char *) code, ngx_strlen(code));
-    ngx_http_cs_gen_pair(g, "message", (u_char *) message,
-                         ngx_strlen(message));
-
-    if (field != NULL) {
-        ngx_http_cs_gen_pair(g, "field", (u_char *) field,
-                             ngx_strlen(field));
-    }
-
-    yajl_gen_map_close(g);
-
-    return ngx_http_cs_gen_buf(r, g);
-}
-
-
-ngx_int_t
-ngx_http_cs_add_header(ngx_http_request_t *r, const char *name,
-    ngx_str_t *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    h->key.data = (u_char *) name;
-    h->key.len = ngx_strlen(name);
-    h->value = *value;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_cs_send_json(ngx_http_request_t *r, ngx_uint_t status, ngx_buf_t *b)
-{
-    ngx_int_t    rc;
-    ngx_chain_t  out;
-
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->headers_out.status = status;
-    r->headers_out.content_type = ngx_http_cs_json_type;
-    r->headers_out.content_type_len = ngx_http_cs_json_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-    r->headers_out.content_length_n = b->last - b->pos;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
-}
-
-
-ngx_int_t
-ngx_http_cs_send_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *code, const char *message, const char *field,
-    time_t retry_after)
-{
-    ngx_str_t  v;
-
-    if (retry_after > 0) {
-        v.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
-        if (v.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        v.len = ngx_sprintf(v.data, "%T", retry_after) - v.data;
-
-        if (ngx_http_cs_add_header(r, "Retry-After", &v) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
-    return ngx_http_cs_send_json(r, status,
-                                 ngx_http_cs_error_json(r, code, message,
-                                                        field));
-}
 
 
 static ngx_table_elt_t *
@@ -452,6 +213,8 @@ ngx_int_t
 ngx_http_cs_handler(ngx_http_request_t *r)
 {
     ngx_int_t                rc;
+    yajl_alloc_funcs         af;
+    ngx_http_cs_ctx_t       *ctx;
     ngx_http_cs_error_t     *err;
     ngx_http_cs_loc_conf_t  *cslcf;
 
@@ -476,6 +239,28 @@ ngx_http_cs_handler(ngx_http_request_t *r)
 
         return ngx_http_cs_send_error(r, err->status, err->code,
                                       err->message, NULL, 0);
+    }
+
+    if (cslcf->redis == NULL) {
+        /* a location this module did not set up for the service */
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /*
+     * The validator sees the body as it arrives, in the request body
+     * filter, so that a body nginx spills to a temporary file is never
+     * read back from it on the event loop.
+     */
+    ctx = ngx_http_cs_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_cs_yajl_funcs(r, &af);
+
+    ctx->json = ngx_http_cs_json_create(cslcf->issue_max_length, &af);
+    if (ctx->json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     /*
@@ -544,60 +329,6 @@ ngx_http_cs_preflight(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf)
 }
 
 
-/* feeds the validator every buffer of the body, in memory or in a file */
-static ngx_int_t
-ngx_http_cs_feed_body(ngx_http_request_t *r, ngx_http_cs_json_t *v)
-{
-    off_t         pos;
-    size_t        size;
-    ssize_t       n;
-    u_char       *chunk;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-
-    if (r->request_body == NULL) {
-        return NGX_OK;
-    }
-
-    chunk = NULL;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (!b->in_file || ngx_buf_in_memory(b)) {
-            if (ngx_http_cs_json_feed(v, b->pos, b->last - b->pos) != 0) {
-                return NGX_OK;
-            }
-
-            continue;
-        }
-
-        if (chunk == NULL) {
-            chunk = ngx_palloc(r->pool, NGX_HTTP_CS_FILE_CHUNK);
-            if (chunk == NULL) {
-                return NGX_ERROR;
-            }
-        }
-
-        for (pos = b->file_pos; pos < b->file_last; pos += n) {
-            size = (size_t) ngx_min(b->file_last - pos,
-                                    NGX_HTTP_CS_FILE_CHUNK);
-
-            n = ngx_read_file(b->file, chunk, size, pos);
-            if (n <= 0) {
-                return NGX_ERROR;
-            }
-
-            if (ngx_http_cs_json_feed(v, chunk, n) != 0) {
-                return NGX_OK;
-            }
-        }
-    }
-
-    return NGX_OK;
-}
-
-
 static ngx_int_t
 ngx_http_cs_push(ngx_array_t *args, u_char *data, size_t len)
 {
@@ -625,7 +356,7 @@ ngx_http_cs_intake(ngx_http_request_t *r)
     ngx_time_t                    *tp;
     ngx_array_t                   *args;
     const char                    *code;
-    yajl_alloc_funcs               af;
+    ngx_http_cs_ctx_t             *ctx;
     ngx_http_cs_json_t            *v;
     ngx_http_cs_loc_conf_t        *cslcf;
     const ngx_http_cs_json_str_t  *val;
@@ -640,16 +371,16 @@ ngx_http_cs_intake(ngx_http_request_t *r)
                                       NULL, 0);
     }
 
-    ngx_http_cs_yajl_funcs(r, &af);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_cs_module);
 
-    v = ngx_http_cs_json_create(cslcf->issue_max_length, &af);
-    if (v == NULL) {
+    if (ctx->body_unread) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "cs: a part of the body reached the module only in a "
+                      "file");
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_cs_feed_body(r, v) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    v = ctx->json;
 
     rc = ngx_http_cs_json_finish(v);
 
@@ -662,17 +393,17 @@ ngx_http_cs_intake(ngx_http_request_t *r)
             break;
 
         case NGX_HTTP_CS_JSON_MISSING:
-            status = 422;
+            status = NGX_HTTP_CS_UNPROCESSABLE;
             code = "missing_field";
             break;
 
         case NGX_HTTP_CS_JSON_INVALID:
-            status = 422;
+            status = NGX_HTTP_CS_UNPROCESSABLE;
             code = "invalid_field";
             break;
 
         case NGX_HTTP_CS_JSON_UNKNOWN:
-            status = 422;
+            status = NGX_HTTP_CS_UNPROCESSABLE;
             code = "unknown_field";
             break;
 
@@ -789,30 +520,28 @@ ngx_http_cs_body_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_cs_send_ticket(ngx_http_request_t *r, redisReply *reply)
 {
-    yajl_gen     g;
-    redisReply  *agent, *state;
+    redisReply         *agent, *state;
+    ngx_http_cs_out_t   o;
 
     agent = reply->element[2];
     state = reply->element[3];
 
-    g = ngx_http_cs_gen(r);
-    if (g == NULL) {
+    if (ngx_http_cs_out_init(r, &o) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    yajl_gen_map_open(g);
-    ngx_http_cs_gen_pair(g, "status", (u_char *) "success", 7);
-    ngx_http_cs_gen_pair(g, "message",
-                         (u_char *) "Request received and processed.",
-                         sizeof("Request received and processed.") - 1);
-    ngx_http_cs_gen_str(g, "ticketId");
-    yajl_gen_integer(g, reply->element[1]->integer);
-    ngx_http_cs_gen_pair(g, "agent", agent->len ? (u_char *) agent->str : NULL,
-                         agent->len);
-    ngx_http_cs_gen_pair(g, "state", (u_char *) state->str, state->len);
-    yajl_gen_map_close(g);
+    ngx_http_cs_out_open(&o);
+    ngx_http_cs_out_cstr(&o, "status", "success");
+    ngx_http_cs_out_cstr(&o, "message", "Request received and processed.");
+    ngx_http_cs_out_int(&o, "ticketId", reply->element[1]->integer);
+    ngx_http_cs_out_str(&o, "agent",
+                        agent->len ? (u_char *) agent->str : NULL,
+                        agent->len);
+    ngx_http_cs_out_str(&o, "state", (u_char *) state->str, state->len);
+    ngx_http_cs_out_close(&o);
 
-    return ngx_http_cs_send_json(r, NGX_HTTP_CREATED, ngx_http_cs_gen_buf(r, g));
+    return ngx_http_cs_send_json(r, NGX_HTTP_CREATED,
+                                 ngx_http_cs_out_buf(r, &o));
 }
 
 
@@ -840,6 +569,21 @@ ngx_http_cs_intake_reply(ngx_http_request_t *r, redisReply *reply,
                                       "the ticket store did not answer in "
                                       "time; retry with the same "
                                       "Idempotency-Key", NULL, 0);
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR
+        && ngx_strncmp(reply->str, NGX_HTTP_CS_WRONGTYPE,
+                       sizeof(NGX_HTTP_CS_WRONGTYPE) - 1) == 0)
+    {
+        /* a foreign value under the prefix: found before any write */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "cs: the key \"%s\" holds a value of the wrong type; "
+                      "the ticket was not stored",
+                      reply->str + sizeof(NGX_HTTP_CS_WRONGTYPE) - 1);
+
+        return ngx_http_cs_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                      "internal_error", "internal error",
+                                      NULL, 0);
     }
 
     if (reply->type == REDIS_REPLY_ERROR) {

@@ -3,7 +3,11 @@
 -- the user's history, the event stream entry and the routing state.
 --
 -- Every check and read comes before the first write, so an error leaves
--- nothing behind.
+-- nothing behind: the type of every key it writes is checked first, and a
+-- wrong one is the error "CSWRONGTYPE <key>" (the key's name with the user
+-- and idempotency parts masked).  A new ticket never writes into an
+-- existing ticket hash: when the sequence hands out an id that is taken
+-- (a Redis that lost its last writes), the id moves past it.
 --
 -- KEYS: none; every key is built from the prefix, so that the module and
 --       redis-cli --eval run the same text.
@@ -12,6 +16,14 @@
 --       userId, issue, category, priority, channel, email
 -- Returns {outcome, id, agent, state}: outcome is "created", "replayed"
 -- or "reused" (the key was used for a different ticket).
+
+-- a key this script writes must hold its type or not exist
+local function want_type(key, want, shown)
+    local t = redis.call('TYPE', key).ok
+    if t ~= 'none' and t ~= want then
+        return redis.error_reply('CSWRONGTYPE ' .. (shown or key))
+    end
+end
 
 local p = ARGV[1]
 local now = ARGV[2]
@@ -26,6 +38,27 @@ end
 local f = 6 + nagents
 local user, issue, category = ARGV[f], ARGV[f + 1], ARGV[f + 2]
 local priority, channel, email = ARGV[f + 3], ARGV[f + 4], ARGV[f + 5]
+
+local seq_key, events_key = p .. 'ticket:seq', p .. 'events'
+local user_key = p .. 'user:' .. user .. ':tickets'
+local checks = {
+    {seq_key, 'string'}, {events_key, 'stream'},
+    {p .. 'queue:unassigned', 'list'},
+    {user_key, 'list', p .. 'user:*:tickets'},
+    {p .. 'route:rr', 'string'}, {p .. 'route:last', 'hash'}
+}
+for i = 1, nagents do
+    checks[#checks + 1] = {p .. 'queue:' .. agents[i], 'list'}
+end
+if idem ~= '' then
+    checks[#checks + 1] = {p .. 'idem:' .. idem, 'string', p .. 'idem:*'}
+end
+for _, c in ipairs(checks) do
+    local err = want_type(c[1], c[2], c[3])
+    if err then
+        return err
+    end
+end
 
 local idem_key, digest
 if idem ~= '' then
@@ -46,6 +79,15 @@ if idem ~= '' then
         end
         return {'replayed', tonumber(id), agent, state}
     end
+end
+
+-- the next id, moved past any ticket that already holds it: ids may skip,
+-- a ticket is never merged into another
+local id = (tonumber(redis.call('GET', seq_key)) or 0) + 1
+local step = 1
+while redis.call('EXISTS', p .. 'ticket:' .. id) == 1 do
+    id = id + step
+    step = step * 2
 end
 
 local agent = ''
@@ -70,7 +112,7 @@ if nagents > 0 then
     end
 end
 
-local id = redis.call('INCR', p .. 'ticket:seq')
+redis.call('SET', seq_key, id)
 local state = 'queued'
 if agent ~= '' then
     state = 'assigned'
@@ -101,9 +143,9 @@ else
     redis.call('RPUSH', p .. 'queue:unassigned', id)
 end
 
-redis.call('RPUSH', p .. 'user:' .. user .. ':tickets', id)
+redis.call('RPUSH', user_key, id)
 
-redis.call('XADD', p .. 'events', 'MAXLEN', '~', 100000, '*',
+redis.call('XADD', events_key, 'MAXLEN', '~', 100000, '*',
            'type', 'ticket.created', 'ticketId', id, 'userId', user,
            'agent', agent, 'state', state, 'priority', priority,
            'channel', channel)

@@ -10,12 +10,17 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include <yajl/yajl_gen.h>
+
+#include "ngx_http_cs_json.h"
 
 
 #define NGX_HTTP_CS_ASSIGN_ROUND_ROBIN   0
 #define NGX_HTTP_CS_ASSIGN_LEAST_LOADED  1
 
 #define NGX_HTTP_CS_IDEM_KEY_MAX         128
+
+#define NGX_HTTP_CS_UNPROCESSABLE        422
 
 
 typedef struct ngx_http_cs_redis_s  ngx_http_cs_redis_t;
@@ -31,6 +36,22 @@ typedef struct {
 typedef struct {
     ngx_array_t                 servers;     /* ngx_http_cs_redis_t * */
 } ngx_http_cs_main_conf_t;
+
+
+/* a request's state in the module */
+typedef struct {
+    ngx_http_cs_json_t         *json;        /* fed as the body arrives */
+    ngx_buf_t                  *error_body;  /* nginx's own error, as JSON */
+    unsigned                    error_sent:1;
+    unsigned                    body_unread:1;
+} ngx_http_cs_ctx_t;
+
+
+/* a JSON answer being made; failed once any generator step failed */
+typedef struct {
+    yajl_gen                    g;
+    ngx_uint_t                  failed;
+} ngx_http_cs_out_t;
 
 
 typedef struct {
@@ -62,6 +83,28 @@ ngx_int_t ngx_http_cs_check_request(ngx_http_request_t *r,
     ngx_http_cs_loc_conf_t *cslcf, ngx_http_cs_error_t **err);
 
 ngx_int_t ngx_http_cs_filter_init(ngx_conf_t *cf);
+
+/* the request's module context, made on first use; NULL on no memory */
+ngx_http_cs_ctx_t *ngx_http_cs_get_ctx(ngx_http_request_t *r);
+
+/* yajl allocates from the request pool */
+void ngx_http_cs_yajl_funcs(ngx_http_request_t *r, yajl_alloc_funcs *af);
+
+ngx_int_t ngx_http_cs_out_init(ngx_http_request_t *r, ngx_http_cs_out_t *o);
+void ngx_http_cs_out_open(ngx_http_cs_out_t *o);
+void ngx_http_cs_out_close(ngx_http_cs_out_t *o);
+/* a string member; v NULL makes it null */
+void ngx_http_cs_out_str(ngx_http_cs_out_t *o, const char *key,
+    const u_char *v, size_t len);
+void ngx_http_cs_out_cstr(ngx_http_cs_out_t *o, const char *key,
+    const char *v);
+void ngx_http_cs_out_int(ngx_http_cs_out_t *o, const char *key, long long n);
+/* the answer's buffer, or NULL when any step failed */
+ngx_buf_t *ngx_http_cs_out_buf(ngx_http_request_t *r, ngx_http_cs_out_t *o);
+
+/* sends a JSON answer (NULL b: 500) and returns the finalize code */
+ngx_int_t ngx_http_cs_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_buf_t *b);
 
 /* the Origin of a request when it is one of cs_cors_origin, else NULL */
 ngx_str_t *ngx_http_cs_cors_origin(ngx_http_request_t *r,

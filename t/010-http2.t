@@ -15,6 +15,19 @@ sub curl_h2 {
     return ($proto // '', $status // 0, $body // $out);
 }
 
+# nginx answers a declared length over client_max_body_size at once and
+# ends the stream with RST_STREAM(NO_ERROR) while the client may still be
+# sending.  RFC 9113 (8.1) says the client keeps that answer; Debian's
+# curl 7.88 drops it with "Stream error in the HTTP/2 framing layer" when
+# the reset overtakes its upload, so this one request goes through nghttp.
+sub nghttp_post {
+    my ($url, $file) = @_;
+    my $out = `nghttp -v --data=$file -H 'content-type: application/json' $url 2>&1`;
+    my ($status) = $out =~ /recv \(stream_id=\d+\) :status: (\d+)/;
+    my ($body) = $out =~ /(\{"status".*?\})(?:\[|\s*$)/s;
+    return ($status // 0, $body // $out);
+}
+
 add_response_body_check(sub {
     my ($block) = @_;
     my $name = $block->name;
@@ -42,8 +55,7 @@ add_response_body_check(sub {
     print $fh '{"userId":"h2user","issue":"' . ('x' x 2000) . '"}';
     close $fh;
     my $big = $fh->filename;
-    (undef, $status, $body) = curl_h2(
-        q{-H 'Content-Type: application/json'}, "--data-binary \@$big", $url);
+    ($status, $body) = nghttp_post($url, $big);
     Test::More::is($status, 413, "$name - HTTP/2 413");
     Test::More::like($body, qr/"error":"body_too_large"/, "$name - HTTP/2 413 is JSON");
 
