@@ -21,6 +21,11 @@
  * of the locations that share it (the liveness timer), TCP keepalive, or a
  * reply that says it is no longer a writable primary (READONLY,
  * MASTERDOWN, LOADING), after which it reconnects.
+ *
+ * A host name is resolved when the configuration is read.  With nginx's
+ * "resolver" set in the location, it is resolved again, without blocking,
+ * before every reconnect, so that a fail-over that moves the name to the
+ * new primary is followed.
  */
 
 #include <ngx_config.h>
@@ -50,6 +55,11 @@ struct ngx_http_cs_redis_s {
     u_char                       *host;        /* IP text or unix path */
     int                           port;
     unsigned                      unix_socket:1;
+    unsigned                      resolve:1;   /* again before connecting */
+    ngx_str_t                     host_name;   /* empty for an address */
+    ngx_resolver_t               *resolver;
+    ngx_msec_t                    resolver_timeout;
+    ngx_resolver_ctx_t           *resolving;
     ngx_str_t                     password;
     ngx_int_t                     database;
     ngx_msec_t                    connect_timeout;
@@ -100,6 +110,8 @@ static ngx_int_t ngx_http_cs_redis_send(ngx_http_cs_redis_call_t *call);
 static void ngx_http_cs_redis_finish(ngx_http_cs_redis_call_t *call,
     redisReply *reply, ngx_int_t rc);
 static void ngx_http_cs_redis_sent(ngx_http_cs_redis_t *rs);
+static void ngx_http_cs_redis_set_host(ngx_http_cs_redis_t *rs,
+    struct sockaddr *sa, socklen_t socklen);
 static void ngx_http_cs_redis_liveness_handler(ngx_event_t *ev);
 
 
@@ -115,14 +127,15 @@ ngx_http_cs_redis_t *
 ngx_http_cs_redis_add(ngx_conf_t *cf, ngx_str_t *server, ngx_str_t *password,
     ngx_int_t database, ngx_msec_t connect_timeout, ngx_msec_t timeout)
 {
-    size_t                    len;
-    ngx_url_t                 u;
-    ngx_uint_t                i;
-    ngx_http_cs_redis_t      *rs, **rsp;
-    ngx_http_cs_main_conf_t  *cmcf;
-    u_char                    text[NGX_SOCKADDR_STRLEN];
+    size_t                     len;
+    ngx_url_t                  u;
+    ngx_uint_t                 i;
+    ngx_http_cs_redis_t       *rs, **rsp;
+    ngx_http_cs_main_conf_t   *cmcf;
+    ngx_http_core_loc_conf_t  *clcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_cs_module);
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
     rsp = cmcf->servers.elts;
     for (i = 0; i < cmcf->servers.nelts; i++) {
@@ -136,6 +149,14 @@ ngx_http_cs_redis_add(ngx_conf_t *cf, ngx_str_t *server, ngx_str_t *password,
                == 0)
         {
             rs->timeout = ngx_max(rs->timeout, timeout);
+
+            if (rs->resolver == NULL
+                || rs->resolver->connections.nelts == 0)
+            {
+                rs->resolver = clcf->resolver;
+                rs->resolver_timeout = clcf->resolver_timeout;
+            }
+
             return rs;
         }
     }
@@ -187,23 +208,25 @@ ngx_http_cs_redis_add(ngx_conf_t *cf, ngx_str_t *server, ngx_str_t *password,
     } else
 #endif
     {
-        len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, text,
-                            NGX_SOCKADDR_STRLEN, 0);
-
-        /* hiredis wants an IPv6 address without brackets */
-        if (len > 1 && text[0] == '[') {
-            ngx_memmove(text, text + 1, len - 2);
-            len -= 2;
-        }
-
-        rs->host = ngx_pnalloc(cf->pool, len + 1);
+        /* room for any address a later resolution brings */
+        rs->host = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
         if (rs->host == NULL) {
             return NULL;
         }
 
-        ngx_cpystrn(rs->host, text, len + 1);
+        ngx_http_cs_redis_set_host(rs, u.addrs[0].sockaddr,
+                                   u.addrs[0].socklen);
         rs->port = ngx_inet_get_port(u.addrs[0].sockaddr);
+
+        if (u.host.len > 0 && u.host.data[0] != '['
+            && ngx_inet_addr(u.host.data, u.host.len) == INADDR_NONE)
+        {
+            rs->host_name = u.host;
+        }
     }
+
+    rs->resolver = clcf->resolver;
+    rs->resolver_timeout = clcf->resolver_timeout;
 
     rsp = ngx_array_push(&cmcf->servers);
     if (rsp == NULL) {
@@ -213,6 +236,25 @@ ngx_http_cs_redis_add(ngx_conf_t *cf, ngx_str_t *server, ngx_str_t *password,
     *rsp = rs;
 
     return rs;
+}
+
+
+/* the address as hiredis wants it: IP text, IPv6 without brackets */
+static void
+ngx_http_cs_redis_set_host(ngx_http_cs_redis_t *rs, struct sockaddr *sa,
+    socklen_t socklen)
+{
+    size_t  len;
+    u_char  text[NGX_SOCKADDR_STRLEN];
+
+    len = ngx_sock_ntop(sa, socklen, text, NGX_SOCKADDR_STRLEN, 0);
+
+    if (len > 1 && text[0] == '[') {
+        ngx_memmove(text, text + 1, len - 2);
+        len -= 2;
+    }
+
+    ngx_cpystrn(rs->host, text, len + 1);
 }
 
 
@@ -366,6 +408,7 @@ ngx_http_cs_redis_cleanup(void *data)
     rs->conn = NULL;
     rs->ac = NULL;
     rs->state = NGX_HTTP_CS_REDIS_DOWN;
+    rs->resolve = 1;
 
     if (rs->connect_timer.timer_set) {
         ngx_del_timer(&rs->connect_timer);
@@ -552,6 +595,74 @@ ngx_http_cs_redis_reconnect_handler(ngx_event_t *ev)
 
 
 static void
+ngx_http_cs_redis_resolved(ngx_resolver_ctx_t *ctx)
+{
+    ngx_http_cs_redis_t  *rs = ctx->data;
+
+    if (ctx->state != NGX_OK || ctx->naddrs == 0) {
+        ngx_log_error(NGX_LOG_WARN, rs->log, 0,
+                      "cs: redis %V: could not resolve \"%V\" again (%i: "
+                      "%s); connecting to the last address", &rs->name,
+                      &ctx->name, ctx->state,
+                      ngx_resolver_strerror(ctx->state));
+
+    } else {
+        ngx_http_cs_redis_set_host(rs, ctx->addrs[0].sockaddr,
+                                   ctx->addrs[0].socklen);
+
+        ngx_log_error(NGX_LOG_INFO, rs->log, 0,
+                      "cs: redis %V resolved to %s", &rs->name, rs->host);
+    }
+
+    ngx_resolve_name_done(ctx);
+    rs->resolving = NULL;
+    rs->resolve = 0;
+
+    ngx_http_cs_redis_connect(rs);
+}
+
+
+/* NGX_AGAIN while a resolution runs; NGX_DECLINED to connect now */
+static ngx_int_t
+ngx_http_cs_redis_resolve(ngx_http_cs_redis_t *rs)
+{
+    ngx_resolver_ctx_t  *ctx;
+
+    if (rs->resolving != NULL) {
+        return NGX_AGAIN;
+    }
+
+    if (!rs->resolve || rs->host_name.len == 0) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_resolve_start(rs->resolver, NULL);
+    if (ctx == NULL || ctx == NGX_NO_RESOLVER) {
+        /* no "resolver" here: the address read with the configuration */
+        rs->resolve = 0;
+        return NGX_DECLINED;
+    }
+
+    ctx->name = rs->host_name;
+    ctx->handler = ngx_http_cs_redis_resolved;
+    ctx->data = rs;
+    ctx->timeout = rs->resolver_timeout;
+    ctx->cancelable = 1;
+
+    rs->resolving = ctx;
+
+    if (ngx_resolve_name(ctx) != NGX_OK) {
+        rs->resolving = NULL;
+        rs->resolve = 0;
+        return NGX_DECLINED;
+    }
+
+    /* the answer may have come already, and the connect with it */
+    return NGX_AGAIN;
+}
+
+
+static void
 ngx_http_cs_redis_connect_timeout_handler(ngx_event_t *ev)
 {
     ngx_http_cs_redis_t  *rs = ev->data;
@@ -574,6 +685,10 @@ ngx_http_cs_redis_connect(ngx_http_cs_redis_t *rs)
     if (rs->ac != NULL || ngx_exiting || ngx_quit || ngx_terminate
         || ngx_http_cs_redis_exiting)
     {
+        return;
+    }
+
+    if (ngx_http_cs_redis_resolve(rs) == NGX_AGAIN) {
         return;
     }
 
@@ -754,6 +869,11 @@ ngx_http_cs_redis_exit_process(ngx_cycle_t *cycle)
 
         if (rs->reconnect.timer_set) {
             ngx_del_timer(&rs->reconnect);
+        }
+
+        if (rs->resolving != NULL) {
+            ngx_resolve_name_done(rs->resolving);
+            rs->resolving = NULL;
         }
 
         ngx_http_cs_redis_drop(rs);

@@ -4,9 +4,14 @@
 # any reply within the longest timeout of those locations.  A Redis that
 # turns into a replica (fail-over) answers READONLY: the worker answers 503
 # and connects again, and tickets are accepted once a primary is back.
+# With nginx's "resolver" set, the name is resolved again before the
+# reconnect, so a fail-over that moves the name to a new primary is
+# followed: here a small DNS server moves "localhost" to 127.0.0.2, where a
+# second redis-server is the new primary.
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use CsTest;
+use IO::Socket::INET;
 use POSIX ();
 
 no_shuffle();
@@ -38,6 +43,52 @@ location = /short/service {
 }
 CONF
 });
+
+# the new primary: a second redis-server on 127.0.0.2, same port
+my $port = $ENV{TEST_NGINX_REDIS_PORT};
+my $primary2 = "$dir/primary2";
+mkdir $primary2;
+defined(my $primary2_pid = fork()) or die "fork: $!";
+if ($primary2_pid == 0) {
+    open STDOUT, '>', '/dev/null';
+    open STDERR, '>', '/dev/null';
+    exec 'redis-server', '--port', $port, '--bind', '127.0.0.2',
+         '--dir', $primary2, '--save', '', '--appendonly', 'no'
+        or POSIX::_exit(127);
+}
+
+# a DNS server that answers every A query with 127.0.0.2
+my $dns = IO::Socket::INET->new(Proto => 'udp', LocalAddr => '127.0.0.1',
+                                LocalPort => 0) or die "dns socket: $!";
+$ENV{TEST_NGINX_DNS_PORT} = $dns->sockport;
+defined(my $dns_pid = fork()) or die "fork: $!";
+if ($dns_pid == 0) {
+    while (defined $dns->recv(my $q, 512)) {
+        next if length $q < 17;
+        my $qend = index($q, "\0", 12) + 5;    # name, type, class
+        my $question = substr($q, 12, $qend - 12);
+        my $qtype = unpack 'n', substr($q, $qend - 4, 2);
+        my $a = $qtype == 1
+            ? pack('n n n N n C4', 0xc00c, 1, 1, 1, 4, 127, 0, 0, 2) : '';
+        $dns->send(substr($q, 0, 2) . pack('n n n n n', 0x8180, 1,
+                                           $a ? 1 : 0, 0, 0)
+                   . $question . $a);
+    }
+    POSIX::_exit(0);
+}
+my $owner = $$;
+
+END {
+    if ($$ == $owner) {
+        kill 'TERM', $primary2_pid, $dns_pid;
+        waitpid($_, 0) for $primary2_pid, $dns_pid;
+    }
+}
+
+sub primary2 {
+    return Redis->new(server => "127.0.0.2:$port", reconnect => 0,
+                      cnx_timeout => 2);
+}
 
 # the nginx connections in Redis' CLIENT LIST, by id
 sub nginx_clients {
@@ -94,6 +145,16 @@ my %check = (
         }, 6), "$name - tickets accepted again once a primary is back");
         Test::More::isnt(nginx_clients(), $before,
                          "$name - the worker connected again");
+    },
+    3 => sub {
+        my ($name) = @_;
+        Test::More::ok(wait_until(sub {
+            my ($status) = post_ticket('{"userId":"moved","issue":"new primary"}');
+            return $status == 201;
+        }, 6), "$name - tickets accepted again, by the new primary");
+        Test::More::is(primary2()->hget('cs:ticket:1', 'userId'), 'moved',
+                       "$name - the ticket is in the new primary");
+        redis()->replicaof('NO', 'ONE');
     },
 );
 
@@ -159,5 +220,35 @@ Retry-After: ^\d+$
 --- response_body_like: ^\{"status":"error","error":"store_unavailable",
 --- error_log eval
 qr/cs: redis \S+ is not a writable primary \(READONLY /
+--- no_error_log
+[alert]
+
+
+
+=== TEST 3: with a resolver, the name is resolved again before the reconnect, and the new primary takes the tickets
+--- config
+location = /api/service {
+    cs_service;
+    cs_redis_server localhost:$TEST_NGINX_REDIS_PORT;
+    resolver 127.0.0.1:$TEST_NGINX_DNS_PORT ipv6=off valid=1s;
+    resolver_timeout 2s;
+    cs_agents agent1;
+}
+--- init
+CsTest::flush_redis();
+CsTest::wait_until(sub { main::primary2()->ping }, 10);
+main::primary2()->flushall;
+CsTest::post_ticket('{"userId":"warm","issue":"connect first"}');
+CsTest::redis()->replicaof('127.0.0.1', CsTest::free_port());
+--- request
+POST /api/service
+{"userId":"failover","issue":"who is the primary?"}
+--- more_headers
+Content-Type: application/json
+--- error_code: 503
+--- response_body_like: ^\{"status":"error","error":"store_unavailable",
+--- error_log eval
+[qr/cs: redis \S+ is not a writable primary \(READONLY /,
+ qr/cs: redis localhost:\d+ resolved to 127\.0\.0\.2/]
 --- no_error_log
 [alert]
