@@ -11,7 +11,12 @@
  *     after ngx_http_cs_json_free() (LeakSanitizer checks too);
  *   - holds the verdict to the independent reference in reference.c: the
  *     class (ok, syntax, missing, invalid, unknown), the field at fault and,
- *     for an accepted body, every stored value with its default.
+ *     for an accepted body, every stored value with its default; and the
+ *     message of the key cap, offset included.
+ *
+ * The key hash is seeded at random, as each nginx worker seeds it, so that
+ * no run depends on one layout of the tables; CS_FUZZ_HASH_SEED (32 hex
+ * digits, printed with every failure) replays one.
  *
  * Any difference is a bug: it is described on stderr, then abort().
  */
@@ -20,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "ngx_http_cs_json.h"
 #include "reference.h"
@@ -56,6 +62,8 @@ static const char  *cs_mode_names[CS_FUZZ_MODES] = {
 static long         cs_live;           /* the validator's live allocations */
 static const uint8_t  *cs_input;
 static size_t          cs_input_len;
+static unsigned char   cs_hash_seed[16];
+static int             cs_seeded;
 
 
 static void *
@@ -163,9 +171,48 @@ cs_hex(const uint8_t *p, size_t n)
 static void
 cs_bug(const char *what)
 {
+    int  i;
+
     fprintf(stderr, "\nCS-FUZZ-BUG: %s\n", what);
     cs_hex(cs_input, cs_input_len);
+
+    fprintf(stderr, "CS_FUZZ_HASH_SEED=");
+
+    for (i = 0; i < 16; i++) {
+        fprintf(stderr, "%02x", cs_hash_seed[i]);
+    }
+
+    fprintf(stderr, "\n");
     abort();
+}
+
+
+/* once per process: CS_FUZZ_HASH_SEED, or getrandom(2) */
+static void
+cs_seed_hash(void)
+{
+    int          i;
+    unsigned     b;
+    const char  *hex;
+
+    hex = getenv("CS_FUZZ_HASH_SEED");
+
+    if (hex != NULL) {
+        for (i = 0; i < 16; i++) {
+            if (sscanf(hex + 2 * i, "%2x", &b) != 1) {
+                fprintf(stderr, "CS_FUZZ_HASH_SEED: 32 hex digits\n");
+                abort();
+            }
+
+            cs_hash_seed[i] = (unsigned char) b;
+        }
+
+    } else if (getrandom(cs_hash_seed, 16, 0) != 16) {
+        perror("getrandom");
+        abort();
+    }
+
+    ngx_http_cs_json_seed(cs_hash_seed);
 }
 
 
@@ -346,6 +393,27 @@ cs_same(const cs_result_t *a, const cs_result_t *b)
 }
 
 
+/*
+ * The one syntax error both sides name: the module reports the cap, at the
+ * closing quote of the first key past it, exactly when the reference does.
+ */
+static int
+cs_cap_differs(const cs_result_t *m, const ref_result_t *ref)
+{
+    char  want[80];
+
+    if (ref->cls != REF_SYNTAX || strcmp(ref->why, REF_WHY_KEYS) != 0) {
+        return strncmp(m->msg, "an object has more than",
+                       sizeof("an object has more than") - 1) == 0;
+    }
+
+    snprintf(want, sizeof(want), "an object has more than %d keys at byte %zu",
+             NGX_HTTP_CS_JSON_MAX_KEYS, ref->at);
+
+    return strcmp(m->msg, want) != 0;
+}
+
+
 static void
 cs_against_reference(const cs_result_t *m, const ref_result_t *ref)
 {
@@ -377,6 +445,11 @@ cs_against_reference(const cs_result_t *m, const ref_result_t *ref)
                || memcmp(m->field, ref->field, ref->field_len) != 0)
     {
         problem = "wrong field at fault";
+        agree = 0;
+    }
+
+    if (agree && CS_FUZZ_COMPARE_MESSAGES && cs_cap_differs(m, ref)) {
+        problem = "the key cap reported otherwise";
         agree = 0;
     }
 
@@ -469,6 +542,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int           mode;
     cs_result_t   whole, split;
     ref_result_t  ref;
+
+    if (!cs_seeded) {
+        cs_seed_hash();
+        cs_seeded = 1;
+    }
 
     cs_input = data;
     cs_input_len = size;

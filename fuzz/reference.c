@@ -21,6 +21,7 @@
 #define REF_CATEGORY_MAX     64
 #define REF_EMAIL_MAX        254
 #define REF_FIELD_NAME_MAX   128
+#define REF_MAX_KEYS         256
 
 
 typedef struct ref_mem_s  ref_mem_t;
@@ -700,6 +701,13 @@ ref_object(ref_t *r)
         }
 
         if (ref_string(r, &key) != 0) {
+            goto failed;
+        }
+
+        /* before the duplicate scan: the key past the cap is not compared */
+        if (nkeys == REF_MAX_KEYS) {
+            r->p--;             /* the module names the closing quote */
+            ref_fail(r, REF_WHY_KEYS);
             goto failed;
         }
 

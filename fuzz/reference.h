@@ -14,6 +14,9 @@
 
 #define REF_FIELDS  6       /* userId issue category priority channel email */
 
+/* why, for a key beyond the 256 an object may have */
+#define REF_WHY_KEYS  "more than 256 keys in an object"
+
 
 typedef enum {
     REF_OK = 0,

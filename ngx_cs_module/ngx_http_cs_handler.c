@@ -384,6 +384,10 @@ ngx_http_cs_intake(ngx_http_request_t *r)
 
     rc = ngx_http_cs_json_finish(v);
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "cs: json: %uz keys, %uz probes",
+                   ngx_http_cs_json_keys(v), ngx_http_cs_json_probes(v));
+
     if (rc != NGX_HTTP_CS_JSON_OK) {
         switch (rc) {
 

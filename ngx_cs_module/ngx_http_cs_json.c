@@ -15,7 +15,18 @@
 #include "ngx_http_cs_json.h"
 
 
-#define CS_KEYS_MIN  16
+/*
+ * Each open object's keys live in the table of its depth: a closed
+ * object's keys are dropped and its memory serves the next object at that
+ * depth.  A table of 4 slots per key allowed is never rehashed, and at a
+ * load of 1/4 or less linear probing looks at 1.2 slots per key on average.
+ */
+#define CS_SLOTS        (4 * NGX_HTTP_CS_JSON_MAX_KEYS)
+#define CS_KEYS_MIN     8
+#define CS_BYTES_MIN    128
+
+#define CS_STR(x)       #x
+#define CS_XSTR(x)      CS_STR(x)
 
 
 typedef enum {
@@ -31,11 +42,23 @@ typedef enum {
 
 
 typedef struct {
-    unsigned long             obj;
-    size_t                    hash;
+    uint64_t                  hash;
+    size_t                    off;         /* in the level's bytes */
     size_t                    len;
-    unsigned char            *key;
+    size_t                    slot;
 } cs_key_t;
+
+
+/* the keys of the object open at one depth */
+typedef struct {
+    uint16_t                 *slot;        /* 1 + an index in key; 0 free */
+    cs_key_t                 *key;         /* in body order */
+    unsigned char            *bytes;       /* the keys, end to end */
+    size_t                    nkeys;
+    size_t                    nalloc;
+    size_t                    used;
+    size_t                    size;
+} cs_level_t;
 
 
 struct ngx_http_cs_json_s {
@@ -57,11 +80,10 @@ struct ngx_http_cs_json_s {
     unsigned                  seen;
     int                       current;
 
-    unsigned long             objs;
-    unsigned long             obj_stack[NGX_HTTP_CS_JSON_MAX_DEPTH + 1];
-    cs_key_t                 *keys;
-    size_t                    nkeys;
-    size_t                    keys_cap;
+    cs_level_t                level[NGX_HTTP_CS_JSON_MAX_DEPTH + 1];
+    size_t                    held;        /* keys held now, all depths */
+    size_t                    held_max;
+    size_t                    probes;
 
     cs_scan_state_e           scan;
     const char               *scan_err;
@@ -75,6 +97,9 @@ struct ngx_http_cs_json_s {
     unsigned char            *copy[NGX_HTTP_CS_F_COUNT];
 };
 
+
+/* the SipHash key, see ngx_http_cs_json_seed() */
+static uint64_t     cs_hash_key[2];
 
 static const char  *cs_field_names[NGX_HTTP_CS_F_COUNT] = {
     "userId", "issue", "category", "priority", "channel", "email"
@@ -376,105 +401,247 @@ failed:
 }
 
 
-static size_t
-cs_hash(unsigned long obj, const unsigned char *p, size_t len)
+static uint64_t
+cs_le64(const unsigned char *p)
 {
-    size_t  h;
+    int       i;
+    uint64_t  m;
 
-    /* FNV-1a, seeded with the object number */
-    h = (size_t) 14695981039346656037ULL ^ obj;
+    m = 0;
 
-    while (len--) {
-        h ^= *p++;
-        h *= (size_t) 1099511628211ULL;
+    for (i = 7; i >= 0; i--) {
+        m = (m << 8) | p[i];
     }
 
-    return h;
+    return m;
 }
 
 
-static int
-cs_keys_grow(ngx_http_cs_json_t *v)
+static uint64_t
+cs_rotl(uint64_t x, int b)
 {
-    size_t     i, j, cap;
-    cs_key_t  *keys;
+    return (x << b) | (x >> (64 - b));
+}
 
-    cap = v->keys_cap ? v->keys_cap * 2 : CS_KEYS_MIN;
 
-    keys = v->af.malloc(v->af.ctx, cap * sizeof(cs_key_t));
-    if (keys == NULL) {
+static void
+cs_sip_round(uint64_t *v)
+{
+    v[0] += v[1];
+    v[1] = cs_rotl(v[1], 13) ^ v[0];
+    v[0] = cs_rotl(v[0], 32);
+    v[2] += v[3];
+    v[3] = cs_rotl(v[3], 16) ^ v[2];
+    v[0] += v[3];
+    v[3] = cs_rotl(v[3], 21) ^ v[0];
+    v[2] += v[1];
+    v[1] = cs_rotl(v[1], 17) ^ v[2];
+    v[2] = cs_rotl(v[2], 32);
+}
+
+
+static void
+cs_sip_block(uint64_t *v, uint64_t m)
+{
+    v[3] ^= m;
+    cs_sip_round(v);
+    cs_sip_round(v);
+    v[0] ^= m;
+}
+
+
+/*
+ * SipHash-2-4 (Aumasson and Bernstein), keyed with the worker's secret
+ * seed: without the seed a client cannot choose keys that share a slot.
+ */
+static uint64_t
+cs_hash(const unsigned char *p, size_t len)
+{
+    size_t    i, tail;
+    uint64_t  v[4], m;
+
+    v[0] = cs_hash_key[0] ^ 0x736f6d6570736575ULL;
+    v[1] = cs_hash_key[1] ^ 0x646f72616e646f6dULL;
+    v[2] = cs_hash_key[0] ^ 0x6c7967656e657261ULL;
+    v[3] = cs_hash_key[1] ^ 0x7465646279746573ULL;
+
+    for (i = 0; i + 8 <= len; i += 8) {
+        cs_sip_block(v, cs_le64(p + i));
+    }
+
+    m = (uint64_t) len << 56;
+
+    for (tail = 0; i + tail < len; tail++) {
+        m |= (uint64_t) p[i + tail] << (8 * tail);
+    }
+
+    cs_sip_block(v, m);
+
+    v[2] ^= 0xff;
+
+    for (i = 0; i < 4; i++) {
+        cs_sip_round(v);
+    }
+
+    return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+
+void
+ngx_http_cs_json_seed(const unsigned char key[16])
+{
+    cs_hash_key[0] = cs_le64(key);
+    cs_hash_key[1] = cs_le64(key + 8);
+}
+
+
+/* makes *p hold size bytes, keeping its first used ones */
+static int
+cs_grow(ngx_http_cs_json_t *v, void **p, size_t used, size_t size)
+{
+    void  *n;
+
+    n = v->af.malloc(v->af.ctx, size);
+    if (n == NULL) {
+        cs_nomem(v);
         return -1;
     }
 
-    memset(keys, 0, cap * sizeof(cs_key_t));
-
-    for (i = 0; i < v->keys_cap; i++) {
-        if (v->keys[i].key == NULL) {
-            continue;
-        }
-
-        j = v->keys[i].hash & (cap - 1);
-        while (keys[j].key != NULL) {
-            j = (j + 1) & (cap - 1);
-        }
-
-        keys[j] = v->keys[i];
+    if (used != 0) {
+        memcpy(n, *p, used);
     }
 
-    if (v->keys) {
-        v->af.free(v->af.ctx, v->keys);
+    if (*p != NULL) {
+        v->af.free(v->af.ctx, *p);
     }
 
-    v->keys = keys;
-    v->keys_cap = cap;
+    *p = n;
 
     return 0;
 }
 
 
-/* returns 1 for a key already present in the same object */
+/* room for one more key of len bytes at this depth */
+static int
+cs_level_reserve(ngx_http_cs_json_t *v, cs_level_t *l, size_t len)
+{
+    size_t  n;
+
+    if (l->slot == NULL) {
+        if (cs_grow(v, (void **) &l->slot, 0, CS_SLOTS * sizeof(uint16_t))
+            != 0)
+        {
+            return -1;
+        }
+
+        memset(l->slot, 0, CS_SLOTS * sizeof(uint16_t));
+    }
+
+    if (l->nkeys == l->nalloc) {
+        n = l->nalloc ? l->nalloc * 2 : CS_KEYS_MIN;
+
+        if (cs_grow(v, (void **) &l->key, l->nkeys * sizeof(cs_key_t),
+                    n * sizeof(cs_key_t))
+            != 0)
+        {
+            return -1;
+        }
+
+        l->nalloc = n;
+    }
+
+    if (l->bytes == NULL || l->size - l->used < len) {
+        n = l->size ? l->size * 2 : CS_BYTES_MIN;
+
+        if (n < l->used + len) {
+            n = l->used + len;
+        }
+
+        if (cs_grow(v, (void **) &l->bytes, l->used, n) != 0) {
+            return -1;
+        }
+
+        l->size = n;
+    }
+
+    return 0;
+}
+
+
+/*
+ * Remembers a key of the object open at this depth; a duplicate, or a key
+ * beyond the cap, ends the body.  The cap is checked first, so that no key
+ * past it is ever looked up.
+ */
 static int
 cs_key_add(ngx_http_cs_json_t *v, const unsigned char *key, size_t len)
 {
-    size_t          h, i;
-    cs_key_t       *k;
-    unsigned long   obj;
+    size_t       i;
+    uint64_t     h;
+    cs_key_t    *k;
+    cs_level_t  *l;
 
-    if ((v->nkeys + 1) * 2 > v->keys_cap && cs_keys_grow(v) != 0) {
-        cs_nomem(v);
+    l = &v->level[v->depth];
+
+    if (l->nkeys == NGX_HTTP_CS_JSON_MAX_KEYS) {
+        cs_syntax(v, "an object has more than "
+                  CS_XSTR(NGX_HTTP_CS_JSON_MAX_KEYS) " keys");
         return -1;
     }
 
-    obj = v->obj_stack[v->depth];
-    h = cs_hash(obj, key, len);
+    if (cs_level_reserve(v, l, len) != 0) {
+        return -1;
+    }
 
-    for (i = h & (v->keys_cap - 1); v->keys[i].key; i = (i + 1)
-                                                  & (v->keys_cap - 1))
-    {
-        k = &v->keys[i];
+    h = cs_hash(key, len);
 
-        if (k->hash == h && k->obj == obj && k->len == len
-            && memcmp(k->key, key, len) == 0)
+    for (i = h % CS_SLOTS; l->slot[i] != 0; i = (i + 1) % CS_SLOTS) {
+        v->probes++;
+
+        k = &l->key[l->slot[i] - 1];
+
+        if (k->hash == h && k->len == len
+            && memcmp(l->bytes + k->off, key, len) == 0)
         {
-            return 1;
+            cs_syntax(v, "duplicate key in an object");
+            return -1;
         }
     }
 
-    k = &v->keys[i];
+    /* the free slot that ends the search is a probe too */
+    v->probes++;
 
-    k->key = v->af.malloc(v->af.ctx, len ? len : 1);
-    if (k->key == NULL) {
-        cs_nomem(v);
-        return -1;
+    k = &l->key[l->nkeys];
+    k->hash = h;
+    k->off = l->used;
+    k->len = len;
+    k->slot = i;
+
+    memcpy(l->bytes + l->used, key, len);
+    l->used += len;
+    l->slot[i] = (uint16_t) ++l->nkeys;
+
+    if (++v->held > v->held_max) {
+        v->held_max = v->held;
     }
 
-    memcpy(k->key, key, len);
-    k->len = len;
-    k->hash = h;
-    k->obj = obj;
-    v->nkeys++;
-
     return 0;
+}
+
+
+/* the object at this depth closed: its keys go, its memory stays */
+static void
+cs_level_clear(ngx_http_cs_json_t *v, cs_level_t *l)
+{
+    size_t  i;
+
+    for (i = 0; i < l->nkeys; i++) {
+        l->slot[l->key[i].slot] = 0;
+    }
+
+    v->held -= l->nkeys;
+    l->nkeys = 0;
+    l->used = 0;
 }
 
 
@@ -696,7 +863,6 @@ cs_open(ngx_http_cs_json_t *v, int is_map)
     }
 
     v->depth++;
-    v->obj_stack[v->depth] = ++v->objs;
 
     return 1;
 }
@@ -717,7 +883,19 @@ cs_on_start_array(void *ctx)
 
 
 static int
-cs_on_end(void *ctx)
+cs_on_end_map(void *ctx)
+{
+    ngx_http_cs_json_t  *v = ctx;
+
+    cs_level_clear(v, &v->level[v->depth]);
+    v->depth--;
+
+    return 1;
+}
+
+
+static int
+cs_on_end_array(void *ctx)
 {
     ngx_http_cs_json_t  *v = ctx;
 
@@ -730,15 +908,10 @@ cs_on_end(void *ctx)
 static int
 cs_on_map_key(void *ctx, const unsigned char *key, size_t len)
 {
-    int                  f, rc;
+    int                  f;
     ngx_http_cs_json_t  *v = ctx;
 
-    rc = cs_key_add(v, key, len);
-    if (rc != 0) {
-        if (rc == 1) {
-            cs_syntax(v, "duplicate key in an object");
-        }
-
+    if (cs_key_add(v, key, len) != 0) {
         return 0;
     }
 
@@ -772,9 +945,9 @@ static const yajl_callbacks  cs_callbacks = {
     cs_on_string,
     cs_on_start_map,
     cs_on_map_key,
-    cs_on_end,
+    cs_on_end_map,
     cs_on_start_array,
-    cs_on_end
+    cs_on_end_array
 };
 
 
@@ -963,22 +1136,40 @@ ngx_http_cs_json_field_name(ngx_http_cs_field_e f)
 }
 
 
+size_t
+ngx_http_cs_json_keys(ngx_http_cs_json_t *v)
+{
+    return v->held_max;
+}
+
+
+size_t
+ngx_http_cs_json_probes(ngx_http_cs_json_t *v)
+{
+    return v->probes;
+}
+
+
 void
 ngx_http_cs_json_free(ngx_http_cs_json_t *v)
 {
-    int     f;
-    size_t  i;
+    int          f;
+    cs_level_t  *l;
 
     yajl_free(v->yajl);
 
-    for (i = 0; i < v->keys_cap; i++) {
-        if (v->keys[i].key) {
-            v->af.free(v->af.ctx, v->keys[i].key);
+    for (l = v->level; l <= &v->level[NGX_HTTP_CS_JSON_MAX_DEPTH]; l++) {
+        if (l->slot != NULL) {
+            v->af.free(v->af.ctx, l->slot);
         }
-    }
 
-    if (v->keys) {
-        v->af.free(v->af.ctx, v->keys);
+        if (l->key != NULL) {
+            v->af.free(v->af.ctx, l->key);
+        }
+
+        if (l->bytes != NULL) {
+            v->af.free(v->af.ctx, l->bytes);
+        }
     }
 
     for (f = 0; f < NGX_HTTP_CS_F_COUNT; f++) {

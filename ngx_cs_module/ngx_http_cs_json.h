@@ -19,6 +19,13 @@
 #define NGX_HTTP_CS_EMAIL_MAX         254
 #define NGX_HTTP_CS_FIELD_NAME_MAX    128
 
+/*
+ * A ticket has 6 fields.  The cap bounds what any one object can cost the
+ * duplicate-key check, in memory and in probes, whatever its keys; beyond
+ * it the body is invalid JSON.
+ */
+#define NGX_HTTP_CS_JSON_MAX_KEYS     256
+
 
 typedef enum {
     NGX_HTTP_CS_JSON_OK = 0,
@@ -50,6 +57,13 @@ typedef struct {
 typedef struct ngx_http_cs_json_s  ngx_http_cs_json_t;
 
 
+/*
+ * The secret key of the duplicate-key hash, for the whole process: each
+ * worker sets a random one at start, so that no client can know which keys
+ * collide.  Call it before the first body.
+ */
+void ngx_http_cs_json_seed(const unsigned char key[16]);
+
 /* af may be NULL: yajl's malloc-based allocator is used then */
 ngx_http_cs_json_t *ngx_http_cs_json_create(size_t issue_max,
     yajl_alloc_funcs *af);
@@ -71,6 +85,12 @@ const ngx_http_cs_json_str_t *ngx_http_cs_json_value(ngx_http_cs_json_t *v,
     ngx_http_cs_field_e f);
 
 const char *ngx_http_cs_json_field_name(ngx_http_cs_field_e f);
+
+/* the most keys the duplicate check held at once for this body */
+size_t ngx_http_cs_json_keys(ngx_http_cs_json_t *v);
+
+/* the hash slots the duplicate check looked at: at least one per key */
+size_t ngx_http_cs_json_probes(ngx_http_cs_json_t *v);
 
 void ngx_http_cs_json_free(ngx_http_cs_json_t *v);
 

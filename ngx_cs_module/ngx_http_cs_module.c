@@ -6,7 +6,12 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#if (NGX_HTTP_CS_HAVE_GETRANDOM)
+#include <sys/random.h>
+#endif
+
 #include "ngx_http_cs_module.h"
+#include "ngx_http_cs_json.h"
 #include "ngx_http_cs_redis.h"
 
 
@@ -24,6 +29,7 @@ static void *ngx_http_cs_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_cs_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_cs_postconfiguration(ngx_conf_t *cf);
+static void ngx_http_cs_seed_json(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_cs_init_process(ngx_cycle_t *cycle);
 static void ngx_http_cs_exit_process(ngx_cycle_t *cycle);
 
@@ -488,12 +494,45 @@ ngx_http_cs_serving_process(void)
 }
 
 
+/*
+ * A secret per worker for the validator's key hash.  random() is only the
+ * fallback: nginx seeds it from the pid and the time, which a client may
+ * guess.
+ */
+static void
+ngx_http_cs_seed_json(ngx_cycle_t *cycle)
+{
+    u_char      key[16];
+    ngx_uint_t  i;
+
+#if (NGX_HTTP_CS_HAVE_GETRANDOM)
+
+    if (getrandom(key, sizeof(key), GRND_NONBLOCK) == (ssize_t) sizeof(key)) {
+        ngx_http_cs_json_seed(key);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, cycle->log, ngx_errno,
+                  "getrandom() failed, the JSON key hash is seeded with "
+                  "random()");
+#endif
+
+    for (i = 0; i < sizeof(key); i++) {
+        key[i] = (u_char) (ngx_random() >> 8);
+    }
+
+    ngx_http_cs_json_seed(key);
+}
+
+
 static ngx_int_t
 ngx_http_cs_init_process(ngx_cycle_t *cycle)
 {
     if (!ngx_http_cs_serving_process()) {
         return NGX_OK;
     }
+
+    ngx_http_cs_seed_json(cycle);
 
     return ngx_http_cs_redis_init_process(cycle);
 }
