@@ -17,7 +17,7 @@ use Time::HiRes qw(sleep time);
 
 our @EXPORT = qw(redis redis_start redis_stop redis_signal redis_restart
                  wait_until redis_keys ticket flush_redis valgrind
-                 redis_pid redis_dir post_ticket free_port);
+                 redis_pid redis_dir post_ticket free_port user_tickets);
 
 my %server;     # the one redis-server of this test file
 my $owner = $$; # forked children must not stop it
@@ -154,6 +154,16 @@ sub redis_keys {
 sub ticket {
     my ($id, $prefix) = @_;
     return { redis()->hgetall(($prefix // 'cs:') . "ticket:$id") };
+}
+
+# the ids of a user's tickets, oldest first (their number in scalar
+# context), from the user's history: the one place that knows how that key
+# is named
+sub user_tickets {
+    my ($user, $prefix) = @_;
+    my @ids = redis()->lrange(($prefix // 'cs:') . "user:$user:tickets",
+                              0, -1);
+    return @ids;
 }
 
 # polls cond every 50 ms for at most timeout seconds (longer under valgrind)
