@@ -7,7 +7,7 @@ declare -A group=(
   [build]="gcc make nginx nginx-dev libhiredis-dev libyajl-dev"
   [test]="redis-server redis-tools libtest-base-perl libtext-diff-perl
           libwww-perl liblist-moreutils-perl libtest-longstring-perl
-          libipc-run-perl libredis-perl curl"
+          libipc-run-perl libredis-perl curl nghttp2-client"
   [valgrind]="valgrind"
   [run]="redis-server redis-tools curl"
   [bench]="wrk libnginx-mod-http-lua lua-nginx-redis lua-cjson redis-server
