@@ -38,10 +38,8 @@ add_response_body_check(sub {
     my $name = $block->name;
 
     # the master has started both workers once each has its connection
-    Test::More::ok(CsTest::wait_until(sub {
-        my @nginx = grep { !/cmd=client/ } split /\n/, redis()->client_list;
-        return @nginx == 2;
-    }, 10), "$name - one Redis connection per worker");
+    Test::More::ok(CsTest::wait_until(sub { nginx_connections() == 2 }, 10),
+                   "$name - one Redis connection per worker");
 
     my @pids;
     for my $c (1 .. $clients) {
