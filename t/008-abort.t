@@ -4,8 +4,10 @@
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use CsTest;
+use CsCheck;
 
 no_shuffle();
+check_stored_sections();
 
 redis_start();
 
@@ -53,7 +55,8 @@ Content-Type: application/json
 
 === TEST 2: the worker still serves after the dropped reply, and the ticket was stored once
 --- init
-CsTest::wait_until(sub { CsTest::redis()->llen('cs:user:gone:tickets') == 1 }, 5);
+Test::More::ok(CsTest::wait_until(sub { CsTest::user_tickets('gone') > 0 }, 5),
+               'TEST 2 - the abandoned ticket reached Redis after the pause');
 --- request
 POST /api/service
 {"userId":"next","issue":"still there?"}
@@ -61,5 +64,12 @@ POST /api/service
 Content-Type: application/json
 --- error_code: 201
 --- response_body_like: "ticketId":\d+,"agent":"agent1","state":"assigned"
+--- stored
+# exactly one: neither lost with its request nor sent again
+my @gone = CsTest::user_tickets('gone');
+Test::More::is(scalar @gone, 1, "$name - one ticket of user gone")
+    or Test::More::diag("ids: @gone");
+Test::More::is(CsTest::ticket($gone[0] // 0)->{issue}, 'I will not wait',
+               "$name - it holds the abandoned issue");
 --- no_error_log
 [alert]

@@ -1,6 +1,7 @@
 # Two workers, one Redis: every worker keeps its own connection, ids are
 # unique and round robin is exact across workers, because the routing
-# state lives in Redis.
+# state lives in Redis.  The access log names the worker of every answer,
+# so the test fails if one worker served everything.
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use CsTest;
@@ -11,6 +12,24 @@ workers(2);
 
 redis_start();
 
+sub master_pid {
+    open my $fh, '<', server_root() . '/logs/nginx.pid' or return 0;
+    my $pid = <$fh>;
+    chomp $pid;
+    return $pid;
+}
+
+sub workers_of {
+    my ($master) = @_;
+    my @pids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my ($pid, $ppid) = (split ' ', scalar <$fh>)[0, 3];
+        push @pids, $pid if $ppid == $master;
+    }
+    return sort @pids;
+}
+
 my $clients = 4;    # 1 + 4 x 20 = 81 tickets, a multiple of 3
 my $each = 20;
 
@@ -19,10 +38,8 @@ add_response_body_check(sub {
     my $name = $block->name;
 
     # the master has started both workers once each has its connection
-    Test::More::ok(CsTest::wait_until(sub {
-        my @nginx = grep { !/cmd=client/ } split /\n/, redis()->client_list;
-        return @nginx == 2;
-    }, 10), "$name - one Redis connection per worker");
+    Test::More::ok(CsTest::wait_until(sub { nginx_connections() == 2 }, 10),
+                   "$name - one Redis connection per worker");
 
     my @pids;
     for my $c (1 .. $clients) {
@@ -63,6 +80,27 @@ add_response_body_check(sub {
     my @len = map { $r->llen("cs:queue:$_") } @agents;
     Test::More::is("@len", join(' ', ($total / 3) x 3),
                    "$name - the queues are exactly even");
+
+    # both workers answered 201s: the access log names the worker of each
+    # answer; the log phase may follow the answer, so wait for every line
+    my $log = server_root() . '/logs/workers.log';
+    my %by;
+    Test::More::ok(CsTest::wait_until(sub {
+        open my $fh, '<', $log or return 0;
+        %by = ();
+        my $n = 0;
+        while (<$fh>) {
+            next unless /^(\d+) 201$/;
+            $by{$1}++;
+            $n++;
+        }
+        return $n == $total;
+    }, 10), "$name - the access log has $total answers 201");
+    my @workers = workers_of(master_pid());
+    Test::More::is(join(' ', sort keys %by), "@workers",
+                   "$name - both workers answered 201s")
+        or Test::More::diag(join ', ', map { "$_: $by{$_}" } sort keys %by);
+    Test::More::note(join ', ', map { "worker $_: $by{$_}" } sort keys %by);
 });
 
 run_tests();
@@ -70,9 +108,12 @@ run_tests();
 __DATA__
 
 === TEST 1: 2 workers: unique ids and exact round robin under concurrent load
+--- http_config
+log_format cs_worker '$pid $status';
 --- config
 location = /api/service {
     cs_service;
+    access_log logs/workers.log cs_worker;
     cs_redis_server 127.0.0.1:$TEST_NGINX_REDIS_PORT;
     # not under test here, and slow under valgrind
     cs_redis_connect_timeout 10s;

@@ -1,11 +1,11 @@
 # nginx -s reload and nginx -s quit under load: old workers finish what
-# they hold and exit, nothing hangs, no "open socket left" alert, and
-# every 201 has its ticket.
+# they hold and exit, nothing hangs, no "open socket left" alert, every
+# request across a reload gets 201, and Redis holds exactly the tickets
+# answered 201.
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use CsTest;
 use POSIX ();
-use Time::HiRes qw(sleep);
 
 master_on();
 workers(2);
@@ -38,22 +38,36 @@ sub workers_of {
     return sort @pids;
 }
 
-# load clients write "201s others" to their own file when the server stops
-# answering or their count is done
+# Load clients post until $dir/stop appears.  Every answer but 201 is a
+# failure, 599 (reset, refused, timeout) included, except after $dir/quit
+# appears: nginx has been told to quit, so a client may then find it gone;
+# that ends the client and is counted apart.  Each client writes to its
+# own file: "ok <id> <issue>", "bad <status> <issue> <why>" and
+# "refused <issue> <why>" lines.
 sub start_load {
-    my ($dir, $n, $count) = @_;
+    my ($dir, $n, $phase) = @_;
     my @pids;
     for my $c (1 .. $n) {
         defined(my $pid = fork()) or die "fork: $!";
         if ($pid == 0) {
-            my ($ok, $bad) = (0, 0);
-            for my $i (1 .. $count) {
-                my ($status) = post_ticket(qq({"userId":"load$c","issue":"n $i"}));
-                last if $status == 599;    # refused: nginx has quit
-                $status == 201 ? $ok++ : $bad++;
-            }
             open my $out, '>', "$dir/load.$c" or POSIX::_exit(1);
-            print $out "$ok $bad\n";
+            $out->autoflush(1);
+            for my $i (1 .. 100000) {
+                last if -e "$dir/stop";
+                my $issue = "$phase $i";
+                my ($status, $body) =
+                    post_ticket(qq({"userId":"load$c","issue":"$issue"}));
+                if ($status == 201 && $body =~ /"ticketId":(\d+),/) {
+                    print $out "ok $1 $issue\n";
+                    next;
+                }
+                (my $why = substr($body // '', 0, 80)) =~ s/\s+/ /g;
+                if ($status == 599 && -e "$dir/quit") {
+                    print $out "refused $issue $why\n";
+                    last;
+                }
+                print $out "bad $status $issue $why\n";
+            }
             close $out;
             POSIX::_exit(0);
         }
@@ -62,19 +76,34 @@ sub start_load {
     return @pids;
 }
 
-sub load_totals {
+# waits for the clients and returns {ok => {id => [user, issue]},
+# bad => [lines], refused => [[user, issue], ...]}
+sub load_results {
     my ($dir, @pids) = @_;
     waitpid($_, 0) for @pids;
-    my ($ok, $bad) = (0, 0);
+    my %res = (ok => {}, bad => [], refused => []);
     for my $f (glob "$dir/load.*") {
+        my ($c) = $f =~ /load\.(\d+)$/;
         open my $fh, '<', $f or next;
-        my ($o, $b) = split ' ', scalar <$fh>;
-        $ok += $o;
-        $bad += $b;
+        while (my $line = <$fh>) {
+            chomp $line;
+            if ($line =~ /^ok (\d+) (.*)$/) {
+                $res{ok}{$1} = ["load$c", $2];
+            } elsif ($line =~ /^refused (\S+ \d+)/) {
+                push @{ $res{refused} }, ["load$c", $1];
+            } else {
+                push @{ $res{bad} }, "load$c: $line";
+            }
+        }
         unlink $f;
     }
-    return ($ok, $bad);
+    unlink "$dir/stop", "$dir/quit";
+    return \%res;
 }
+
+sub seq { return redis()->get('cs:ticket:seq') // 0 }
+
+sub first_ten { return join "\n", grep { defined } @_[0 .. 9] }
 
 add_response_body_check(sub {
     my ($block) = @_;
@@ -84,34 +113,71 @@ add_response_body_check(sub {
     my @before = workers_of($master);
     Test::More::is(scalar @before, 2, "$name - two workers");
 
-    # reload under load
-    my @load = start_load($dir, 3, 150);
-    CsTest::wait_until(sub { (redis()->get('cs:ticket:seq') // 0) > 20 }, 10);
+    # reload while the clients post, and let them go on until the new
+    # workers have served too
+    my @load = start_load($dir, 3, 'reload');
+    my $seq = seq();
+    Test::More::ok(CsTest::wait_until(sub { seq() > $seq + 20 }, 10),
+                   "$name - tickets before the reload");
     kill 'HUP', $master;
     Test::More::ok(CsTest::wait_until(sub {
         my @now = workers_of($master);
         return @now == 2 && !grep { my $p = $_; grep { $_ == $p } @before } @now;
     }, 15), "$name - the old workers exited after the reload");
-    my ($ok, $bad) = load_totals($dir, @load);
-    Test::More::is($bad, 0, "$name - no failed request across the reload");
-    Test::More::cmp_ok($ok, '>', 0, "$name - requests were served");
+    $seq = seq();
+    Test::More::ok(CsTest::wait_until(sub { seq() > $seq + 20 }, 10),
+                   "$name - tickets from the new workers");
+    open my $stop, '>', "$dir/stop" or die "$dir/stop: $!";
+    close $stop;
+    my $reload = load_results($dir, @load);
+    Test::More::is(scalar @{ $reload->{bad} }, 0,
+                   "$name - every request across the reload got 201")
+        or Test::More::diag(first_ten(@{ $reload->{bad} }));
+    Test::More::is(scalar @{ $reload->{refused} }, 0,
+                   "$name - nothing refused across the reload");
 
-    # quit under load
-    @load = start_load($dir, 3, 100000);
-    my $seq = redis()->get('cs:ticket:seq');
-    CsTest::wait_until(sub { redis()->get('cs:ticket:seq') > $seq + 20 }, 10);
+    # quit while the clients post: what nginx took is answered 201; after
+    # the quit a client may find nginx gone, and then nothing of it is stored
+    @load = start_load($dir, 3, 'quit');
+    $seq = seq();
+    Test::More::ok(CsTest::wait_until(sub { seq() > $seq + 20 }, 10),
+                   "$name - tickets before the quit");
+    open my $quit, '>', "$dir/quit" or die "$dir/quit: $!";
+    close $quit;
     kill 'QUIT', $master;
     Test::More::ok(CsTest::wait_until(sub { gone($master) }, 15),
                    "$name - nginx quit");
-    my ($ok2, $bad2) = load_totals($dir, @load);
-    Test::More::is($bad2, 0, "$name - no failed request while quitting");
+    my $quitting = load_results($dir, @load);
+    Test::More::is(scalar @{ $quitting->{bad} }, 0,
+                   "$name - every request nginx took while quitting got 201")
+        or Test::More::diag(first_ten(@{ $quitting->{bad} }));
+    Test::More::is(scalar @{ $quitting->{refused} }, 3,
+                   "$name - each client was posting until nginx was gone")
+        or Test::More::diag(Test::More::explain($quitting->{refused}));
 
-    # every acknowledged ticket is stored (the first one is the block's own)
-    Test::More::cmp_ok(redis()->get('cs:ticket:seq'), '>=', 1 + $ok + $ok2,
-                       "$name - every 201 has its ticket");
-    my $stored = 0;
-    $stored += redis()->llen("cs:user:load$_:tickets") for 1 .. 3;
-    Test::More::is($stored, $ok + $ok2, "$name - the users' histories hold exactly the 201s");
+    # Redis holds exactly the acknowledged tickets (and the block's own
+    # first one), each as it was sent, and none of the refused requests
+    my %acked = (%{ $reload->{ok} }, %{ $quitting->{ok} });
+    my %stored;
+    for my $c (1 .. 3) {
+        $stored{$_} = ["load$c", CsTest::ticket($_)->{issue} // '']
+            for user_tickets("load$c");
+    }
+    my @missing = grep { !$stored{$_} } sort { $a <=> $b } keys %acked;
+    Test::More::is(scalar @missing, 0, "$name - every 201 has its ticket")
+        or Test::More::diag('missing: ' . first_ten(@missing));
+    my @extra = grep { !$acked{$_} } sort { $a <=> $b } keys %stored;
+    Test::More::is(scalar @extra, 0, "$name - no ticket without its 201")
+        or Test::More::diag('extra: ' . first_ten(@extra));
+    my @wrong = grep { $stored{$_} && "@{ $stored{$_} }" ne "@{ $acked{$_} }" }
+                sort { $a <=> $b } keys %acked;
+    Test::More::is(scalar @wrong, 0, "$name - each holds what was sent")
+        or Test::More::diag('wrong: ' . first_ten(@wrong));
+    my %issues = map { ("@$_" => 1) } values %stored;
+    Test::More::is(scalar(grep { $issues{"@$_"} } @{ $quitting->{refused} }),
+                   0, "$name - no refused request was stored");
+    Test::More::is(seq(), 1 + keys %acked,
+                   "$name - the sequence counted the 201s and no more");
 });
 
 run_tests();

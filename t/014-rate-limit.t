@@ -20,7 +20,7 @@ add_response_body_check(sub {
     return unless $body =~ /rate_limited/;
     Test::More::is(redis()->get('cs:ticket:seq'), 1,
                    $block->name . ' - the refused ticket was not stored');
-    Test::More::is(redis()->llen('cs:user:u1:tickets'), 1,
+    Test::More::is(scalar(user_tickets('u1')), 1,
                    $block->name . ' - one ticket in the history');
 });
 

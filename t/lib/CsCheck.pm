@@ -103,8 +103,7 @@ sub check_created {
     Test::More::ok((grep { $_ eq $id } redis()->lrange($queue, 0, -1)),
                    "$name - ticket $id is in $queue");
 
-    my $hist = "cs:user:$want{userId}:tickets";
-    Test::More::ok((grep { $_ eq $id } redis()->lrange($hist, 0, -1)),
+    Test::More::ok((grep { $_ eq $id } user_tickets($want{userId})),
                    "$name - ticket $id is in the user's history");
 
     my @ev = grep { my %f = @{ $_->[1] };

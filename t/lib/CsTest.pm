@@ -17,7 +17,8 @@ use Time::HiRes qw(sleep time);
 
 our @EXPORT = qw(redis redis_start redis_stop redis_signal redis_restart
                  wait_until redis_keys ticket flush_redis valgrind
-                 redis_pid redis_dir post_ticket free_port);
+                 redis_pid redis_dir post_ticket free_port user_tickets
+                 nginx_connections);
 
 my %server;     # the one redis-server of this test file
 my $owner = $$; # forked children must not stop it
@@ -131,14 +132,23 @@ sub post_ticket {
     return ($res->{status}, $res->{content}, $res->{headers});
 }
 
-# a fresh client each time: tests kill and restart the server
+# a fresh client each time: tests kill and restart the server; its name
+# tells it apart from nginx's connections in CLIENT LIST
 sub redis {
     my %args = @{ $server{args} || [] };
-    return Redis->new(server => "127.0.0.1:$server{port}",
+    return Redis->new(server => "127.0.0.1:$server{port}", name => 'cs-test',
                       reconnect => 0, cnx_timeout => 2, read_timeout => 5,
                       write_timeout => 5,
                       ($args{'--requirepass'}
                        ? (password => $args{'--requirepass'}) : ()));
+}
+
+# the connections that are not the tests' own, each as a hash of its
+# CLIENT LIST fields (id, addr, cmd, ...)
+sub nginx_connections {
+    return grep { ($_->{name} // '') ne 'cs-test' }
+           map { +{ map { split /=/, $_, 2 } split ' ' } }
+           split /\n/, redis()->client_list;
 }
 
 sub flush_redis {
@@ -154,6 +164,16 @@ sub redis_keys {
 sub ticket {
     my ($id, $prefix) = @_;
     return { redis()->hgetall(($prefix // 'cs:') . "ticket:$id") };
+}
+
+# the ids of a user's tickets, oldest first (their number in scalar
+# context), from the user's history: the one place that knows how that key
+# is named
+sub user_tickets {
+    my ($user, $prefix) = @_;
+    my @ids = redis()->lrange(($prefix // 'cs:') . "user:$user:tickets",
+                              0, -1);
+    return @ids;
 }
 
 # polls cond every 50 ms for at most timeout seconds (longer under valgrind)
