@@ -1,0 +1,589 @@
+/*
+ * Secrets, keys and tokens.  Files are read when the configuration is
+ * read, never on a request path.  No secret, key or token is ever logged:
+ * messages name the file, never its content.
+ *
+ * Tokens:
+ *   customer  c.<ticket id>.<nonce>.<mac>   mac: "ticket", prefix, id, nonce
+ *   agent     a.<name>.<random>.<mac>       mac: "agent", prefix, name, random
+ * The MAC is checked before anything is looked up, under the current secret
+ * and then the old one; the script then checks what only Redis knows (the
+ * ticket's nonce, the agent's current token), so that a token never opens a
+ * ticket that reused its id, and a replaced agent token stops working.
+ * Anything else is taken as an admin key and looked up by its SHA-256.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include "ngx_http_cs_auth.h"
+
+
+#define NGX_HTTP_CS_KEY_FILE_MAX  65536
+#define NGX_HTTP_CS_HMAC_STACK    512
+
+
+/* reads a small file whole, at configuration time */
+static char *
+ngx_http_cs_read_conf_file(ngx_conf_t *cf, ngx_str_t *file, ngx_str_t *out,
+    const char *what)
+{
+    ssize_t          n;
+    ngx_str_t        name;
+    ngx_file_t       f;
+    ngx_file_info_t  fi;
+
+    name = *file;
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&f, sizeof(ngx_file_t));
+
+    f.name = name;
+    f.log = cf->log;
+    f.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (f.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "%s file \"%V\" cannot be opened", what, &name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(f.fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) > NGX_HTTP_CS_KEY_FILE_MAX)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%s file \"%V\" is not a small regular file",
+                           what, &name);
+        (void) ngx_close_file(f.fd);
+        return NGX_CONF_ERROR;
+    }
+
+    out->len = (size_t) ngx_file_size(&fi);
+    out->data = ngx_pnalloc(cf->pool, out->len + 1);
+    if (out->data == NULL) {
+        (void) ngx_close_file(f.fd);
+        return NGX_CONF_ERROR;
+    }
+
+    n = ngx_read_file(&f, out->data, out->len, 0);
+
+    (void) ngx_close_file(f.fd);
+
+    if (n < 0 || (size_t) n != out->len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%s file \"%V\" cannot be read", what, &name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_cs_read_secret(ngx_conf_t *cf, ngx_str_t *file, ngx_str_t *out)
+{
+    char  *rv;
+
+    rv = ngx_http_cs_read_conf_file(cf, file, out, "cs_secret");
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    /* "openssl rand -hex 32 > file" leaves a newline that is not secret */
+    if (out->len > 0 && out->data[out->len - 1] == '\n') {
+        out->len--;
+
+        if (out->len > 0 && out->data[out->len - 1] == '\r') {
+            out->len--;
+        }
+    }
+
+    if (out->len < NGX_HTTP_CS_SECRET_MIN) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "cs_secret file \"%V\" holds %uz bytes; it needs "
+                           "at least %d random bytes (openssl rand -hex 32)",
+                           file, out->len, NGX_HTTP_CS_SECRET_MIN);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_cs_name_ok(u_char *p, size_t len)
+{
+    size_t  i;
+
+    if (len == 0 || len > 64) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z')
+              || (p[i] >= '0' && p[i] <= '9') || p[i] == '_' || p[i] == '.'
+              || p[i] == '-'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+char *
+ngx_http_cs_read_admin_keys(ngx_conf_t *cf, ngx_str_t *file,
+    ngx_array_t **keys)
+{
+    char                     *rv;
+    u_char                   *p, *end, *eol, *sp;
+    ngx_int_t                 hi, lo;
+    ngx_str_t                 text, hex;
+    ngx_uint_t                line, i;
+    ngx_http_cs_admin_key_t  *k;
+
+    rv = ngx_http_cs_read_conf_file(cf, file, &text, "cs_admin_keys");
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    *keys = ngx_array_create(cf->pool, 4, sizeof(ngx_http_cs_admin_key_t));
+    if (*keys == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = text.data;
+    end = text.data + text.len;
+
+    for (line = 1; p < end; line++, p = eol + 1) {
+        eol = ngx_strlchr(p, end, '\n');
+        if (eol == NULL) {
+            eol = end;
+        }
+
+        /* a blank line or a comment */
+        while (p < eol && (*p == ' ' || *p == '\t' || *p == '\r')) {
+            p++;
+        }
+
+        if (p == eol || *p == '#') {
+            continue;
+        }
+
+        hex.data = p;
+        hex.len = eol - p;
+
+        while (hex.len > 0 && (hex.data[hex.len - 1] == ' '
+                               || hex.data[hex.len - 1] == '\t'
+                               || hex.data[hex.len - 1] == '\r'))
+        {
+            hex.len--;
+        }
+
+        k = ngx_array_push(*keys);
+        if (k == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_str_set(&k->name, "admin");
+
+        sp = ngx_strlchr(hex.data, hex.data + hex.len, ' ');
+        if (sp != NULL) {
+            k->name.data = hex.data;
+            k->name.len = sp - hex.data;
+
+            while (sp < hex.data + hex.len && *sp == ' ') {
+                sp++;
+            }
+
+            hex.len -= sp - hex.data;
+            hex.data = sp;
+
+            if (!ngx_http_cs_name_ok(k->name.data, k->name.len)) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "cs_admin_keys file \"%V\", line %ui: "
+                                   "an admin name is 1 to 64 of "
+                                   "[A-Za-z0-9_.-]", file, line);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        if (hex.len != NGX_HTTP_CS_SHA256_HEX_LEN) {
+            goto invalid;
+        }
+
+        for (i = 0; i < 32; i++) {
+            hi = ngx_hextoi(&hex.data[2 * i], 1);
+            lo = ngx_hextoi(&hex.data[2 * i + 1], 1);
+
+            if (hi == NGX_ERROR || lo == NGX_ERROR) {
+                goto invalid;
+            }
+
+            k->digest[i] = (u_char) (hi * 16 + lo);
+        }
+
+        continue;
+
+    invalid:
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "cs_admin_keys file \"%V\", line %ui: expected "
+                           "\"[name ]sha256hex\" with 64 hex characters "
+                           "(printf %%s \"$KEY\" | sha256sum)", file, line);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_uint_t
+ngx_http_cs_equal(const u_char *a, const u_char *b, size_t len)
+{
+    return CRYPTO_memcmp(a, b, len) == 0;
+}
+
+
+ngx_int_t
+ngx_http_cs_hmac(ngx_pool_t *pool, ngx_str_t *key, const char *purpose,
+    ngx_str_t *parts, ngx_uint_t nparts, u_char *out)
+{
+    u_char        *msg, *p, buf[NGX_HTTP_CS_HMAC_STACK];
+    size_t         len;
+    ngx_uint_t     i;
+    unsigned int   mlen;
+
+    len = ngx_strlen(purpose) + 1 + nparts;
+    for (i = 0; i < nparts; i++) {
+        len += parts[i].len;
+    }
+
+    if (len <= sizeof(buf)) {
+        msg = buf;
+
+    } else {
+        msg = ngx_pnalloc(pool, len);
+        if (msg == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    /* purpose ":" part "." part ...; no part of a token holds a "." */
+    p = ngx_cpymem(msg, purpose, ngx_strlen(purpose));
+    *p++ = ':';
+
+    for (i = 0; i < nparts; i++) {
+        if (i > 0) {
+            *p++ = '.';
+        }
+
+        p = ngx_cpymem(p, parts[i].data, parts[i].len);
+    }
+
+    mlen = NGX_HTTP_CS_MAC_LEN;
+
+    if (HMAC(EVP_sha256(), key->data, (int) key->len, msg, p - msg, out,
+             &mlen)
+        == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_cs_hmac_b64(ngx_pool_t *pool, ngx_str_t *key, const char *purpose,
+    ngx_str_t *parts, ngx_uint_t nparts, ngx_str_t *out)
+{
+    u_char     mac[NGX_HTTP_CS_MAC_LEN];
+    ngx_str_t  src;
+
+    if (ngx_http_cs_hmac(pool, key, purpose, parts, nparts, mac) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    out->data = ngx_pnalloc(pool, ngx_base64_encoded_length(sizeof(mac)));
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    src.data = mac;
+    src.len = sizeof(mac);
+
+    ngx_encode_base64url(out, &src);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_cs_nonce(ngx_pool_t *pool, ngx_str_t *out)
+{
+    u_char     raw[NGX_HTTP_CS_NONCE_LEN];
+    ngx_str_t  src;
+
+    if (RAND_bytes(raw, sizeof(raw)) != 1) {
+        return NGX_ERROR;
+    }
+
+    out->data = ngx_pnalloc(pool, ngx_base64_encoded_length(sizeof(raw)));
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    src.data = raw;
+    src.len = sizeof(raw);
+
+    ngx_encode_base64url(out, &src);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_cs_ticket_token(ngx_pool_t *pool, ngx_http_cs_secret_t *secret,
+    ngx_str_t *prefix, ngx_str_t *id, ngx_str_t *nonce, ngx_str_t *token)
+{
+    u_char     *p;
+    ngx_str_t   mac, parts[3];
+
+    parts[0] = *prefix;
+    parts[1] = *id;
+    parts[2] = *nonce;
+
+    if (ngx_http_cs_hmac_b64(pool, &secret->current, "ticket", parts, 3,
+                             &mac)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    token->len = sizeof("c...") - 1 + id->len + nonce->len + mac.len;
+    token->data = ngx_pnalloc(pool, token->len);
+    if (token->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(token->data, "c.%V.%V.%V", id, nonce, &mac);
+    token->len = p - token->data;
+
+    return NGX_OK;
+}
+
+
+/* the MAC of a token's parts under the current or the old secret */
+static ngx_int_t
+ngx_http_cs_mac_ok(ngx_pool_t *pool, ngx_http_cs_secret_t *secret,
+    const char *purpose, ngx_str_t *parts, ngx_uint_t nparts,
+    ngx_str_t *mac_b64)
+{
+    u_char     want[NGX_HTTP_CS_MAC_LEN], got[NGX_HTTP_CS_MAC_LEN + 3];
+    ngx_str_t  dst;
+
+    if (mac_b64->len != NGX_HTTP_CS_MAC_B64_LEN) {
+        return 0;
+    }
+
+    dst.data = got;
+    if (ngx_decode_base64url(&dst, mac_b64) != NGX_OK
+        || dst.len != NGX_HTTP_CS_MAC_LEN)
+    {
+        return 0;
+    }
+
+    if (ngx_http_cs_hmac(pool, &secret->current, purpose, parts, nparts,
+                         want)
+        == NGX_OK
+        && ngx_http_cs_equal(want, got, NGX_HTTP_CS_MAC_LEN))
+    {
+        return 1;
+    }
+
+    return secret->old.len > 0
+           && ngx_http_cs_hmac(pool, &secret->old, purpose, parts, nparts,
+                               want)
+              == NGX_OK
+           && ngx_http_cs_equal(want, got, NGX_HTTP_CS_MAC_LEN);
+}
+
+
+/* splits "k.a.b.c" into its three dotted fields after the kind */
+static ngx_int_t
+ngx_http_cs_token_fields(ngx_str_t *token, ngx_str_t *f)
+{
+    u_char      *p, *end, *dot;
+    ngx_uint_t   i;
+
+    p = token->data + 2;
+    end = token->data + token->len;
+
+    for (i = 0; i < 3; i++) {
+        dot = (i < 2) ? ngx_strlchr(p, end, '.') : end;
+        if (dot == NULL || dot == p) {
+            return NGX_DECLINED;
+        }
+
+        f[i].data = p;
+        f[i].len = dot - p;
+        p = dot + 1;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_cs_digits(ngx_str_t *s)
+{
+    size_t  i;
+
+    if (s->len == 0 || s->len > 15 || s->data[0] == '0') {
+        return 0;
+    }
+
+    for (i = 0; i < s->len; i++) {
+        if (s->data[i] < '0' || s->data[i] > '9') {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static ngx_int_t
+ngx_http_cs_bearer(ngx_http_request_t *r, ngx_str_t *token)
+{
+    ngx_str_t  *v;
+
+    if (r->headers_in.authorization == NULL) {
+        return NGX_DECLINED;
+    }
+
+    v = &r->headers_in.authorization->value;
+
+    if (v->len <= sizeof("Bearer ") - 1
+        || ngx_strncasecmp(v->data, (u_char *) "Bearer ",
+                           sizeof("Bearer ") - 1) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    token->data = v->data + sizeof("Bearer ") - 1;
+    token->len = v->len - (sizeof("Bearer ") - 1);
+
+    while (token->len > 0 && token->data[0] == ' ') {
+        token->data++;
+        token->len--;
+    }
+
+    return token->len > 0 && token->len <= 512 ? NGX_OK : NGX_DECLINED;
+}
+
+
+ngx_int_t
+ngx_http_cs_authenticate(ngx_http_request_t *r, ngx_http_cs_secret_t *secret,
+    ngx_array_t *admin_keys, ngx_str_t *prefix, ngx_http_cs_caller_t *caller)
+{
+    u_char                    digest[SHA256_DIGEST_LENGTH];
+    ngx_str_t                 token, f[3], parts[3];
+    ngx_uint_t                i, found;
+    ngx_http_cs_admin_key_t  *k;
+
+    ngx_memzero(caller, sizeof(ngx_http_cs_caller_t));
+
+    if (ngx_http_cs_bearer(r, &token) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    SHA256(token.data, token.len, digest);
+
+    /* every admin key is compared, so the time says nothing of which */
+    found = 0;
+
+    if (admin_keys != NULL) {
+        k = admin_keys->elts;
+        for (i = 0; i < admin_keys->nelts; i++) {
+            if (ngx_http_cs_equal(k[i].digest, digest, sizeof(digest))
+                && !found)
+            {
+                found = 1;
+                caller->role = NGX_HTTP_CS_ROLE_ADMIN;
+                caller->name = k[i].name;
+            }
+        }
+    }
+
+    if (found) {
+        return NGX_OK;
+    }
+
+    if (token.len < 2 || token.data[1] != '.'
+        || ngx_http_cs_token_fields(&token, f) != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    parts[0] = *prefix;
+    parts[1] = f[0];
+    parts[2] = f[1];
+
+    switch (token.data[0]) {
+
+    case 'c':
+        if (!ngx_http_cs_digits(&f[0])
+            || f[1].len != NGX_HTTP_CS_NONCE_B64_LEN
+            || !ngx_http_cs_mac_ok(r->pool, secret, "ticket", parts, 3,
+                                   &f[2]))
+        {
+            return NGX_DECLINED;
+        }
+
+        caller->role = NGX_HTTP_CS_ROLE_CUSTOMER;
+        caller->ticket = f[0];
+        caller->nonce = f[1];
+
+        return NGX_OK;
+
+    case 'a':
+        if (!ngx_http_cs_name_ok(f[0].data, f[0].len)
+            || f[1].len != NGX_HTTP_CS_NONCE_B64_LEN
+            || !ngx_http_cs_mac_ok(r->pool, secret, "agent", parts, 3,
+                                   &f[2]))
+        {
+            return NGX_DECLINED;
+        }
+
+        caller->role = NGX_HTTP_CS_ROLE_AGENT;
+        caller->name = f[0];
+
+        caller->token_hash.data = ngx_pnalloc(r->pool,
+                                              2 * SHA256_DIGEST_LENGTH);
+        if (caller->token_hash.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        caller->token_hash.len = ngx_hex_dump(caller->token_hash.data,
+                                              digest, sizeof(digest))
+                                 - caller->token_hash.data;
+
+        return NGX_OK;
+
+    default:
+        return NGX_DECLINED;
+    }
+}

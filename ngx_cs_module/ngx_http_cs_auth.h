@@ -1,0 +1,93 @@
+/*
+ * Who is calling: the desk's secret, admin keys, customer and agent tokens,
+ * and the proof of a user id, all with OpenSSL's libcrypto.
+ *
+ * Every HMAC under the secret carries its purpose ("ticket", "agent",
+ * "user", "key", "pseudonym") as the start of its message, so that no value
+ * made for one purpose serves another.
+ */
+
+#ifndef NGX_HTTP_CS_AUTH_H_INCLUDED_
+#define NGX_HTTP_CS_AUTH_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+#define NGX_HTTP_CS_SECRET_MIN      32
+#define NGX_HTTP_CS_MAC_LEN         32
+#define NGX_HTTP_CS_MAC_B64_LEN     43      /* base64url of 32 bytes */
+#define NGX_HTTP_CS_NONCE_LEN       16
+#define NGX_HTTP_CS_NONCE_B64_LEN   22
+#define NGX_HTTP_CS_SHA256_HEX_LEN  64
+
+
+typedef enum {
+    NGX_HTTP_CS_ROLE_NONE = 0,
+    NGX_HTTP_CS_ROLE_CUSTOMER = 1,
+    NGX_HTTP_CS_ROLE_AGENT = 2,
+    NGX_HTTP_CS_ROLE_ADMIN = 4
+} ngx_http_cs_role_e;
+
+
+/* the current secret and, while tokens made under it live, the old one */
+typedef struct {
+    ngx_str_t                   current;
+    ngx_str_t                   old;         /* len 0 when none */
+    ngx_str_t                   file;        /* for the desk-wide check */
+} ngx_http_cs_secret_t;
+
+
+typedef struct {
+    ngx_str_t                   name;
+    u_char                      digest[32];  /* SHA-256 of the key */
+} ngx_http_cs_admin_key_t;
+
+
+/* the caller a bearer token names */
+typedef struct {
+    ngx_http_cs_role_e          role;
+    ngx_str_t                   name;        /* agent or admin name */
+    ngx_str_t                   ticket;      /* a customer's ticket id */
+    ngx_str_t                   nonce;       /* checked by the script */
+    ngx_str_t                   token_hash;  /* an agent's, hex */
+} ngx_http_cs_caller_t;
+
+
+char *ngx_http_cs_read_secret(ngx_conf_t *cf, ngx_str_t *file,
+    ngx_str_t *out);
+char *ngx_http_cs_read_admin_keys(ngx_conf_t *cf, ngx_str_t *file,
+    ngx_array_t **keys);
+
+/* HMAC-SHA256 of purpose ":" parts..., under key */
+ngx_int_t ngx_http_cs_hmac(ngx_pool_t *pool, ngx_str_t *key,
+    const char *purpose, ngx_str_t *parts, ngx_uint_t nparts, u_char *out);
+
+/* base64url of the HMAC, NGX_HTTP_CS_MAC_B64_LEN bytes, from r's pool */
+ngx_int_t ngx_http_cs_hmac_b64(ngx_pool_t *pool, ngx_str_t *key,
+    const char *purpose, ngx_str_t *parts, ngx_uint_t nparts,
+    ngx_str_t *out);
+
+/* a fresh random nonce, base64url */
+ngx_int_t ngx_http_cs_nonce(ngx_pool_t *pool, ngx_str_t *out);
+
+/* "c.<id>.<nonce>.<mac>", the customer's token for one ticket */
+ngx_int_t ngx_http_cs_ticket_token(ngx_pool_t *pool,
+    ngx_http_cs_secret_t *secret, ngx_str_t *prefix, ngx_str_t *id,
+    ngx_str_t *nonce, ngx_str_t *token);
+
+/*
+ * Reads "Authorization: Bearer <token>": NGX_OK with the caller, or
+ * NGX_DECLINED when the credentials are missing or wrong (401).
+ */
+ngx_int_t ngx_http_cs_authenticate(ngx_http_request_t *r,
+    ngx_http_cs_secret_t *secret, ngx_array_t *admin_keys,
+    ngx_str_t *prefix, ngx_http_cs_caller_t *caller);
+
+/* compares in constant time; 1 when equal */
+ngx_uint_t ngx_http_cs_equal(const u_char *a, const u_char *b, size_t len);
+
+
+#endif /* NGX_HTTP_CS_AUTH_H_INCLUDED_ */
