@@ -108,7 +108,7 @@ ngx_http_cs_header_filter(ngx_http_request_t *r)
 
     cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
 
-    if (!cslcf->service || r != r->main) {
+    if (cslcf->kind == NGX_HTTP_CS_KIND_NONE || r != r->main) {
         return ngx_http_next_header_filter(r);
     }
 

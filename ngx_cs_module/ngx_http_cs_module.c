@@ -13,9 +13,14 @@
 #include "ngx_http_cs_module.h"
 #include "ngx_http_cs_json.h"
 #include "ngx_http_cs_redis.h"
+#include "ngx_http_cs_auth.h"
 
 
 static char *ngx_http_cs_service(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_cs_secret(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_cs_admin_keys(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_cs_agents(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -58,6 +63,27 @@ static ngx_command_t  ngx_http_cs_commands[] = {
     { ngx_string("cs_service"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_cs_service,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_CS_KIND_SERVICE,
+      NULL },
+
+    { ngx_string("cs_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_cs_service,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_CS_KIND_API,
+      NULL },
+
+    { ngx_string("cs_secret"),
+      NGX_HTTP_CS_CONF|NGX_CONF_TAKE12,
+      ngx_http_cs_secret,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("cs_admin_keys"),
+      NGX_HTTP_CS_CONF|NGX_CONF_TAKE1,
+      ngx_http_cs_admin_keys,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -167,22 +193,86 @@ ngx_module_t  ngx_http_cs_module = {
 };
 
 
+/* cs_service and cs_api: what this location serves, once */
 static char *
 ngx_http_cs_service(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cs_loc_conf_t    *cslcf = conf;
     ngx_http_core_loc_conf_t  *clcf;
 
-    if (cslcf->service != NGX_CONF_UNSET) {
+    if (cslcf->kind == cmd->offset) {
         return "is duplicate";
     }
 
-    cslcf->service = 1;
+    if (cslcf->kind != NGX_CONF_UNSET_UINT) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" in a location that has the other of "
+                           "cs_service and cs_api", &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    cslcf->kind = cmd->offset;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_cs_handler;
 
     return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_cs_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_cs_loc_conf_t  *cslcf = conf;
+
+    char                  *rv;
+    ngx_str_t             *value;
+    ngx_http_cs_secret_t  *secret;
+
+    if (cslcf->secret != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    secret = ngx_pcalloc(cf->pool, sizeof(ngx_http_cs_secret_t));
+    if (secret == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    rv = ngx_http_cs_read_secret(cf, &value[1], &secret->current);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (cf->args->nelts == 3) {
+        rv = ngx_http_cs_read_secret(cf, &value[2], &secret->old);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    secret->file = value[1];
+    cslcf->secret = secret;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_cs_admin_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_cs_loc_conf_t  *cslcf = conf;
+
+    ngx_str_t  *value;
+
+    if (cslcf->admin_keys != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    return ngx_http_cs_read_admin_keys(cf, &value[1], &cslcf->admin_keys);
 }
 
 
@@ -400,7 +490,9 @@ ngx_http_cs_create_loc_conf(ngx_conf_t *cf)
      *     conf->redis = NULL;
      */
 
-    conf->service = NGX_CONF_UNSET;
+    conf->kind = NGX_CONF_UNSET_UINT;
+    conf->secret = NGX_CONF_UNSET_PTR;
+    conf->admin_keys = NGX_CONF_UNSET_PTR;
     conf->redis_database = NGX_CONF_UNSET;
     conf->redis_connect_timeout = NGX_CONF_UNSET_MSEC;
     conf->redis_timeout = NGX_CONF_UNSET_MSEC;
@@ -422,17 +514,23 @@ ngx_http_cs_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_core_loc_conf_t  *clcf;
 
     /*
-     * cs_service belongs to its own location, and to the unnamed blocks
-     * inside it: an "if" or "limit_except" block keeps the location's
-     * content handler, so it must keep the service and its connection too.
+     * cs_service and cs_api belong to their own location, and to the
+     * unnamed blocks inside it: an "if" or "limit_except" block keeps the
+     * location's content handler, so it must keep the service and its
+     * connection too.
      */
-    if (conf->service == NGX_CONF_UNSET) {
-        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-        conf->service = clcf->noname ? prev->service : 0;
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
-        if (conf->service == NGX_CONF_UNSET) {
-            conf->service = 0;
+    if (conf->kind == NGX_CONF_UNSET_UINT) {
+        conf->kind = clcf->noname ? prev->kind : NGX_HTTP_CS_KIND_NONE;
+
+        if (conf->kind == NGX_CONF_UNSET_UINT) {
+            conf->kind = NGX_HTTP_CS_KIND_NONE;
         }
+    }
+
+    if (conf->kind == NGX_HTTP_CS_KIND_API) {
+        conf->prefix_uri = clcf->noname ? prev->prefix_uri : clcf->name;
     }
 
     ngx_conf_merge_str_value(conf->redis_server, prev->redis_server,
@@ -449,6 +547,16 @@ ngx_http_cs_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->issue_max_length, prev->issue_max_length,
                               4096);
     ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
+    ngx_conf_merge_ptr_value(conf->secret, prev->secret, NULL);
+    ngx_conf_merge_ptr_value(conf->admin_keys, prev->admin_keys, NULL);
+
+    if (conf->kind == NGX_HTTP_CS_KIND_API && conf->secret == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cs_api\" needs \"cs_secret\": the desk's "
+                           "tokens are made with it "
+                           "(openssl rand -hex 32 > cs.secret)");
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->redis_database < 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -456,7 +564,7 @@ ngx_http_cs_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    if (conf->service) {
+    if (conf->kind != NGX_HTTP_CS_KIND_NONE) {
         conf->redis = ngx_http_cs_redis_add(cf, &conf->redis_server,
                                             &conf->redis_password,
                                             conf->redis_database,

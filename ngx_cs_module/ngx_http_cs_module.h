@@ -13,6 +13,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "ngx_http_cs_json.h"
+#include "ngx_http_cs_auth.h"
 
 
 #define NGX_HTTP_CS_ASSIGN_ROUND_ROBIN   0
@@ -21,6 +22,11 @@
 #define NGX_HTTP_CS_IDEM_KEY_MAX         128
 
 #define NGX_HTTP_CS_UNPROCESSABLE        422
+
+/* what a location serves */
+#define NGX_HTTP_CS_KIND_NONE            0
+#define NGX_HTTP_CS_KIND_SERVICE         1   /* cs_service: v1 intake */
+#define NGX_HTTP_CS_KIND_API             2   /* cs_api: the desk's table */
 
 
 typedef struct ngx_http_cs_redis_s  ngx_http_cs_redis_t;
@@ -55,7 +61,11 @@ typedef struct {
 
 
 typedef struct {
-    ngx_flag_t                  service;
+    ngx_uint_t                  kind;        /* NGX_HTTP_CS_KIND_* */
+    ngx_str_t                   prefix_uri;  /* cs_api: the location's */
+
+    ngx_http_cs_secret_t       *secret;
+    ngx_array_t                *admin_keys;  /* ngx_http_cs_admin_key_t */
 
     ngx_str_t                   redis_server;
     ngx_str_t                   redis_password;
