@@ -11,10 +11,13 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <hiredis/hiredis.h>
+
 #include "ngx_http_cs_module.h"
 
 
 #define NGX_HTTP_CS_ALLOC_HEADER  16
+#define NGX_HTTP_CS_REPLY_DEPTH   8
 
 
 static ngx_str_t  ngx_http_cs_json_type = ngx_string("application/json");
@@ -168,6 +171,118 @@ ngx_http_cs_out_int(ngx_http_cs_out_t *o, const char *key, long long n)
 {
     ngx_http_cs_out_key(o, key);
     ngx_http_cs_out_check(o, yajl_gen_integer(o->g, n));
+}
+
+
+/*
+ * The shapes of a desk script's value, as RESP carries them: an array whose
+ * first element is "{" is an object (name, value, name, value, ...), "[" a
+ * list, "!" a literal (true, false or null); any other array is a list; an
+ * integer is a number, a string a string, nil (Lua's false) null.
+ */
+static ngx_uint_t
+ngx_http_cs_marker(redisReply *v, char c)
+{
+    return v->type == REDIS_REPLY_ARRAY && v->elements > 0
+           && v->element[0]->type == REDIS_REPLY_STRING
+           && v->element[0]->len == 1 && v->element[0]->str[0] == c;
+}
+
+
+void
+ngx_http_cs_out_members(ngx_http_cs_out_t *o, redisReply *v,
+    ngx_uint_t depth)
+{
+    size_t       i;
+    redisReply  *k;
+
+    for (i = 1; i + 1 < v->elements; i += 2) {
+        k = v->element[i];
+
+        if (k->type != REDIS_REPLY_STRING) {
+            o->failed = 1;
+            return;
+        }
+
+        ngx_http_cs_out_check(o, yajl_gen_string(o->g, (u_char *) k->str,
+                                                 k->len));
+        ngx_http_cs_out_reply(o, v->element[i + 1], depth + 1);
+    }
+
+    if (i < v->elements) {
+        /* a name without a value */
+        o->failed = 1;
+    }
+}
+
+
+void
+ngx_http_cs_out_reply(ngx_http_cs_out_t *o, redisReply *v, ngx_uint_t depth)
+{
+    size_t  i, from;
+
+    if (depth > NGX_HTTP_CS_REPLY_DEPTH) {
+        o->failed = 1;
+        return;
+    }
+
+    switch (v->type) {
+
+    case REDIS_REPLY_INTEGER:
+        ngx_http_cs_out_check(o, yajl_gen_integer(o->g, v->integer));
+        return;
+
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+        ngx_http_cs_out_check(o, yajl_gen_string(o->g, (u_char *) v->str,
+                                                 v->len));
+        return;
+
+    case REDIS_REPLY_NIL:
+        ngx_http_cs_out_check(o, yajl_gen_null(o->g));
+        return;
+
+    case REDIS_REPLY_ARRAY:
+        break;
+
+    default:
+        o->failed = 1;
+        return;
+    }
+
+    if (ngx_http_cs_marker(v, '{')) {
+        ngx_http_cs_out_open(o);
+        ngx_http_cs_out_members(o, v, depth);
+        ngx_http_cs_out_close(o);
+        return;
+    }
+
+    if (ngx_http_cs_marker(v, '!')) {
+        if (v->elements == 2 && v->element[1]->type == REDIS_REPLY_STRING) {
+            if (ngx_strcmp(v->element[1]->str, "true") == 0) {
+                ngx_http_cs_out_check(o, yajl_gen_bool(o->g, 1));
+                return;
+            }
+
+            if (ngx_strcmp(v->element[1]->str, "false") == 0) {
+                ngx_http_cs_out_check(o, yajl_gen_bool(o->g, 0));
+                return;
+            }
+        }
+
+        ngx_http_cs_out_check(o, yajl_gen_null(o->g));
+        return;
+    }
+
+    from = ngx_http_cs_marker(v, '[') ? 1 : 0;
+
+    ngx_http_cs_out_check(o, yajl_gen_array_open(o->g));
+
+    for (i = from; i < v->elements; i++) {
+        ngx_http_cs_out_reply(o, v->element[i], depth + 1);
+    }
+
+    ngx_http_cs_out_check(o, yajl_gen_array_close(o->g));
 }
 
 

@@ -127,15 +127,22 @@ ngx_http_cs_header_filter(ngx_http_request_t *r)
         }
     }
 
+    ctx = ngx_http_cs_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
     /*
      * nginx refuses a declared length over client_max_body_size before
-     * the content handler runs; the contract checks method and content
-     * type first.  The body is dropped with the connection either way.
+     * the content handler runs; the contract checks the route, the
+     * credentials and the content type first.  The body is dropped with
+     * the connection either way.
      */
     if (r->err_status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE
+        && ctx->ep == NULL
         && !(r->method == NGX_HTTP_OPTIONS && cslcf->cors_origins != NULL))
     {
-        switch (ngx_http_cs_check_request(r, cslcf, &e)) {
+        switch (ngx_http_cs_precheck(r, cslcf, ctx, &e)) {
 
         case NGX_ERROR:
             return NGX_ERROR;
@@ -148,11 +155,6 @@ ngx_http_cs_header_filter(ngx_http_request_t *r)
         default: /* NGX_OK: the 413 stands */
             break;
         }
-    }
-
-    ctx = ngx_http_cs_get_ctx(r);
-    if (ctx == NULL) {
-        return NGX_ERROR;
     }
 
     ctx->error_body = ngx_http_cs_error_json(r, e->code, e->message, NULL);

@@ -9,13 +9,15 @@
 -- existing ticket hash: when the sequence hands out an id that is taken
 -- (a Redis that lost its last writes), the id moves past it.
 --
--- KEYS: none; every key is built from the prefix, so that the module and
---       redis-cli --eval run the same text.
--- ARGV: prefix, now (ms), assign (round_robin | least_loaded),
---       idempotency key ('' for none), number of agents, agents...,
---       userId, issue, category, priority, channel, email
--- Returns {outcome, id, agent, state}: outcome is "created", "replayed"
--- or "reused" (the key was used for a different ticket).
+-- KEYS[1]: the desk's prefix; every key is built from it, so that a prefix
+--       with a hash tag puts the whole desk in one cluster slot.
+-- ARGV: assign (round_robin | least_loaded), idempotency key ('' for
+--       none), number of agents, agents..., userId, issue, category,
+--       priority, channel, email, the ticket's nonce ('' without
+--       cs_secret), '1' when X-CS-User proved the userId.
+-- Returns {outcome, id, agent, state, nonce}: outcome is "created",
+-- "replayed" or "reused" (the key was used for a different ticket).
+-- The time is Redis' own (TIME), so hosts with skewed clocks agree.
 
 -- a key this script writes must hold its type or not exist
 local function want_type(key, want, shown)
@@ -25,19 +27,22 @@ local function want_type(key, want, shown)
     end
 end
 
-local p = ARGV[1]
-local now = ARGV[2]
-local assign = ARGV[3]
-local idem = ARGV[4]
-local nagents = tonumber(ARGV[5])
+local p = KEYS[1]
+local assign = ARGV[1]
+local idem = ARGV[2]
+local nagents = tonumber(ARGV[3])
 local agents = {}
 for i = 1, nagents do
-    agents[i] = ARGV[5 + i]
+    agents[i] = ARGV[3 + i]
 end
 
-local f = 6 + nagents
+local f = 4 + nagents
 local user, issue, category = ARGV[f], ARGV[f + 1], ARGV[f + 2]
 local priority, channel, email = ARGV[f + 3], ARGV[f + 4], ARGV[f + 5]
+local nonce, proven = ARGV[f + 6], ARGV[f + 7]
+
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
 local seq_key, events_key = p .. 'ticket:seq', p .. 'events'
 local user_key = p .. 'user:' .. user .. ':tickets'
@@ -75,9 +80,10 @@ if idem ~= '' then
         local id, d, state, agent =
             string.match(seen, '^(%d+):(%x+):([%w_]+):(.*)$')
         if d ~= digest then
-            return {'reused', tonumber(id), '', ''}
+            return {'reused', tonumber(id), '', '', ''}
         end
-        return {'replayed', tonumber(id), agent, state}
+        local first = redis.call('HGET', p .. 'ticket:' .. id, 'nonce')
+        return {'replayed', tonumber(id), agent, state, first or ''}
     end
 end
 
@@ -134,6 +140,14 @@ if agent ~= '' then
     table.insert(ticket, 'agent')
     table.insert(ticket, agent)
 end
+if nonce ~= '' then
+    table.insert(ticket, 'nonce')
+    table.insert(ticket, nonce)
+end
+if proven == '1' then
+    table.insert(ticket, 'userProven')
+    table.insert(ticket, '1')
+end
 redis.call('HSET', p .. 'ticket:' .. id, unpack(ticket))
 
 if agent ~= '' then
@@ -156,4 +170,4 @@ if idem_key then
                'PX', 86400000)
 end
 
-return {'created', id, agent, state}
+return {'created', id, agent, state, nonce}

@@ -44,13 +44,56 @@ typedef struct {
 } ngx_http_cs_main_conf_t;
 
 
-/* a request's state in the module */
+typedef struct ngx_http_cs_ctx_s  ngx_http_cs_ctx_t;
+struct redisReply;
+
+
+/*
+ * The endpoint's own Redis arguments, after the desk's key.  NGX_OK to go
+ * on; NGX_DONE when it answered the request itself (a bad body, say), with
+ * the finalize code in ctx->rc; anything else is a finalize code.
+ */
+typedef ngx_int_t (*ngx_http_cs_args_pt)(ngx_http_request_t *r,
+    ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
+
+/* the endpoint's answer from its script's reply; a finalize code */
+typedef ngx_int_t (*ngx_http_cs_answer_pt)(ngx_http_request_t *r,
+    ngx_http_cs_ctx_t *ctx, struct redisReply *reply);
+
+
+#define NGX_HTTP_CS_ANYONE      0        /* roles: no credentials asked */
+
+#define NGX_HTTP_CS_BODY_NONE   0
+#define NGX_HTTP_CS_BODY_TICKET 1
+
+
+/*
+ * One row of the endpoint table: what exists, who may call it, what body
+ * it takes, which script runs it and how its answer is made.  One pipeline
+ * (ngx_http_cs_api.c) runs every row.
+ */
 typedef struct {
-    ngx_http_cs_json_t         *json;        /* fed as the body arrives */
-    ngx_buf_t                  *error_body;  /* nginx's own error, as JSON */
-    unsigned                    error_sent:1;
-    unsigned                    body_unread:1;
-} ngx_http_cs_ctx_t;
+    ngx_uint_t                  method;      /* NGX_HTTP_GET, ... */
+    const char                 *path;        /* "tickets/{id}" */
+    ngx_uint_t                  roles;       /* NGX_HTTP_CS_ROLE_* bits */
+    ngx_uint_t                  body;        /* NGX_HTTP_CS_BODY_* */
+    ngx_uint_t                  script;      /* NGX_HTTP_CS_SCRIPT_* */
+    ngx_http_cs_args_pt         args;        /* NULL: caller and path only */
+    ngx_http_cs_answer_pt       answer;      /* NULL: the script's answer */
+} ngx_http_cs_endpoint_t;
+
+
+/* a request's state in the module */
+struct ngx_http_cs_ctx_s {
+    const ngx_http_cs_endpoint_t  *ep;
+    ngx_str_t                      param;     /* the path's {id} or {name} */
+    ngx_http_cs_caller_t           caller;
+    ngx_http_cs_json_t            *json;      /* fed as the body arrives */
+    ngx_int_t                      rc;        /* of an answer already sent */
+    ngx_buf_t                     *error_body; /* nginx's own error, JSON */
+    unsigned                       error_sent:1;
+    unsigned                       body_unread:1;
+};
 
 
 /* a JSON answer being made; failed once any generator step failed */
@@ -88,9 +131,19 @@ extern ngx_module_t  ngx_http_cs_module;
 
 ngx_int_t ngx_http_cs_handler(ngx_http_request_t *r);
 
-/* NGX_DECLINED with *err for a request refused before its body is read */
-ngx_int_t ngx_http_cs_check_request(ngx_http_request_t *r,
-    ngx_http_cs_loc_conf_t *cslcf, ngx_http_cs_error_t **err);
+/*
+ * The checks made before the body is read, in the contract's order: the
+ * route, the credentials, the content type.  NGX_DECLINED with *err (and
+ * its headers added) for a request refused.
+ */
+ngx_int_t ngx_http_cs_precheck(ngx_http_request_t *r,
+    ngx_http_cs_loc_conf_t *cslcf, ngx_http_cs_ctx_t *ctx,
+    ngx_http_cs_error_t **err);
+
+/* the intake's row (ngx_http_cs_intake.c) */
+extern const ngx_http_cs_endpoint_t  ngx_http_cs_intake_endpoint;
+
+ngx_int_t ngx_http_cs_push(ngx_array_t *args, u_char *data, size_t len);
 
 ngx_int_t ngx_http_cs_filter_init(ngx_conf_t *cf);
 
@@ -126,6 +179,17 @@ ngx_buf_t *ngx_http_cs_error_json(ngx_http_request_t *r, const char *code,
 
 ngx_int_t ngx_http_cs_add_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
+
+/* a script's value as JSON: see ngx_http_cs_answer.c for the shapes */
+void ngx_http_cs_out_reply(ngx_http_cs_out_t *o, struct redisReply *v,
+    ngx_uint_t depth);
+/* the members of an object value, into an object already open */
+void ngx_http_cs_out_members(ngx_http_cs_out_t *o, struct redisReply *v,
+    ngx_uint_t depth);
+
+/* a request header by name (any case), and how many there are */
+ngx_table_elt_t *ngx_http_cs_header(ngx_http_request_t *r, const char *name,
+    ngx_uint_t *n);
 
 /* sends the error answer and returns the finalize code */
 ngx_int_t ngx_http_cs_send_error(ngx_http_request_t *r, ngx_uint_t status,

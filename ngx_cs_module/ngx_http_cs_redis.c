@@ -116,7 +116,9 @@ static void ngx_http_cs_redis_liveness_handler(ngx_event_t *ev);
 
 
 static ngx_http_cs_script_t  ngx_http_cs_scripts[NGX_HTTP_CS_SCRIPT_COUNT] = {
-    { ngx_http_cs_script_intake, { 0 } }
+    { ngx_http_cs_script_intake, { 0 } },
+    { ngx_http_cs_script_me, { 0 } },
+    { ngx_http_cs_script_ticket_get, { 0 } }
 };
 
 static ngx_queue_t  ngx_http_cs_redis_free;
@@ -1186,7 +1188,7 @@ ngx_http_cs_redis_eval(ngx_http_request_t *r, ngx_http_cs_redis_t *rs,
     call->argvlen[0] = sizeof("EVALSHA") - 1;
     call->argv[1] = (const char *) ngx_http_cs_scripts[script].sha1;
     call->argvlen[1] = 40;
-    call->argv[2] = "0";
+    call->argv[2] = "1";
     call->argvlen[2] = 1;
 
     arg = args->elts;

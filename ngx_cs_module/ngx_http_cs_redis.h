@@ -14,8 +14,10 @@
 #include <hiredis/hiredis.h>
 
 
-#define NGX_HTTP_CS_SCRIPT_INTAKE   0
-#define NGX_HTTP_CS_SCRIPT_COUNT    1
+#define NGX_HTTP_CS_SCRIPT_INTAKE      0
+#define NGX_HTTP_CS_SCRIPT_ME          1
+#define NGX_HTTP_CS_SCRIPT_TICKET_GET  2
+#define NGX_HTTP_CS_SCRIPT_COUNT       3
 
 
 /*
@@ -36,7 +38,8 @@ ngx_int_t ngx_http_cs_redis_init_process(ngx_cycle_t *cycle);
 void ngx_http_cs_redis_exit_process(ngx_cycle_t *cycle);
 
 /*
- * Runs a script with args (ngx_str_t) for r.  Returns NGX_AGAIN when the
+ * Runs a script for r: args[0] (ngx_str_t) is its one key, the desk's
+ * prefix, and the rest are its arguments.  Returns NGX_AGAIN when the
  * handler will be called later, NGX_DECLINED when Redis is unavailable
  * (the caller answers 503 with ngx_http_cs_redis_retry_after()), or
  * NGX_ERROR.

@@ -1,0 +1,941 @@
+/*
+ * The request pipeline and the endpoint table.
+ *
+ * Every endpoint is a row.  One pipeline runs them all, in the contract's
+ * order of precedence: the route (404, 405), the credentials (401, 403),
+ * the content type (415), the size (413, nginx's), the body and its schema
+ * (400, 422), then one script call on the worker's Redis connection, whose
+ * reply makes the answer (the store's own 404, 409, and 503, 504).
+ *
+ * A cs_service location has one row, the intake; a cs_api location routes
+ * the path below its prefix to the rows of the table.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <hiredis/hiredis.h>
+
+#include "ngx_http_cs_module.h"
+#include "ngx_http_cs_json.h"
+#include "ngx_http_cs_redis.h"
+
+
+#define NGX_HTTP_CS_ID_MAX        15
+#define NGX_HTTP_CS_NAME_MAX      64
+
+#define NGX_HTTP_CS_ROLES_ANY_TOKEN  (NGX_HTTP_CS_ROLE_CUSTOMER              \
+                                      |NGX_HTTP_CS_ROLE_AGENT                \
+                                      |NGX_HTTP_CS_ROLE_ADMIN)
+
+
+static ngx_int_t ngx_http_cs_preflight(ngx_http_request_t *r,
+    ngx_http_cs_loc_conf_t *cslcf);
+static void ngx_http_cs_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_cs_call(ngx_http_request_t *r,
+    ngx_http_cs_ctx_t *ctx);
+static void ngx_http_cs_done(ngx_http_request_t *r, redisReply *reply,
+    ngx_int_t rc);
+
+
+/* the desk's table; v1's intake is its first row */
+static const ngx_http_cs_endpoint_t  ngx_http_cs_endpoints[] = {
+
+    { NGX_HTTP_GET, "me",
+      NGX_HTTP_CS_ROLES_ANY_TOKEN,
+      NGX_HTTP_CS_BODY_NONE, NGX_HTTP_CS_SCRIPT_ME, NULL, NULL },
+
+    { NGX_HTTP_GET, "tickets/{id}",
+      NGX_HTTP_CS_ROLES_ANY_TOKEN,
+      NGX_HTTP_CS_BODY_NONE, NGX_HTTP_CS_SCRIPT_TICKET_GET, NULL, NULL },
+
+    { 0, NULL, 0, 0, 0, NULL, NULL }
+};
+
+
+static ngx_str_t  ngx_http_cs_json_type = ngx_string("application/json");
+
+
+static ngx_http_cs_error_t  ngx_http_cs_err_not_found = {
+    NGX_HTTP_NOT_FOUND, "not_found", "there is no such endpoint"
+};
+
+static ngx_http_cs_error_t  ngx_http_cs_err_method = {
+    NGX_HTTP_NOT_ALLOWED, "method_not_allowed",
+    "this method is not allowed here"
+};
+
+static ngx_http_cs_error_t  ngx_http_cs_err_method_post = {
+    NGX_HTTP_NOT_ALLOWED, "method_not_allowed", "only POST is allowed here"
+};
+
+static ngx_http_cs_error_t  ngx_http_cs_err_unauthorized = {
+    NGX_HTTP_UNAUTHORIZED, "unauthorized",
+    "send valid credentials as Authorization: Bearer <token>"
+};
+
+static ngx_http_cs_error_t  ngx_http_cs_err_forbidden = {
+    NGX_HTTP_FORBIDDEN, "forbidden", "this role may not do this"
+};
+
+static ngx_http_cs_error_t  ngx_http_cs_err_media_type = {
+    NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+    "the body must be sent as Content-Type: application/json"
+};
+
+
+static ngx_table_elt_t *
+ngx_http_cs_find_header(ngx_http_request_t *r, const char *name,
+    ngx_uint_t *count)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *found;
+
+    len = ngx_strlen(name);
+    found = NULL;
+    *count = 0;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            if (found == NULL) {
+                found = &h[i];
+            }
+
+            (*count)++;
+        }
+    }
+
+    return found;
+}
+
+
+ngx_table_elt_t *
+ngx_http_cs_header(ngx_http_request_t *r, const char *name, ngx_uint_t *n)
+{
+    return ngx_http_cs_find_header(r, name, n);
+}
+
+
+ngx_str_t *
+ngx_http_cs_cors_origin(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf)
+{
+    ngx_uint_t        i, n;
+    ngx_str_t        *o;
+    ngx_table_elt_t  *h;
+
+    if (cslcf->cors_origins == NULL) {
+        return NULL;
+    }
+
+    h = ngx_http_cs_find_header(r, "Origin", &n);
+    if (h == NULL || n != 1) {
+        return NULL;
+    }
+
+    o = cslcf->cors_origins->elts;
+    for (i = 0; i < cslcf->cors_origins->nelts; i++) {
+        if (o[i].len == 1 && o[i].data[0] == '*') {
+            return &o[i];
+        }
+
+        if (o[i].len == h->value.len
+            && ngx_strncasecmp(o[i].data, h->value.data, o[i].len) == 0)
+        {
+            return &h->value;
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_http_cs_is_json(ngx_http_request_t *r)
+{
+    u_char     *p, *end;
+    ngx_str_t  *t;
+
+    if (r->headers_in.content_type == NULL) {
+        return 0;
+    }
+
+    t = &r->headers_in.content_type->value;
+    end = ngx_strlchr(t->data, t->data + t->len, ';');
+    if (end == NULL) {
+        end = t->data + t->len;
+    }
+
+    while (end > t->data && (end[-1] == ' ' || end[-1] == '\t')) {
+        end--;
+    }
+
+    p = t->data;
+
+    return (size_t) (end - p) == ngx_http_cs_json_type.len
+           && ngx_strncasecmp(p, ngx_http_cs_json_type.data,
+                              ngx_http_cs_json_type.len) == 0;
+}
+
+
+/* {id}: 1 to 15 digits, leading zeros dropped; {name}: an agent's name */
+static ngx_int_t
+ngx_http_cs_segment(const char *pat, size_t plen, ngx_str_t *seg,
+    ngx_str_t *param)
+{
+    size_t  i;
+
+    if (plen == 4 && ngx_strncmp(pat, "{id}", 4) == 0) {
+        if (seg->len == 0 || seg->len > NGX_HTTP_CS_ID_MAX) {
+            return 0;
+        }
+
+        for (i = 0; i < seg->len; i++) {
+            if (seg->data[i] < '0' || seg->data[i] > '9') {
+                return 0;
+            }
+        }
+
+        *param = *seg;
+
+        while (param->len > 1 && param->data[0] == '0') {
+            param->data++;
+            param->len--;
+        }
+
+        return !(param->len == 1 && param->data[0] == '0');
+    }
+
+    if (plen == 6 && ngx_strncmp(pat, "{name}", 6) == 0) {
+        if (seg->len == 0 || seg->len > NGX_HTTP_CS_NAME_MAX
+            || (seg->len == 1 && seg->data[0] == '.')
+            || (seg->len == 2 && ngx_strncmp(seg->data, "..", 2) == 0)
+            || (seg->len == 10
+                && ngx_strncmp(seg->data, "unassigned", 10) == 0))
+        {
+            return 0;
+        }
+
+        for (i = 0; i < seg->len; i++) {
+            if (!((seg->data[i] >= 'a' && seg->data[i] <= 'z')
+                  || (seg->data[i] >= 'A' && seg->data[i] <= 'Z')
+                  || (seg->data[i] >= '0' && seg->data[i] <= '9')
+                  || seg->data[i] == '_' || seg->data[i] == '.'
+                  || seg->data[i] == '-'))
+            {
+                return 0;
+            }
+        }
+
+        *param = *seg;
+        return 1;
+    }
+
+    return plen == seg->len && ngx_strncmp(pat, seg->data, plen) == 0;
+}
+
+
+/* 1 when the path matches the row's pattern, segment by segment */
+static ngx_int_t
+ngx_http_cs_match(const char *pattern, ngx_str_t *path, ngx_str_t *param)
+{
+    u_char      *p, *end, *slash;
+    size_t       plen;
+    ngx_str_t    seg;
+    const char  *pat, *pend;
+
+    pat = pattern;
+    p = path->data;
+    end = path->data + path->len;
+
+    for ( ;; ) {
+        pend = ngx_strchr(pat, '/');
+        plen = pend ? (size_t) (pend - pat) : ngx_strlen(pat);
+
+        slash = ngx_strlchr(p, end, '/');
+
+        seg.data = p;
+        seg.len = (slash ? slash : end) - p;
+
+        if (!ngx_http_cs_segment(pat, plen, &seg, param)) {
+            return 0;
+        }
+
+        if (pend == NULL || slash == NULL) {
+            /* both must end here */
+            return pend == NULL && slash == NULL;
+        }
+
+        pat = pend + 1;
+        p = slash + 1;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_cs_method_name(ngx_uint_t method, ngx_str_t *name)
+{
+    switch (method) {
+
+    case NGX_HTTP_GET:
+        ngx_str_set(name, "GET");
+        return NGX_OK;
+
+    case NGX_HTTP_POST:
+        ngx_str_set(name, "POST");
+        return NGX_OK;
+
+    case NGX_HTTP_PUT:
+        ngx_str_set(name, "PUT");
+        return NGX_OK;
+
+    case NGX_HTTP_DELETE:
+        ngx_str_set(name, "DELETE");
+        return NGX_OK;
+
+    default:
+        return NGX_ERROR;
+    }
+}
+
+
+/* Allow: the methods of the rows that match, and OPTIONS with CORS */
+static ngx_int_t
+ngx_http_cs_allow(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf,
+    ngx_uint_t methods)
+{
+    u_char     *p;
+    ngx_str_t   allow, name;
+    ngx_uint_t  m;
+
+    p = ngx_pnalloc(r->pool, sizeof("GET, POST, PUT, DELETE, OPTIONS"));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    allow.data = p;
+
+    for (m = NGX_HTTP_GET; m <= NGX_HTTP_DELETE; m <<= 1) {
+        if ((methods & m) && ngx_http_cs_method_name(m, &name) == NGX_OK) {
+            if (p != allow.data) {
+                *p++ = ','; *p++ = ' ';
+            }
+
+            p = ngx_cpymem(p, name.data, name.len);
+        }
+    }
+
+    if (cslcf->cors_origins != NULL) {
+        p = ngx_cpymem(p, ", OPTIONS", sizeof(", OPTIONS") - 1);
+    }
+
+    allow.len = p - allow.data;
+
+    return ngx_http_cs_add_header(r, "Allow", &allow);
+}
+
+
+/* finds the row for the request; NGX_DECLINED with *err when none */
+static ngx_int_t
+ngx_http_cs_route(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf,
+    ngx_http_cs_ctx_t *ctx, ngx_http_cs_error_t **err)
+{
+    ngx_str_t                      path, param;
+    ngx_uint_t                     methods;
+    const ngx_http_cs_endpoint_t  *ep;
+
+    if (cslcf->kind == NGX_HTTP_CS_KIND_SERVICE) {
+        if (r->method != NGX_HTTP_POST) {
+            if (ngx_http_cs_allow(r, cslcf, NGX_HTTP_POST) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            *err = &ngx_http_cs_err_method_post;
+            return NGX_DECLINED;
+        }
+
+        ctx->ep = &ngx_http_cs_intake_endpoint;
+        return NGX_OK;
+    }
+
+    if (r->uri.len < cslcf->prefix_uri.len
+        || ngx_strncmp(r->uri.data, cslcf->prefix_uri.data,
+                       cslcf->prefix_uri.len) != 0)
+    {
+        *err = &ngx_http_cs_err_not_found;
+        return NGX_DECLINED;
+    }
+
+    path.data = r->uri.data + cslcf->prefix_uri.len;
+    path.len = r->uri.len - cslcf->prefix_uri.len;
+
+    methods = 0;
+
+    if (ngx_http_cs_match("service", &path, &param)) {
+        if (r->method == NGX_HTTP_POST) {
+            ctx->ep = &ngx_http_cs_intake_endpoint;
+            return NGX_OK;
+        }
+
+        methods |= NGX_HTTP_POST;
+    }
+
+    for (ep = ngx_http_cs_endpoints; ep->path; ep++) {
+        ngx_str_null(&param);
+
+        if (!ngx_http_cs_match(ep->path, &path, &param)) {
+            continue;
+        }
+
+        if (ep->method == r->method) {
+            ctx->ep = ep;
+            ctx->param = param;
+            return NGX_OK;
+        }
+
+        methods |= ep->method;
+    }
+
+    if (methods == 0) {
+        *err = &ngx_http_cs_err_not_found;
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_cs_allow(r, cslcf, methods) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    *err = &ngx_http_cs_err_method;
+
+    return NGX_DECLINED;
+}
+
+
+ngx_int_t
+ngx_http_cs_precheck(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf,
+    ngx_http_cs_ctx_t *ctx, ngx_http_cs_error_t **err)
+{
+    ngx_int_t   rc;
+    ngx_str_t   v;
+
+    rc = ngx_http_cs_route(r, cslcf, ctx, err);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ctx->ep->roles != NGX_HTTP_CS_ANYONE) {
+        rc = ngx_http_cs_authenticate(r, cslcf->secret, cslcf->admin_keys,
+                                      &cslcf->key_prefix, &ctx->caller);
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_DECLINED) {
+            ngx_str_set(&v, "Bearer");
+            if (ngx_http_cs_add_header(r, "WWW-Authenticate", &v) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            *err = &ngx_http_cs_err_unauthorized;
+            return NGX_DECLINED;
+        }
+
+        if (!(ctx->ep->roles & ctx->caller.role)) {
+            *err = &ngx_http_cs_err_forbidden;
+            return NGX_DECLINED;
+        }
+    }
+
+    if (ctx->ep->body != NGX_HTTP_CS_BODY_NONE && !ngx_http_cs_is_json(r)) {
+        *err = &ngx_http_cs_err_media_type;
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_cs_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                rc;
+    yajl_alloc_funcs         af;
+    ngx_http_cs_ctx_t       *ctx;
+    ngx_http_cs_error_t     *err;
+    ngx_http_cs_loc_conf_t  *cslcf;
+
+    cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
+
+    if (cslcf->redis == NULL) {
+        /* a location this module did not set up */
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (r->method == NGX_HTTP_OPTIONS && cslcf->cors_origins != NULL) {
+        return ngx_http_cs_preflight(r, cslcf);
+    }
+
+    ctx = ngx_http_cs_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    err = NULL;
+
+    rc = ngx_http_cs_precheck(r, cslcf, ctx, &err);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED || ctx->ep->body == NGX_HTTP_CS_BODY_NONE) {
+        /* never let an unread body be taken for the next request */
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc == NGX_DECLINED) {
+            return ngx_http_cs_send_error(r, err->status, err->code,
+                                          err->message, NULL, 0);
+        }
+
+        rc = ngx_http_cs_call(r, ctx);
+
+        if (rc != NGX_AGAIN) {
+            return rc;
+        }
+
+        /* the request waits for Redis: it is counted until the reply */
+        r->main->count++;
+
+        if (!r->discard_body) {
+            r->read_event_handler = ngx_http_test_reading;
+        }
+
+        r->write_event_handler = ngx_http_request_empty_handler;
+
+        return NGX_DONE;
+    }
+
+    /*
+     * The validator sees the body as it arrives, in the request body
+     * filter, so that a body nginx spills to a temporary file is never
+     * read back from it on the event loop.
+     */
+    ngx_http_cs_yajl_funcs(r, &af);
+
+    ctx->json = ngx_http_cs_json_create(cslcf->issue_max_length, &af);
+    if (ctx->json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_cs_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_cs_preflight(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf)
+{
+    ngx_int_t         rc;
+    ngx_str_t         v, *origin;
+    ngx_uint_t        n;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (cslcf->kind == NGX_HTTP_CS_KIND_API) {
+        ngx_str_set(&v, "GET, POST, PUT, DELETE, OPTIONS");
+
+    } else {
+        ngx_str_set(&v, "POST, OPTIONS");
+    }
+
+    if (ngx_http_cs_add_header(r, "Allow", &v) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    origin = ngx_http_cs_cors_origin(r, cslcf);
+
+    if (origin != NULL
+        && ngx_http_cs_find_header(r, "Access-Control-Request-Method", &n))
+    {
+        if (ngx_http_cs_add_header(r, "Access-Control-Allow-Methods", &v)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (cslcf->kind == NGX_HTTP_CS_KIND_API) {
+            ngx_str_set(&v, "Content-Type, Idempotency-Key, Authorization, "
+                            "X-CS-User");
+
+        } else {
+            ngx_str_set(&v, "Content-Type, Idempotency-Key");
+        }
+
+        if (ngx_http_cs_add_header(r, "Access-Control-Allow-Headers", &v)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_str_set(&v, "86400");
+        if (ngx_http_cs_add_header(r, "Access-Control-Max-Age", &v)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    r->headers_out.status = NGX_HTTP_NO_CONTENT;
+    r->headers_out.content_length_n = 0;
+    r->header_only = 1;
+
+    return ngx_http_send_header(r);
+}
+
+
+static void
+ngx_http_cs_body_handler(ngx_http_request_t *r)
+{
+    ngx_int_t           rc;
+    ngx_http_cs_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_cs_module);
+
+    if (ctx->body_unread) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "cs: a part of the body reached the module only in a "
+                      "file");
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    rc = ngx_http_cs_call(r, ctx);
+
+    if (rc == NGX_AGAIN) {
+        /* see the client go away while Redis works, and nothing else */
+        r->read_event_handler = ngx_http_test_reading;
+        r->write_event_handler = ngx_http_request_empty_handler;
+        return;
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+ngx_int_t
+ngx_http_cs_push(ngx_array_t *args, u_char *data, size_t len)
+{
+    ngx_str_t  *s;
+
+    s = ngx_array_push(args);
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    s->data = data;
+    s->len = len;
+
+    return NGX_OK;
+}
+
+
+/* the caller as every desk script reads it: role, who, proof, {param} */
+static ngx_int_t
+ngx_http_cs_caller_args(ngx_http_cs_ctx_t *ctx, ngx_array_t *args)
+{
+    const char            *role;
+    ngx_str_t              who, proof;
+    ngx_http_cs_caller_t  *c;
+
+    c = &ctx->caller;
+
+    switch (c->role) {
+
+    case NGX_HTTP_CS_ROLE_CUSTOMER:
+        role = "customer";
+        who = c->ticket;
+        proof = c->nonce;
+        break;
+
+    case NGX_HTTP_CS_ROLE_AGENT:
+        role = "agent";
+        who = c->name;
+        proof = c->token_hash;
+        break;
+
+    case NGX_HTTP_CS_ROLE_ADMIN:
+        role = "admin";
+        who = c->name;
+        ngx_str_null(&proof);
+        break;
+
+    default:
+        role = "anyone";
+        ngx_str_null(&who);
+        ngx_str_null(&proof);
+    }
+
+    if (ngx_http_cs_push(args, (u_char *) role, ngx_strlen(role)) != NGX_OK
+        || ngx_http_cs_push(args, who.data, who.len) != NGX_OK
+        || ngx_http_cs_push(args, proof.data, proof.len) != NGX_OK
+        || ngx_http_cs_push(args, ctx->param.data, ctx->param.len) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The row's script with the desk's key (the prefix) first, then the
+ * arguments.  NGX_AGAIN while Redis works; otherwise the answer is sent
+ * and its finalize code returned.
+ */
+static ngx_int_t
+ngx_http_cs_call(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx)
+{
+    ngx_int_t                rc;
+    ngx_array_t             *args;
+    ngx_http_cs_loc_conf_t  *cslcf;
+
+    cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
+
+    args = ngx_array_create(r->pool, 16, sizeof(ngx_str_t));
+    if (args == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_cs_push(args, cslcf->key_prefix.data, cslcf->key_prefix.len)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->ep->args != NULL) {
+        /* the row's own: it may answer by itself (a bad body, say) */
+        rc = ctx->ep->args(r, ctx, args);
+
+        if (rc == NGX_DONE) {
+            return ctx->rc;
+        }
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+    } else if (ngx_http_cs_caller_args(ctx, args) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_cs_redis_eval(r, cslcf->redis, ctx->ep->script, args,
+                                cslcf->redis_timeout, ngx_http_cs_done);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_cs_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                      "store_unavailable",
+                                      "the ticket store is not reachable; "
+                                      "retry later", NULL,
+                                      ngx_http_cs_redis_retry_after(
+                                          cslcf->redis));
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_AGAIN;
+}
+
+
+#define NGX_HTTP_CS_WRONGTYPE  "CSWRONGTYPE "
+
+
+/* the answers every row shares: the store unreachable, late or refusing */
+static ngx_int_t
+ngx_http_cs_store_error(ngx_http_request_t *r, redisReply *reply,
+    ngx_int_t rc)
+{
+    ngx_http_cs_loc_conf_t  *cslcf;
+
+    cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
+
+    if (rc == NGX_HTTP_SERVICE_UNAVAILABLE) {
+        return ngx_http_cs_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                      "store_unavailable",
+                                      "the ticket store is not reachable; "
+                                      "retry later", NULL,
+                                      ngx_http_cs_redis_retry_after(
+                                          cslcf->redis));
+    }
+
+    if (rc == NGX_HTTP_GATEWAY_TIME_OUT) {
+        return ngx_http_cs_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
+                                      "store_timeout",
+                                      "the ticket store did not answer in "
+                                      "time; retry with the same "
+                                      "Idempotency-Key", NULL, 0);
+    }
+
+    if (ngx_strncmp(reply->str, NGX_HTTP_CS_WRONGTYPE,
+                    sizeof(NGX_HTTP_CS_WRONGTYPE) - 1) == 0)
+    {
+        /* a foreign value under the prefix: found before any write */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "cs: the key \"%s\" holds a value of the wrong type; "
+                      "the ticket was not stored",
+                      reply->str + sizeof(NGX_HTTP_CS_WRONGTYPE) - 1);
+
+        return ngx_http_cs_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                      "internal_error", "internal error",
+                                      NULL, 0);
+    }
+
+    /* the scripts check before they write: an error wrote nothing */
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "cs: a desk script failed: %s", reply->str);
+
+    return ngx_http_cs_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  "store_unavailable",
+                                  "the ticket store refused the request; "
+                                  "retry later", NULL, 1);
+}
+
+
+static ngx_int_t
+ngx_http_cs_status(redisReply *v)
+{
+    if (v->type != REDIS_REPLY_INTEGER || v->integer < 200
+        || v->integer > 599)
+    {
+        return NGX_ERROR;
+    }
+
+    return (ngx_int_t) v->integer;
+}
+
+
+/*
+ * A desk script answers {"ok", status, value} or {"error", status, code,
+ * message[, field]}; an object value gets "status":"success" first.
+ */
+static ngx_int_t
+ngx_http_cs_script_answer(ngx_http_request_t *r, redisReply *reply)
+{
+    ngx_str_t           bearer;
+    ngx_int_t           status;
+    redisReply         *v, **e;
+    ngx_http_cs_out_t   o;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3
+        || reply->element[0]->type != REDIS_REPLY_STRING
+        || (status = ngx_http_cs_status(reply->element[1])) == NGX_ERROR)
+    {
+        goto invalid;
+    }
+
+    e = reply->element;
+
+    if (ngx_strcmp(e[0]->str, "error") == 0) {
+        if (reply->elements < 4 || e[2]->type != REDIS_REPLY_STRING
+            || e[3]->type != REDIS_REPLY_STRING)
+        {
+            goto invalid;
+        }
+
+        if (status == NGX_HTTP_UNAUTHORIZED) {
+            ngx_str_set(&bearer, "Bearer");
+
+            if (ngx_http_cs_add_header(r, "WWW-Authenticate", &bearer)
+                != NGX_OK)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+
+        return ngx_http_cs_send_error(r, status, e[2]->str, e[3]->str,
+                                      (reply->elements > 4
+                                       && e[4]->type == REDIS_REPLY_STRING)
+                                      ? e[4]->str : NULL, 0);
+    }
+
+    if (ngx_strcmp(e[0]->str, "ok") != 0) {
+        goto invalid;
+    }
+
+    v = e[2];
+
+    if (ngx_http_cs_out_init(r, &o) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (v->type == REDIS_REPLY_ARRAY && v->elements > 0
+        && v->element[0]->type == REDIS_REPLY_STRING
+        && v->element[0]->len == 1 && v->element[0]->str[0] == '{')
+    {
+        ngx_http_cs_out_open(&o);
+        ngx_http_cs_out_cstr(&o, "status", "success");
+        ngx_http_cs_out_members(&o, v, 0);
+        ngx_http_cs_out_close(&o);
+
+    } else {
+        ngx_http_cs_out_reply(&o, v, 0);
+    }
+
+    return ngx_http_cs_send_json(r, status, ngx_http_cs_out_buf(r, &o));
+
+invalid:
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "cs: unexpected reply from a desk script");
+
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+static void
+ngx_http_cs_done(ngx_http_request_t *r, redisReply *reply, ngx_int_t rc)
+{
+    ngx_http_cs_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_cs_module);
+
+    if (rc != NGX_OK || reply->type == REDIS_REPLY_ERROR) {
+        ngx_http_finalize_request(r, ngx_http_cs_store_error(r, reply, rc));
+        return;
+    }
+
+    if (ctx->ep->answer != NULL) {
+        ngx_http_finalize_request(r, ctx->ep->answer(r, ctx, reply));
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_http_cs_script_answer(r, reply));
+}

@@ -1,0 +1,97 @@
+-- The prelude of every desk script but the intake (the build puts it in
+-- front of each): the desk's prefix, the time from Redis, the caller's
+-- check, and the shapes of an answer.
+--
+-- KEYS[1]: the desk's prefix, a key name every key of the desk starts with
+--          (a prefix with a hash tag puts the desk in one cluster slot).
+-- ARGV[1..4]: the caller's role (customer, agent, admin), who it is (the
+--          ticket id, the agent's or admin's name), its proof (the ticket's
+--          nonce, the SHA-256 of the agent's token) and the path's {id} or
+--          {name}.  nginx has checked the token's MAC; this checks what
+--          only Redis knows.
+-- Answers: {'ok', status, value} or {'error', status, code, message[, field]}.
+-- A value is a string, an integer, false (null), or a table made by obj(),
+-- list() or a literal: see ngx_http_cs_answer.c.
+
+local p = KEYS[1]
+local role, who, proof, param = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+
+local NULL = false
+local TRUE, FALSE = {'!', 'true'}, {'!', 'false'}
+
+local function now_ms()
+    local t = redis.call('TIME')
+    return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function ok(status, value)
+    return {'ok', status, value}
+end
+
+local function err(status, code, message, field)
+    return {'error', status, code, message, field or NULL}
+end
+
+-- obj('name', value, ...): an object; nil values are sent as null
+local function obj(...)
+    local t, n = {'{'}, select('#', ...)
+    local a = {...}
+    for i = 1, n do
+        local v = a[i]
+        if v == nil then
+            v = NULL
+        end
+        t[i + 1] = v
+    end
+    return t
+end
+
+local function list(items)
+    local t = {'['}
+    for i = 1, #items do
+        t[i + 1] = items[i]
+    end
+    return t
+end
+
+-- HGETALL as a table
+local function hash(key)
+    local flat = redis.call('HGETALL', key)
+    if #flat == 0 then
+        return nil
+    end
+    local h = {}
+    for i = 1, #flat, 2 do
+        h[flat[i]] = flat[i + 1]
+    end
+    return h
+end
+
+local function num(s)
+    if s == nil or s == '' then
+        return NULL
+    end
+    return tonumber(s)
+end
+
+-- the caller, or nil when its proof is no longer good: a ticket's token
+-- for a ticket that reused its id, an agent's replaced or deleted token
+local function caller()
+    if role == 'customer' then
+        if redis.call('HGET', p .. 'ticket:' .. who, 'nonce') ~= proof then
+            return nil
+        end
+        return {role = role, ticket = who}
+    elseif role == 'agent' then
+        if redis.call('HGET', p .. 'agent:' .. who, 'token') ~= proof then
+            return nil
+        end
+        return {role = role, name = who}
+    elseif role == 'admin' then
+        return {role = role, name = who}
+    end
+    return nil
+end
+
+local UNAUTHORIZED = err(401, 'unauthorized',
+                         'send valid credentials as Authorization: Bearer <token>')

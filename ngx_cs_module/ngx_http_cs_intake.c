@@ -1,0 +1,397 @@
+/*
+ * The intake's row: POST service.  Its body is the ticket, validated as it
+ * streams (ngx_http_cs_json.c); then the Idempotency-Key, the proof of the
+ * user id (X-CS-User) and the arguments of the intake script; then the
+ * 201, which is v1's answer plus "token" where the desk has cs_secret.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <hiredis/hiredis.h>
+
+#include "ngx_http_cs_module.h"
+#include "ngx_http_cs_json.h"
+#include "ngx_http_cs_redis.h"
+
+
+/* what the intake script answers: {outcome, id, agent, state, nonce} */
+#define NGX_HTTP_CS_INTAKE_OUTCOME  0
+#define NGX_HTTP_CS_INTAKE_ID       1
+#define NGX_HTTP_CS_INTAKE_AGENT    2
+#define NGX_HTTP_CS_INTAKE_STATE    3
+#define NGX_HTTP_CS_INTAKE_NONCE    4
+#define NGX_HTTP_CS_INTAKE_REPLY    5
+
+
+static ngx_int_t ngx_http_cs_intake_args(ngx_http_request_t *r,
+    ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
+static ngx_int_t ngx_http_cs_intake_answer(ngx_http_request_t *r,
+    ngx_http_cs_ctx_t *ctx, redisReply *reply);
+
+
+const ngx_http_cs_endpoint_t  ngx_http_cs_intake_endpoint = {
+    NGX_HTTP_POST, "service",
+    NGX_HTTP_CS_ANYONE,
+    NGX_HTTP_CS_BODY_TICKET, NGX_HTTP_CS_SCRIPT_INTAKE,
+    ngx_http_cs_intake_args, ngx_http_cs_intake_answer
+};
+
+
+/* NGX_OK with key->len 0 when absent, NGX_DECLINED when malformed */
+static ngx_int_t
+ngx_http_cs_idempotency_key(ngx_http_request_t *r, ngx_str_t *key)
+{
+    ngx_uint_t        i, n;
+    ngx_table_elt_t  *h;
+
+    ngx_str_null(key);
+
+    h = ngx_http_cs_header(r, "Idempotency-Key", &n);
+    if (h == NULL) {
+        return NGX_OK;
+    }
+
+    if (n != 1 || h->value.len == 0
+        || h->value.len > NGX_HTTP_CS_IDEM_KEY_MAX)
+    {
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; i < h->value.len; i++) {
+        if (h->value.data[i] < 0x20 || h->value.data[i] > 0x7e) {
+            return NGX_DECLINED;
+        }
+    }
+
+    *key = h->value;
+
+    return NGX_OK;
+}
+
+
+/*
+ * X-CS-User: the site's proof that it logged this user in.  NGX_OK with
+ * *proven set, or NGX_DECLINED for a proof that is wrong (401).
+ */
+static ngx_int_t
+ngx_http_cs_user_proof(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf,
+    const ngx_http_cs_json_str_t *user, ngx_uint_t *proven)
+{
+    ngx_str_t         want, id;
+    ngx_uint_t        n;
+    ngx_table_elt_t  *h;
+
+    *proven = 0;
+
+    h = ngx_http_cs_header(r, "X-CS-User", &n);
+    if (h == NULL) {
+        return NGX_OK;
+    }
+
+    if (n != 1 || cslcf->secret == NULL) {
+        return NGX_DECLINED;
+    }
+
+    id.data = (u_char *) user->data;
+    id.len = user->len;
+
+    if (ngx_http_cs_hmac_b64(r->pool, &cslcf->secret->current, "user", &id,
+                             1, &want)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (h->value.len == want.len
+        && ngx_http_cs_equal(h->value.data, want.data, want.len))
+    {
+        *proven = 1;
+        return NGX_OK;
+    }
+
+    if (cslcf->secret->old.len > 0) {
+        if (ngx_http_cs_hmac_b64(r->pool, &cslcf->secret->old, "user", &id,
+                                 1, &want)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (h->value.len == want.len
+            && ngx_http_cs_equal(h->value.data, want.data, want.len))
+        {
+            *proven = 1;
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* NGX_OK for a good body; NGX_DONE once its 400 or 422 is sent */
+static ngx_int_t
+ngx_http_cs_body_verdict(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx)
+{
+    ngx_int_t            rc;
+    ngx_uint_t           status;
+    const char          *code;
+    ngx_http_cs_json_t  *v;
+
+    v = ctx->json;
+
+    rc = ngx_http_cs_json_finish(v);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "cs: json: %uz keys, %uz probes",
+                   ngx_http_cs_json_keys(v), ngx_http_cs_json_probes(v));
+
+    switch (rc) {
+
+    case NGX_HTTP_CS_JSON_OK:
+        return NGX_OK;
+
+    case NGX_HTTP_CS_JSON_SYNTAX:
+        status = NGX_HTTP_BAD_REQUEST;
+        code = "invalid_json";
+        break;
+
+    case NGX_HTTP_CS_JSON_MISSING:
+        status = NGX_HTTP_CS_UNPROCESSABLE;
+        code = "missing_field";
+        break;
+
+    case NGX_HTTP_CS_JSON_INVALID:
+        status = NGX_HTTP_CS_UNPROCESSABLE;
+        code = "invalid_field";
+        break;
+
+    case NGX_HTTP_CS_JSON_UNKNOWN:
+        status = NGX_HTTP_CS_UNPROCESSABLE;
+        code = "unknown_field";
+        break;
+
+    default:
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->rc = ngx_http_cs_send_error(r, status, code,
+                                     ngx_http_cs_json_message(v),
+                                     ngx_http_cs_json_field(v), 0);
+
+    return NGX_DONE;
+}
+
+
+/*
+ * ARGV of the intake script, after the desk's key: assign, idempotency
+ * key, the number of agents, the agents, the six fields, the nonce ("" for
+ * a desk without cs_secret) and "1" for a proven user id.
+ */
+static ngx_int_t
+ngx_http_cs_intake_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
+    ngx_array_t *args)
+{
+    u_char                        *count;
+    ngx_int_t                      rc;
+    ngx_str_t                      key, nonce, *agent;
+    ngx_uint_t                     i, nagents, proven;
+    const char                    *assign;
+    ngx_http_cs_loc_conf_t        *cslcf;
+    const ngx_http_cs_json_str_t  *val;
+
+    cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
+
+    /* a chunked body over client_max_body_size is a 413 before this */
+    if (ngx_http_cs_idempotency_key(r, &key) != NGX_OK) {
+        ctx->rc = ngx_http_cs_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                         "invalid_idempotency_key",
+                                         "Idempotency-Key must be one header"
+                                         " of 1 to 128 printable ASCII"
+                                         " characters", NULL, 0);
+        return NGX_DONE;
+    }
+
+    rc = ngx_http_cs_body_verdict(r, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_cs_user_proof(r, cslcf,
+                                ngx_http_cs_json_value(ctx->json,
+                                                       NGX_HTTP_CS_F_USER_ID),
+                                &proven);
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_str_set(&nonce, "Bearer");
+        if (ngx_http_cs_add_header(r, "WWW-Authenticate", &nonce) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->rc = ngx_http_cs_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                         "unauthorized",
+                                         "X-CS-User is not a proof of this "
+                                         "userId", NULL, 0);
+        return NGX_DONE;
+    }
+
+    ngx_str_null(&nonce);
+
+    if (cslcf->secret != NULL
+        && ngx_http_cs_nonce(r->pool, &nonce) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    nagents = cslcf->agents ? cslcf->agents->nelts : 0;
+
+    count = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (count == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    assign = (cslcf->assign == NGX_HTTP_CS_ASSIGN_LEAST_LOADED)
+             ? "least_loaded" : "round_robin";
+
+    if (ngx_http_cs_push(args, (u_char *) assign, ngx_strlen(assign))
+        != NGX_OK
+        || ngx_http_cs_push(args, key.data, key.len) != NGX_OK
+        || ngx_http_cs_push(args, count,
+                            ngx_sprintf(count, "%ui", nagents) - count)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    agent = nagents ? cslcf->agents->elts : NULL;
+    for (i = 0; i < nagents; i++) {
+        if (ngx_http_cs_push(args, agent[i].data, agent[i].len) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    /* the validator's values live in the pool until the request ends */
+    for (i = 0; i < NGX_HTTP_CS_F_COUNT; i++) {
+        val = ngx_http_cs_json_value(ctx->json, i);
+        if (ngx_http_cs_push(args, (u_char *) val->data, val->len)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (ngx_http_cs_push(args, nonce.data, nonce.len) != NGX_OK
+        || ngx_http_cs_push(args, (u_char *) (proven ? "1" : ""),
+                            proven ? 1 : 0)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_cs_send_ticket(ngx_http_request_t *r, redisReply *reply)
+{
+    u_char                  *p;
+    ngx_str_t                id, nonce, token;
+    redisReply             **e;
+    ngx_http_cs_out_t        o;
+    ngx_http_cs_loc_conf_t  *cslcf;
+
+    cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
+
+    e = reply->element;
+
+    if (ngx_http_cs_out_init(r, &o) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_cs_out_open(&o);
+    ngx_http_cs_out_cstr(&o, "status", "success");
+    ngx_http_cs_out_cstr(&o, "message", "Request received and processed.");
+    ngx_http_cs_out_int(&o, "ticketId", e[NGX_HTTP_CS_INTAKE_ID]->integer);
+    ngx_http_cs_out_str(&o, "agent",
+                        e[NGX_HTTP_CS_INTAKE_AGENT]->len
+                        ? (u_char *) e[NGX_HTTP_CS_INTAKE_AGENT]->str : NULL,
+                        e[NGX_HTTP_CS_INTAKE_AGENT]->len);
+    ngx_http_cs_out_str(&o, "state",
+                        (u_char *) e[NGX_HTTP_CS_INTAKE_STATE]->str,
+                        e[NGX_HTTP_CS_INTAKE_STATE]->len);
+
+    /* the customer's token, the same on every replay of the intake */
+    if (cslcf->secret != NULL && e[NGX_HTTP_CS_INTAKE_NONCE]->len > 0) {
+        p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        id.data = p;
+        id.len = ngx_sprintf(p, "%L", e[NGX_HTTP_CS_INTAKE_ID]->integer) - p;
+
+        nonce.data = (u_char *) e[NGX_HTTP_CS_INTAKE_NONCE]->str;
+        nonce.len = e[NGX_HTTP_CS_INTAKE_NONCE]->len;
+
+        if (ngx_http_cs_ticket_token(r->pool, cslcf->secret,
+                                     &cslcf->key_prefix, &id, &nonce, &token)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_http_cs_out_str(&o, "token", token.data, token.len);
+    }
+
+    ngx_http_cs_out_close(&o);
+
+    return ngx_http_cs_send_json(r, NGX_HTTP_CREATED,
+                                 ngx_http_cs_out_buf(r, &o));
+}
+
+
+static ngx_int_t
+ngx_http_cs_intake_answer(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
+    redisReply *reply)
+{
+    ngx_uint_t  i;
+
+    if (reply->type != REDIS_REPLY_ARRAY
+        || reply->elements != NGX_HTTP_CS_INTAKE_REPLY
+        || reply->element[NGX_HTTP_CS_INTAKE_ID]->type
+           != REDIS_REPLY_INTEGER)
+    {
+        goto invalid;
+    }
+
+    for (i = 0; i < NGX_HTTP_CS_INTAKE_REPLY; i++) {
+        if (i != NGX_HTTP_CS_INTAKE_ID
+            && reply->element[i]->type != REDIS_REPLY_STRING)
+        {
+            goto invalid;
+        }
+    }
+
+    if (ngx_strcmp(reply->element[NGX_HTTP_CS_INTAKE_OUTCOME]->str, "reused")
+        == 0)
+    {
+        return ngx_http_cs_send_error(r, NGX_HTTP_CONFLICT,
+                                      "idempotency_key_reused",
+                                      "this Idempotency-Key was used for a "
+                                      "different ticket", NULL, 0);
+    }
+
+    return ngx_http_cs_send_ticket(r, reply);
+
+invalid:
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "cs: unexpected reply from the intake script");
+
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}

@@ -1,0 +1,13 @@
+-- GET me: who the token names.  A customer is named by its ticket id.
+-- Runs after ngx_http_cs_common.lua.
+
+local c = caller()
+if not c then
+    return UNAUTHORIZED
+end
+
+if c.role == 'customer' then
+    return ok(200, obj('role', 'customer', 'name', tonumber(c.ticket)))
+end
+
+return ok(200, obj('role', c.role, 'name', c.name))
