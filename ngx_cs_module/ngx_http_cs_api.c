@@ -666,9 +666,14 @@ ngx_http_cs_push(ngx_array_t *args, u_char *data, size_t len)
 }
 
 
-/* the caller as every desk script reads it: role, who, proof, {param} */
+/*
+ * The first arguments of every row that has a caller: role, who, proof,
+ * the path's {id} or {name}, and "1" when the agents are cs_agents' static
+ * ones (ngx_http_cs_common.lua reads them).
+ */
 static ngx_int_t
-ngx_http_cs_caller_args(ngx_http_cs_ctx_t *ctx, ngx_array_t *args)
+ngx_http_cs_caller_args(ngx_http_cs_ctx_t *ctx,
+    ngx_http_cs_loc_conf_t *cslcf, ngx_array_t *args)
 {
     const char            *role;
     ngx_str_t              who, proof;
@@ -705,7 +710,9 @@ ngx_http_cs_caller_args(ngx_http_cs_ctx_t *ctx, ngx_array_t *args)
     if (ngx_http_cs_push(args, (u_char *) role, ngx_strlen(role)) != NGX_OK
         || ngx_http_cs_push(args, who.data, who.len) != NGX_OK
         || ngx_http_cs_push(args, proof.data, proof.len) != NGX_OK
-        || ngx_http_cs_push(args, ctx->param.data, ctx->param.len) != NGX_OK)
+        || ngx_http_cs_push(args, ctx->param.data, ctx->param.len) != NGX_OK
+        || ngx_http_cs_push(args, (u_char *) "1", cslcf->agents ? 1 : 0)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -739,6 +746,13 @@ ngx_http_cs_call(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* the intake, the one row without a caller, has arguments of its own */
+    if (ctx->ep->roles != NGX_HTTP_CS_ANYONE
+        && ngx_http_cs_caller_args(ctx, cslcf, args) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     if (ctx->ep->args != NULL) {
         /* the row's own: it may answer by itself (a bad body, say) */
         rc = ctx->ep->args(r, ctx, args);
@@ -750,9 +764,6 @@ ngx_http_cs_call(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx)
         if (rc != NGX_OK) {
             return rc;
         }
-
-    } else if (ngx_http_cs_caller_args(ctx, args) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     rc = ngx_http_cs_redis_eval(r, cslcf->redis, ctx->ep->script, args,

@@ -4,17 +4,19 @@
 --
 -- KEYS[1]: the desk's prefix, a key name every key of the desk starts with
 --          (a prefix with a hash tag puts the desk in one cluster slot).
--- ARGV[1..4]: the caller's role (customer, agent, admin), who it is (the
+-- ARGV[1..5]: the caller's role (customer, agent, admin), who it is (the
 --          ticket id, the agent's or admin's name), its proof (the ticket's
---          nonce, the SHA-256 of the agent's token) and the path's {id} or
---          {name}.  nginx has checked the token's MAC; this checks what
---          only Redis knows.
+--          nonce, the SHA-256 of the agent's token), the path's {id} or
+--          {name}, and '1' when the agents are cs_agents' static ones.
+--          nginx has checked the token's MAC; this checks what only Redis
+--          knows.  An endpoint's own arguments follow from ARGV[6].
 -- Answers: {'ok', status, value} or {'error', status, code, message[, field]}.
 -- A value is a string, an integer, false (null), or a table made by obj(),
 -- list() or a literal: see ngx_http_cs_answer.c.
 
 local p = KEYS[1]
 local role, who, proof, param = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local static_agents = ARGV[5] == '1'
 
 local NULL = false
 local TRUE, FALSE = {'!', 'true'}, {'!', 'false'}
