@@ -49,6 +49,21 @@ static const ngx_http_cs_endpoint_t  ngx_http_cs_endpoints[] = {
       NGX_HTTP_CS_ROLES_ANY_TOKEN,
       NGX_HTTP_CS_BODY_NONE, NGX_HTTP_CS_SCRIPT_TICKET_GET, NULL, NULL },
 
+    { NGX_HTTP_GET, "agents",
+      NGX_HTTP_CS_ROLE_ADMIN,
+      NGX_HTTP_CS_BODY_NONE, NGX_HTTP_CS_SCRIPT_AGENTS_LIST,
+      ngx_http_cs_agents_list_args, NULL },
+
+    { NGX_HTTP_DELETE, "agents/{name}",
+      NGX_HTTP_CS_ROLE_ADMIN,
+      NGX_HTTP_CS_BODY_NONE, NGX_HTTP_CS_SCRIPT_AGENT_DELETE,
+      ngx_http_cs_agent_delete_args, NULL },
+
+    { NGX_HTTP_POST, "agents/{name}/token",
+      NGX_HTTP_CS_ROLE_ADMIN,
+      NGX_HTTP_CS_BODY_NONE, NGX_HTTP_CS_SCRIPT_AGENT_TOKEN,
+      ngx_http_cs_agent_token_args, NULL },
+
     { 0, NULL, 0, 0, 0, NULL, NULL }
 };
 
@@ -858,7 +873,8 @@ ngx_http_cs_status(redisReply *v)
  * message[, field]}; an object value gets "status":"success" first.
  */
 static ngx_int_t
-ngx_http_cs_script_answer(ngx_http_request_t *r, redisReply *reply)
+ngx_http_cs_script_answer(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
+    redisReply *reply)
 {
     ngx_str_t           bearer;
     ngx_int_t           status;
@@ -914,6 +930,13 @@ ngx_http_cs_script_answer(ngx_http_request_t *r, redisReply *reply)
         ngx_http_cs_out_open(&o);
         ngx_http_cs_out_cstr(&o, "status", "success");
         ngx_http_cs_out_members(&o, v, 0);
+
+        /* a token nginx made is shown with the creation, this once */
+        if (status == NGX_HTTP_CREATED && ctx->token.len > 0) {
+            ngx_http_cs_out_str(&o, "token", ctx->token.data,
+                                ctx->token.len);
+        }
+
         ngx_http_cs_out_close(&o);
 
     } else {
@@ -948,5 +971,5 @@ ngx_http_cs_done(ngx_http_request_t *r, redisReply *reply, ngx_int_t rc)
         return;
     }
 
-    ngx_http_finalize_request(r, ngx_http_cs_script_answer(r, reply));
+    ngx_http_finalize_request(r, ngx_http_cs_script_answer(r, ctx, reply));
 }

@@ -385,6 +385,45 @@ ngx_http_cs_ticket_token(ngx_pool_t *pool, ngx_http_cs_secret_t *secret,
 }
 
 
+ngx_int_t
+ngx_http_cs_agent_token(ngx_pool_t *pool, ngx_http_cs_secret_t *secret,
+    ngx_str_t *prefix, ngx_str_t *name, ngx_str_t *token, ngx_str_t *hash)
+{
+    u_char     *p, digest[SHA256_DIGEST_LENGTH];
+    ngx_str_t   rand, mac, parts[3];
+
+    if (ngx_http_cs_nonce(pool, &rand) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    parts[0] = *prefix;
+    parts[1] = *name;
+    parts[2] = rand;
+
+    if (ngx_http_cs_hmac_b64(pool, &secret->current, "agent", parts, 3, &mac)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    token->len = sizeof("a...") - 1 + name->len + rand.len + mac.len;
+    token->data = ngx_pnalloc(pool, token->len);
+    hash->data = ngx_pnalloc(pool, 2 * SHA256_DIGEST_LENGTH);
+    if (token->data == NULL || hash->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(token->data, "a.%V.%V.%V", name, &rand, &mac);
+    token->len = p - token->data;
+
+    /* Redis keeps only this */
+    SHA256(token->data, token->len, digest);
+    hash->len = ngx_hex_dump(hash->data, digest, sizeof(digest)) - hash->data;
+
+    return NGX_OK;
+}
+
+
 /* the MAC of a token's parts under the current or the old secret */
 static ngx_int_t
 ngx_http_cs_mac_ok(ngx_pool_t *pool, ngx_http_cs_secret_t *secret,

@@ -78,6 +78,11 @@ ngx_int_t ngx_http_cs_ticket_token(ngx_pool_t *pool,
     ngx_http_cs_secret_t *secret, ngx_str_t *prefix, ngx_str_t *id,
     ngx_str_t *nonce, ngx_str_t *token);
 
+/* "a.<name>.<random>.<mac>", a new agent token, and its SHA-256 in hex */
+ngx_int_t ngx_http_cs_agent_token(ngx_pool_t *pool,
+    ngx_http_cs_secret_t *secret, ngx_str_t *prefix, ngx_str_t *name,
+    ngx_str_t *token, ngx_str_t *hash);
+
 /*
  * Reads "Authorization: Bearer <token>": NGX_OK with the caller, or
  * NGX_DECLINED when the credentials are missing or wrong (401).

@@ -76,6 +76,107 @@ local function num(s)
     return tonumber(s)
 end
 
+-- an event of the desk's stream; the actor is role:name, a customer by
+-- its ticket (the user is never named here)
+local function event(kind, ...)
+    local actor = role
+    if role == 'customer' then
+        actor = 'customer:ticket:' .. who
+    elseif role == 'agent' or role == 'admin' then
+        actor = role .. ':' .. who
+    end
+    redis.call('XADD', p .. 'events', 'MAXLEN', '~', 100000, '*',
+               'type', kind, 'actor', actor, ...)
+end
+
+-- the agents' registry -------------------------------------------------
+
+-- online, away or offline: a status whose heartbeat lapsed is offline
+local function effective(status, last_seen, now, timeout)
+    if status ~= 'online' and status ~= 'away' then
+        return 'offline'
+    end
+    if not last_seen or now - tonumber(last_seen) > timeout then
+        return 'offline'
+    end
+    return status
+end
+
+-- name -> {status, load, capacity, last}: the agents that may take work
+-- now (online, fresh heartbeat, load under capacity)
+local function eligible_agents(now, timeout)
+    local out = {}
+    for _, name in ipairs(redis.call('SMEMBERS', p .. 'agents')) do
+        local a = redis.call('HMGET', p .. 'agent:' .. name, 'status',
+                             'lastSeen', 'capacity', 'load', 'lastAssigned')
+        local load, cap = tonumber(a[4]) or 0, tonumber(a[3]) or 0
+        if effective(a[1], a[2], now, timeout) == 'online' and load < cap then
+            out[#out + 1] = {name = name, load = load, capacity = cap,
+                             last = tonumber(a[5]) or -1}
+        end
+    end
+    return out
+end
+
+-- the choice among eligible agents: round_robin takes the oldest last
+-- assignment; least_loaded the most spare capacity, then the oldest last
+-- assignment; never assigned counts as oldest; then the name's byte order
+local function choose(agents, assign)
+    local best
+    for _, a in ipairs(agents) do
+        if not best then
+            best = a
+        else
+            local better
+            if assign == 'least_loaded'
+               and a.capacity - a.load ~= best.capacity - best.load
+            then
+                better = a.capacity - a.load > best.capacity - best.load
+            elseif a.last ~= best.last then
+                better = a.last < best.last
+            else
+                better = a.name < best.name
+            end
+            if better then
+                best = a
+            end
+        end
+    end
+    return best and best.name or nil
+end
+
+-- a queued ticket goes to an agent: its hash, the agent's queue and load
+local function assign_to(id, name, now)
+    redis.call('HSET', p .. 'ticket:' .. id, 'state', 'assigned',
+               'agent', name, 'updatedAt', now)
+    redis.call('RPUSH', p .. 'queue:' .. name, id)
+    redis.call('HINCRBY', p .. 'agent:' .. name, 'load', 1)
+    redis.call('HSET', p .. 'agent:' .. name, 'lastAssigned', now)
+end
+
+-- hands the backlog, oldest first, to this agent while it may take work
+local function drain(name, now, timeout)
+    local taken = 0
+    while true do
+        local a = redis.call('HMGET', p .. 'agent:' .. name, 'status',
+                             'lastSeen', 'capacity', 'load')
+        if effective(a[1], a[2], now, timeout) ~= 'online'
+           or (tonumber(a[4]) or 0) >= (tonumber(a[3]) or 0)
+        then
+            return taken
+        end
+        local id = redis.call('LPOP', p .. 'queue:unassigned')
+        if not id then
+            return taken
+        end
+        assign_to(id, name, now)
+        redis.call('XADD', p .. 'events', 'MAXLEN', '~', 100000, '*',
+                   'type', 'ticket.assigned', 'actor', 'routing',
+                   'ticketId', id, 'agent', name)
+        taken = taken + 1
+    end
+end
+
 -- the caller, or nil when its proof is no longer good: a ticket's token
 -- for a ticket that reused its id, an agent's replaced or deleted token
 local function caller()

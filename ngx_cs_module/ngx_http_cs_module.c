@@ -81,6 +81,13 @@ static ngx_command_t  ngx_http_cs_commands[] = {
       0,
       NULL },
 
+    { ngx_string("cs_presence_timeout"),
+      NGX_HTTP_CS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_cs_loc_conf_t, presence_timeout),
+      &ngx_http_cs_positive_post },
+
     { ngx_string("cs_admin_keys"),
       NGX_HTTP_CS_CONF|NGX_CONF_TAKE1,
       ngx_http_cs_admin_keys,
@@ -493,6 +500,7 @@ ngx_http_cs_create_loc_conf(ngx_conf_t *cf)
     conf->kind = NGX_CONF_UNSET_UINT;
     conf->secret = NGX_CONF_UNSET_PTR;
     conf->admin_keys = NGX_CONF_UNSET_PTR;
+    conf->presence_timeout = NGX_CONF_UNSET_MSEC;
     conf->redis_database = NGX_CONF_UNSET;
     conf->redis_connect_timeout = NGX_CONF_UNSET_MSEC;
     conf->redis_timeout = NGX_CONF_UNSET_MSEC;
@@ -549,6 +557,8 @@ ngx_http_cs_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
     ngx_conf_merge_ptr_value(conf->secret, prev->secret, NULL);
     ngx_conf_merge_ptr_value(conf->admin_keys, prev->admin_keys, NULL);
+    ngx_conf_merge_msec_value(conf->presence_timeout, prev->presence_timeout,
+                              60000);
 
     if (conf->kind == NGX_HTTP_CS_KIND_API && conf->secret == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -90,6 +90,7 @@ struct ngx_http_cs_ctx_s {
     ngx_http_cs_caller_t           caller;
     ngx_http_cs_json_t            *json;      /* fed as the body arrives */
     ngx_int_t                      rc;        /* of an answer already sent */
+    ngx_str_t                      token;     /* made here, shown once */
     ngx_buf_t                     *error_body; /* nginx's own error, JSON */
     unsigned                       error_sent:1;
     unsigned                       body_unread:1;
@@ -109,6 +110,7 @@ typedef struct {
 
     ngx_http_cs_secret_t       *secret;
     ngx_array_t                *admin_keys;  /* ngx_http_cs_admin_key_t */
+    ngx_msec_t                  presence_timeout;
 
     ngx_str_t                   redis_server;
     ngx_str_t                   redis_password;
@@ -142,6 +144,14 @@ ngx_int_t ngx_http_cs_precheck(ngx_http_request_t *r,
 
 /* the intake's row (ngx_http_cs_intake.c) */
 extern const ngx_http_cs_endpoint_t  ngx_http_cs_intake_endpoint;
+
+/* the agents' rows (ngx_http_cs_agents.c) */
+ngx_int_t ngx_http_cs_agent_token_args(ngx_http_request_t *r,
+    ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
+ngx_int_t ngx_http_cs_agents_list_args(ngx_http_request_t *r,
+    ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
+ngx_int_t ngx_http_cs_agent_delete_args(ngx_http_request_t *r,
+    ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
 
 ngx_int_t ngx_http_cs_push(ngx_array_t *args, u_char *data, size_t len);
 

@@ -118,7 +118,12 @@ static void ngx_http_cs_redis_liveness_handler(ngx_event_t *ev);
 static ngx_http_cs_script_t  ngx_http_cs_scripts[NGX_HTTP_CS_SCRIPT_COUNT] = {
     { ngx_http_cs_script_intake, { 0 } },
     { ngx_http_cs_script_me, { 0 } },
-    { ngx_http_cs_script_ticket_get, { 0 } }
+    { ngx_http_cs_script_ticket_get, { 0 } },
+    { ngx_http_cs_script_agent_put, { 0 } },
+    { ngx_http_cs_script_agent_token, { 0 } },
+    { ngx_http_cs_script_agent_presence, { 0 } },
+    { ngx_http_cs_script_agents_list, { 0 } },
+    { ngx_http_cs_script_agent_delete, { 0 } }
 };
 
 static ngx_queue_t  ngx_http_cs_redis_free;

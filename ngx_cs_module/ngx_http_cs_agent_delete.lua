@@ -1,0 +1,48 @@
+-- DELETE agents/{name}: the agent leaves the registry; its open tickets go
+-- back to routing (never to it), and its name stays in their history.
+-- ARGV[6..7]: assign (round_robin | least_loaded), the presence timeout.
+-- Runs after ngx_http_cs_common.lua.
+
+local c = caller()
+if not c then
+    return UNAUTHORIZED
+end
+
+if static_agents then
+    return err(409, 'static_agents',
+               'the agents are fixed by cs_agents in nginx.conf')
+end
+
+local key = p .. 'agent:' .. param
+if redis.call('EXISTS', key) == 0 then
+    return err(404, 'not_found', 'there is no such agent')
+end
+
+local assign, timeout = ARGV[6], tonumber(ARGV[7])
+local now = now_ms()
+
+redis.call('SREM', p .. 'agents', param)
+redis.call('DEL', key)
+
+local open = redis.call('LRANGE', p .. 'queue:' .. param, 0, -1)
+redis.call('DEL', p .. 'queue:' .. param)
+
+local routed = 0
+for _, id in ipairs(open) do
+    local tkey = p .. 'ticket:' .. id
+    redis.call('HSET', tkey, 'state', 'queued', 'previousAgent', param,
+               'updatedAt', now)
+    redis.call('HDEL', tkey, 'agent')
+    local to = choose(eligible_agents(now, timeout), assign)
+    if to then
+        assign_to(id, to, now)
+        routed = routed + 1
+    else
+        redis.call('RPUSH', p .. 'queue:unassigned', id)
+    end
+end
+
+event('agent.deleted', 'agent', param, 'tickets', #open)
+
+return ok(200, obj('agent', param, 'rerouted', routed,
+                   'queued', #open - routed))

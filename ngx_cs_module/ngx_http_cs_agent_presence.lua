@@ -1,0 +1,40 @@
+-- PUT agents/{name}/presence: the agent says online, away or offline; the
+-- call is also its heartbeat.  An agent that comes online takes the
+-- backlog.  ARGV[6..7]: the status, the presence timeout (ms).
+-- Runs after ngx_http_cs_common.lua.
+
+local c = caller()
+if not c then
+    return UNAUTHORIZED
+end
+
+if static_agents then
+    return err(409, 'static_agents',
+               'the agents are fixed by cs_agents in nginx.conf')
+end
+
+if c.name ~= param then
+    return err(403, 'forbidden', 'an agent sets its own presence only')
+end
+
+local status, timeout = ARGV[6], tonumber(ARGV[7])
+local key = p .. 'agent:' .. param
+local now = now_ms()
+
+local before = redis.call('HMGET', key, 'status', 'lastSeen')
+local was = effective(before[1], before[2], now, timeout)
+
+redis.call('HSET', key, 'status', status, 'lastSeen', now)
+if status == 'offline' and was ~= 'offline' then
+    redis.call('HSET', key, 'offlineSince', now)
+end
+if status ~= was then
+    event('agent.presence', 'agent', param, 'status', status)
+end
+
+local taken = 0
+if status == 'online' then
+    taken = drain(param, now, timeout)
+end
+
+return ok(200, obj('agent', param, 'status', status, 'taken', taken))

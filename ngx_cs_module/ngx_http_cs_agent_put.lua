@@ -1,0 +1,46 @@
+-- PUT agents/{name}: an admin creates an agent or replaces its record.
+-- ARGV[6..9]: capacity, skills (comma-separated), the SHA-256 of the token
+-- nginx made (kept only when the agent is new), the presence timeout (ms).
+-- Creating answers 201 (nginx adds the token, shown this once); updating
+-- answers 200.  Lowering capacity takes no ticket away; raising it drains
+-- the backlog.  Runs after ngx_http_cs_common.lua.
+
+local c = caller()
+if not c then
+    return UNAUTHORIZED
+end
+
+if static_agents then
+    return err(409, 'static_agents',
+               'the agents are fixed by cs_agents in nginx.conf')
+end
+
+local capacity, skills, token = tonumber(ARGV[6]), ARGV[7], ARGV[8]
+local timeout = tonumber(ARGV[9])
+local key = p .. 'agent:' .. param
+local now = now_ms()
+
+local function skill_list()
+    local out = {}
+    for s in string.gmatch(skills, '[^,]+') do
+        out[#out + 1] = s
+    end
+    return list(out)
+end
+
+if redis.call('EXISTS', key) == 0 then
+    redis.call('HSET', key, 'name', param, 'capacity', capacity,
+               'skills', skills, 'token', token, 'status', 'offline',
+               'load', 0, 'createdAt', now)
+    redis.call('SADD', p .. 'agents', param)
+    event('agent.created', 'agent', param, 'capacity', capacity)
+    return ok(201, obj('agent', param, 'capacity', capacity,
+                       'skills', skill_list()))
+end
+
+redis.call('HSET', key, 'capacity', capacity, 'skills', skills)
+event('agent.updated', 'agent', param, 'capacity', capacity)
+drain(param, now, timeout)
+
+return ok(200, obj('agent', param, 'capacity', capacity,
+                   'skills', skill_list()))

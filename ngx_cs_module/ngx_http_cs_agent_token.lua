@@ -1,0 +1,23 @@
+-- POST agents/{name}/token: a new token for the agent (201; nginx adds it
+-- to the answer); the old one stops working at once.
+-- ARGV[6]: the SHA-256 of the new token.  Runs after ngx_http_cs_common.lua.
+
+local c = caller()
+if not c then
+    return UNAUTHORIZED
+end
+
+if static_agents then
+    return err(409, 'static_agents',
+               'the agents are fixed by cs_agents in nginx.conf')
+end
+
+local key = p .. 'agent:' .. param
+if redis.call('EXISTS', key) == 0 then
+    return err(404, 'not_found', 'there is no such agent')
+end
+
+redis.call('HSET', key, 'token', ARGV[6])
+event('agent.token', 'agent', param)
+
+return ok(201, obj('agent', param))

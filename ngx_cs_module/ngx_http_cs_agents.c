@@ -1,0 +1,107 @@
+/*
+ * The agents' rows: the registry (PUT and DELETE agents/{name}, a new
+ * token, GET agents) and presence.  nginx makes an agent's token and
+ * keeps it only long enough to answer; Redis keeps its SHA-256.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_cs_module.h"
+
+
+static ngx_int_t
+ngx_http_cs_push_msec(ngx_http_request_t *r, ngx_array_t *args, ngx_msec_t ms)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_cs_push(args, p, ngx_sprintf(p, "%M", ms) - p);
+}
+
+
+static ngx_int_t
+ngx_http_cs_push_assign(ngx_array_t *args, ngx_http_cs_loc_conf_t *cslcf)
+{
+    const char  *assign;
+
+    assign = (cslcf->assign == NGX_HTTP_CS_ASSIGN_LEAST_LOADED)
+             ? "least_loaded" : "round_robin";
+
+    return ngx_http_cs_push(args, (u_char *) assign, ngx_strlen(assign));
+}
+
+
+/* a new token for the agent of the path: kept in ctx for the answer */
+static ngx_int_t
+ngx_http_cs_push_new_token(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
+    ngx_array_t *args)
+{
+    ngx_str_t                hash;
+    ngx_http_cs_loc_conf_t  *cslcf;
+
+    cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
+
+    if (ngx_http_cs_agent_token(r->pool, cslcf->secret, &cslcf->key_prefix,
+                                &ctx->param, &ctx->token, &hash)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_cs_push(args, hash.data, hash.len);
+}
+
+
+/* POST agents/{name}/token: the new token's hash */
+ngx_int_t
+ngx_http_cs_agent_token_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
+    ngx_array_t *args)
+{
+    if (ngx_http_cs_push_new_token(r, ctx, args) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* GET agents: the presence timeout */
+ngx_int_t
+ngx_http_cs_agents_list_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
+    ngx_array_t *args)
+{
+    ngx_http_cs_loc_conf_t  *cslcf;
+
+    cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
+
+    if (ngx_http_cs_push_msec(r, args, cslcf->presence_timeout) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* DELETE agents/{name}: how its tickets are routed again */
+ngx_int_t
+ngx_http_cs_agent_delete_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
+    ngx_array_t *args)
+{
+    ngx_http_cs_loc_conf_t  *cslcf;
+
+    cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
+
+    if (ngx_http_cs_push_assign(args, cslcf) != NGX_OK
+        || ngx_http_cs_push_msec(r, args, cslcf->presence_timeout) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_OK;
+}
