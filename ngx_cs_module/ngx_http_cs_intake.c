@@ -193,7 +193,7 @@ static ngx_int_t
 ngx_http_cs_intake_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
     ngx_array_t *args)
 {
-    u_char                        *count;
+    u_char                        *count, *timeout;
     ngx_int_t                      rc;
     ngx_str_t                      key, nonce, *agent;
     ngx_uint_t                     i, nagents, proven;
@@ -284,9 +284,19 @@ ngx_http_cs_intake_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
         }
     }
 
+    timeout = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (timeout == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     if (ngx_http_cs_push(args, nonce.data, nonce.len) != NGX_OK
         || ngx_http_cs_push(args, (u_char *) (proven ? "1" : ""),
                             proven ? 1 : 0)
+           != NGX_OK
+        || ngx_http_cs_push(args, timeout,
+                            ngx_sprintf(timeout, "%M",
+                                        cslcf->presence_timeout)
+                            - timeout)
            != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

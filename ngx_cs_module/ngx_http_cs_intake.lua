@@ -14,7 +14,8 @@
 -- ARGV: assign (round_robin | least_loaded), idempotency key ('' for
 --       none), number of agents, agents..., userId, issue, category,
 --       priority, channel, email, the ticket's nonce ('' without
---       cs_secret), '1' when X-CS-User proved the userId.
+--       cs_secret), '1' when X-CS-User proved the userId, the presence
+--       timeout (ms) of the agents' registry.
 -- Returns {outcome, id, agent, state, nonce}: outcome is "created",
 -- "replayed" or "reused" (the key was used for a different ticket).
 -- The time is Redis' own (TIME), so hosts with skewed clocks agree.
@@ -40,6 +41,7 @@ local f = 4 + nagents
 local user, issue, category = ARGV[f], ARGV[f + 1], ARGV[f + 2]
 local priority, channel, email = ARGV[f + 3], ARGV[f + 4], ARGV[f + 5]
 local nonce, proven = ARGV[f + 6], ARGV[f + 7]
+local presence_timeout = tonumber(ARGV[f + 8])
 
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
@@ -50,7 +52,8 @@ local checks = {
     {seq_key, 'string'}, {events_key, 'stream'},
     {p .. 'queue:unassigned', 'list'},
     {user_key, 'list', p .. 'user:*:tickets'},
-    {p .. 'route:rr', 'string'}, {p .. 'route:last', 'hash'}
+    {p .. 'route:rr', 'string'}, {p .. 'route:last', 'hash'},
+    {p .. 'agents', 'set'}
 }
 for i = 1, nagents do
     checks[#checks + 1] = {p .. 'queue:' .. agents[i], 'list'}
@@ -96,7 +99,7 @@ while redis.call('EXISTS', p .. 'ticket:' .. id) == 1 do
     step = step * 2
 end
 
-local agent = ''
+local agent, registry_agent = '', false
 if nagents > 0 then
     if assign == 'least_loaded' then
         local last = redis.call('HMGET', p .. 'route:last', unpack(agents))
@@ -115,6 +118,40 @@ if nagents > 0 then
     else
         local turn = redis.call('INCR', p .. 'route:rr')
         agent = agents[(turn - 1) % nagents + 1]
+    end
+else
+    -- the registry (as ngx_http_cs_common.lua chooses): an agent online
+    -- with a fresh heartbeat and load under capacity; round_robin takes the
+    -- oldest last assignment, least_loaded the most spare capacity first;
+    -- never assigned is oldest; then the name.  None: the backlog.
+    local best
+    for _, name in ipairs(redis.call('SMEMBERS', p .. 'agents')) do
+        local a = redis.call('HMGET', p .. 'agent:' .. name, 'status',
+                             'lastSeen', 'capacity', 'load', 'lastAssigned')
+        local load, cap = tonumber(a[4]) or 0, tonumber(a[3]) or 0
+        if a[1] == 'online' and a[2]
+           and now - tonumber(a[2]) <= presence_timeout and load < cap
+        then
+            local c = {name = name, spare = cap - load,
+                       last = tonumber(a[5]) or -1}
+            local better = not best
+            if best then
+                if assign == 'least_loaded' and c.spare ~= best.spare then
+                    better = c.spare > best.spare
+                elseif c.last ~= best.last then
+                    better = c.last < best.last
+                else
+                    better = c.name < best.name
+                end
+            end
+            if better then
+                best = c
+            end
+        end
+    end
+    if best then
+        agent = best.name
+        registry_agent = true
     end
 end
 
@@ -150,7 +187,11 @@ if proven == '1' then
 end
 redis.call('HSET', p .. 'ticket:' .. id, unpack(ticket))
 
-if agent ~= '' then
+if registry_agent then
+    redis.call('RPUSH', p .. 'queue:' .. agent, id)
+    redis.call('HINCRBY', p .. 'agent:' .. agent, 'load', 1)
+    redis.call('HSET', p .. 'agent:' .. agent, 'lastAssigned', now)
+elseif agent ~= '' then
     redis.call('RPUSH', p .. 'queue:' .. agent, id)
     redis.call('HSET', p .. 'route:last', agent, id)
 else
