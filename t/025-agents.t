@@ -1,0 +1,251 @@
+# The agents' registry: an admin creates agents (their token shown once,
+# only its SHA-256 stored), replaces their record, gives a new token and
+# deletes them; an agent says its presence, which is also its heartbeat.
+# Routing without cs_agents takes an agent online with a fresh heartbeat
+# and load under capacity, as a hard limit; the backlog drains to an agent
+# that comes online or gets more capacity.
+use lib 't/lib';
+use Test::Nginx::Socket 'no_plan';
+use CsTest;
+use CsCheck;
+use Digest::SHA qw(sha256_hex);
+use File::Temp qw(tempdir);
+use HTTP::Tiny;
+use JSON::PP;
+
+redis_start();
+
+my $dir = tempdir(CLEANUP => 1);
+open my $s, '>', "$dir/cs.secret" or die;
+print $s join('', map { sprintf '%02x', int rand 256 } 1 .. 32), "\n";
+close $s;
+our $Admin = 'admin-key-' . int(rand(1e9));
+open my $k, '>', "$dir/admin.keys" or die;
+print $k 'root ' . sha256_hex($Admin) . "\n";
+close $k;
+$ENV{TEST_NGINX_CS_SECRET} = "$dir/cs.secret";
+$ENV{TEST_NGINX_CS_ADMIN_KEYS} = "$dir/admin.keys";
+
+sub api {
+    my ($method, $path, $token, $body) = @_;
+    my $port = $ENV{TEST_NGINX_SERVER_PORT} || 1984;
+    my $res = HTTP::Tiny->new(timeout => CsTest::valgrind() ? 30 : 10)
+        ->request($method, "http://127.0.0.1:$port/api/$path",
+                  { headers => { ($token ? (Authorization => "Bearer $token")
+                                         : ()),
+                                 'Content-Type' => 'application/json' },
+                    defined $body ? (content => $body) : () });
+    my $json = eval { JSON::PP->new->utf8->decode($res->{content}) };
+    return ($res->{status}, $json // $res->{content});
+}
+
+sub admin { return api($_[0], $_[1], $main::Admin, $_[2]) }
+
+sub intake {
+    my ($user) = @_;
+    my ($st, $b) = api(POST => 'service', undef,
+                       qq({"userId":"$user","issue":"help $user"}));
+    return $b;
+}
+
+sub agents_by_name {
+    my (undef, $b) = admin(GET => 'agents');
+    return { map { $_->{name} => $_ } @{ $b->{agents} || [] } };
+}
+
+# --- stored: Perl run after each response (see t/lib/CsCheck.pm)
+check_stored_sections();
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    $block->set_value('init', 'CsTest::flush_redis();')
+        unless defined $block->init;
+    $block->set_value('config', <<'CONF') unless defined $block->config;
+location /api/ {
+    cs_api;
+    cs_secret $TEST_NGINX_CS_SECRET;
+    cs_admin_keys $TEST_NGINX_CS_ADMIN_KEYS;
+    cs_redis_server 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    cs_presence_timeout 2s;
+}
+CONF
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: an admin creates an agent: 201 with its token, shown once; Redis keeps only the token's SHA-256; a new agent is offline
+--- request eval
+"PUT /api/agents/alice\n" . '{"capacity":2,"skills":["billing","shipping"]}'
+--- more_headers eval
+"Content-Type: application/json\nAuthorization: Bearer $main::Admin"
+--- error_code: 201
+--- response_body_like: ^\{"status":"success","agent":"alice","capacity":2,"skills":\["billing","shipping"\],"token":"a\.alice\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}"\}$
+--- stored
+my ($token) = $body =~ /"token":"([^"]+)"/;
+is($r->hget('cs:agent:alice', 'token'), Digest::SHA::sha256_hex($token),
+   "$name - the SHA-256 is stored");
+unlike(join(' ', $r->hvals('cs:agent:alice')), qr/\Q$token\E/,
+       "$name - the token is not");
+is_deeply([ $r->smembers('cs:agents') ], ['alice'], "$name - registered");
+my $a = main::agents_by_name()->{alice};
+is_deeply($a, { name => 'alice', status => 'offline', lastSeen => undef,
+                load => 0, capacity => 2, skills => ['billing', 'shipping'] },
+          "$name - GET agents");
+my ($st, $me) = main::api(GET => 'me', $token);
+is_deeply($me, { status => 'success', role => 'agent', name => 'alice' },
+          "$name - the token names the agent");
+($st, my $again) = main::admin(PUT => 'agents/alice', '{"capacity":5}');
+is($st, 200, "$name - replacing the record is 200");
+ok(!exists $again->{token}, "$name - with no token");
+is_deeply(main::agents_by_name()->{alice}{skills}, [],
+          "$name - the whole record is replaced: skills default to []");
+is(main::agents_by_name()->{alice}{capacity}, 5, "$name - capacity");
+
+
+
+=== TEST 2: presence is the agent's own, and its heartbeat; an online agent under capacity takes tickets, up to its capacity and no more
+--- request eval
+"PUT /api/agents/bob\n" . '{"capacity":2}'
+--- more_headers eval
+"Content-Type: application/json\nAuthorization: Bearer $main::Admin"
+--- error_code: 201
+--- stored
+my ($bob) = $body =~ /"token":"([^"]+)"/;
+my (undef, $c) = main::admin(PUT => 'agents/carol', '{"capacity":1}');
+my $carol = $c->{token};
+my ($st, $e) = main::api(PUT => 'agents/bob/presence', $carol,
+                         '{"status":"online"}');
+is($st, 403, "$name - another agent's presence is 403");
+($st) = main::admin(PUT => 'agents/bob/presence', '{"status":"online"}');
+is($st, 403, "$name - an admin does not set presence");
+($st, my $p) = main::api(PUT => 'agents/bob/presence', $bob,
+                         '{"status":"online"}');
+is($st, 200, "$name - the agent's own: 200");
+is($p->{status}, 'online', "$name - online");
+is(main::agents_by_name()->{bob}{status}, 'online', "$name - GET agents says online");
+my @t = map { main::intake("u$_") } 1 .. 3;
+is_deeply([ map { $_->{agent} } @t ], ['bob', 'bob', undef],
+          "$name - two to bob, the third waits");
+is_deeply([ map { $_->{state} } @t ], ['assigned', 'assigned', 'queued'],
+          "$name - states");
+is(main::agents_by_name()->{bob}{load}, 2, "$name - bob's load is his capacity");
+is_deeply([ $r->lrange('cs:queue:unassigned', 0, -1) ], [3],
+          "$name - the third is in the backlog");
+
+
+
+=== TEST 3: the backlog drains to an agent that comes online, and to one that gets more capacity
+--- request eval
+"PUT /api/agents/dave\n" . '{"capacity":1}'
+--- more_headers eval
+"Content-Type: application/json\nAuthorization: Bearer $main::Admin"
+--- error_code: 201
+--- stored
+my ($dave) = $body =~ /"token":"([^"]+)"/;
+main::intake("w$_") for 1 .. 3;
+is($r->llen('cs:queue:unassigned'), 3, "$name - no one online: all queued");
+my ($st, $p) = main::api(PUT => 'agents/dave/presence', $dave,
+                         '{"status":"online"}');
+is($p->{taken}, 1, "$name - coming online takes one, its capacity");
+is_deeply([ $r->lrange('cs:queue:dave', 0, -1) ], [1],
+          "$name - the oldest first");
+is($r->hget('cs:ticket:1', 'state'), 'assigned', "$name - assigned");
+is($r->hget('cs:ticket:1', 'agent'), 'dave', "$name - to dave");
+main::admin(PUT => 'agents/dave', '{"capacity":3}');
+is_deeply([ $r->lrange('cs:queue:dave', 0, -1) ], [1, 2, 3],
+          "$name - more capacity takes the rest");
+is($r->llen('cs:queue:unassigned'), 0, "$name - the backlog is empty");
+
+
+
+=== TEST 4: a heartbeat that lapses makes the agent offline for routing and for GET agents
+--- request eval
+"PUT /api/agents/erin\n" . '{"capacity":5}'
+--- more_headers eval
+"Content-Type: application/json\nAuthorization: Bearer $main::Admin"
+--- error_code: 201
+--- stored
+my ($erin) = $body =~ /"token":"([^"]+)"/;
+main::api(PUT => 'agents/erin/presence', $erin, '{"status":"online"}');
+is(main::intake('x1')->{agent}, 'erin', "$name - fresh: erin takes it");
+ok(CsTest::wait_until(sub {
+    main::agents_by_name()->{erin}{status} eq 'offline' }, 5),
+   "$name - after cs_presence_timeout erin is offline");
+is(main::intake('x2')->{state}, 'queued', "$name - and takes nothing new");
+main::api(PUT => 'agents/erin/presence', $erin, '{"status":"online"}');
+is(main::agents_by_name()->{erin}{status}, 'online', "$name - a heartbeat brings her back");
+is($r->hget('cs:ticket:2', 'agent'), 'erin', "$name - with the backlog");
+
+
+
+=== TEST 5: a new token replaces the old one at once; deleting an agent routes its open tickets again and its token stops working
+--- request eval
+"PUT /api/agents/frank\n" . '{"capacity":2}'
+--- more_headers eval
+"Content-Type: application/json\nAuthorization: Bearer $main::Admin"
+--- error_code: 201
+--- stored
+my ($old) = $body =~ /"token":"([^"]+)"/;
+my ($st, $n) = main::admin(POST => 'agents/frank/token');
+is($st, 201, "$name - a new token: 201");
+like($n->{token}, qr/^a\.frank\./, "$name - shown once");
+($st) = main::api(GET => 'me', $old);
+is($st, 401, "$name - the old token stops working");
+($st) = main::api(PUT => 'agents/frank/presence', $n->{token}, '{"status":"online"}');
+is($st, 200, "$name - the new one works");
+is(main::intake('y1')->{agent}, 'frank', "$name - frank takes a ticket");
+(undef, my $g) = main::admin(PUT => 'agents/grace', '{"capacity":1}');
+main::api(PUT => 'agents/grace/presence', $g->{token}, '{"status":"online"}');
+($st, my $d) = main::admin(DELETE => 'agents/frank');
+is($st, 200, "$name - deleted");
+is($d->{rerouted}, 1, "$name - his ticket went to grace");
+is($r->hget('cs:ticket:1', 'agent'), 'grace', "$name - in the ticket");
+is($r->hget('cs:ticket:1', 'previousAgent'), 'frank', "$name - his name stays in its history");
+ok(!$r->exists('cs:agent:frank'), "$name - his record is gone");
+($st) = main::api(GET => 'me', $n->{token});
+is($st, 401, "$name - his token stops working");
+($st) = main::admin(DELETE => 'agents/frank');
+is($st, 404, "$name - deleting him again is 404");
+($st) = main::admin(POST => 'agents/nobody/token');
+is($st, 404, "$name - a token for no agent is 404");
+
+
+
+=== TEST 6: only an admin manages agents; an agent's name must be a name
+--- request eval
+[ "PUT /api/agents/h\n{\"capacity\":1}", "PUT /api/agents/unassigned\n{\"capacity\":1}",
+  "PUT /api/agents/a%20b\n{\"capacity\":1}", "GET /api/agents" ]
+--- more_headers eval
+[ "Content-Type: application/json",
+  "Content-Type: application/json\nAuthorization: Bearer $main::Admin",
+  "Content-Type: application/json\nAuthorization: Bearer $main::Admin",
+  "" ]
+--- error_code eval
+[401, 404, 404, 401]
+--- stored
+is_deeply([ $r->keys('*') ], [], "$name - nothing written");
+
+
+
+=== TEST 7: with cs_agents the registry endpoints answer 409 static_agents
+--- config
+location /api/ {
+    cs_api;
+    cs_secret $TEST_NGINX_CS_SECRET;
+    cs_admin_keys $TEST_NGINX_CS_ADMIN_KEYS;
+    cs_redis_server 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    cs_agents agent1 agent2;
+}
+--- request eval
+[ "PUT /api/agents/zed\n{\"capacity\":1}", "POST /api/agents/agent1/token",
+  "DELETE /api/agents/agent1" ]
+--- more_headers eval
+[ ("Content-Type: application/json\nAuthorization: Bearer $main::Admin") x 3 ]
+--- error_code eval
+[409, 409, 409]
+--- response_body_like eval
+[ ('"error":"static_agents"') x 3 ]
+--- stored
+is_deeply([ $r->keys('*') ], [], "$name - nothing written");
