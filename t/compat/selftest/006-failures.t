@@ -122,8 +122,8 @@ open my $in, '<', "$tmp/servroot/conf/nginx.conf" or die $!;
 my $conf = do { local $/; <$in> };
 like($conf, qr/\Aworker_processes  1;\ndaemon on;\nmaster_process off;\nerror_log \S+\/logs\/error\.log debug;\npid       \S+\/logs\/nginx\.pid;\n/,
      'nginx.conf head as in the real one');
-like($conf, qr/^worker_rlimit_nofile 1024;\nload_module \/nonexistent\/a\.so; load_module \/nonexistent\/b\.so;$/m,
-     'load_module lines appended to main_config');
+like($conf, qr/^load_module \/nonexistent\/a\.so; load_module \/nonexistent\/b\.so; worker_rlimit_nofile 1024;$/m,
+     'load_module lines, in order, before main_config');
 like($conf, qr/^events \{\n    accept_mutex off;\n\n    worker_connections  64;\n\}$/m, 'events block');
 like($conf, qr/^user root;$/m, 'user root when run as root') if $> == 0;
 

@@ -336,8 +336,9 @@ sub write_user_files ($) {
     }
 }
 
-# Same layout as the real Test::Nginx; note that, as there, the load_module
-# lines from TEST_NGINX_LOAD_MODULES are appended to --- main_config.
+# Same layout as the real Test::Nginx; as there, TEST_NGINX_LOAD_MODULES
+# is a white-space separated list, loaded in its order (a module that needs
+# another's symbols, e.g. NDK's, comes after it) and before --- main_config.
 sub write_config_file ($$) {
     my ($block, $config) = @_;
     my $name = $block->name;
@@ -345,8 +346,9 @@ sub write_config_file ($$) {
     my $http_config = expand_env_in_text($block->http_config, $name) // '';
     my $main_config = $block->main_config // '';
     if ($LoadModules) {
-        $main_config .= join ' ', map { "load_module $_;" } grep { length }
-                                  split /\s+/, $LoadModules;
+        my @modules = map { "load_module $_;" } grep { length }
+                      split /\s+/, $LoadModules;
+        $main_config = join ' ', @modules, $main_config if @modules;
     }
     $main_config = expand_env_in_text($main_config, $name);
     my $post_main_config =
