@@ -6,6 +6,9 @@ NGX_SRC     ?= /usr/share/nginx/src
 NGINX       ?= /usr/sbin/nginx
 BUILD       := $(CURDIR)/build
 MODULE      := $(BUILD)/ngx_http_cs_module.so
+# ngx_devel_kit (libnginx-mod-http-ndk): the module uses its functions, so
+# nginx loads it first
+NDK_MODULE  := /usr/lib/nginx/modules/ndk_http_module.so
 SOURCES     := config $(wildcard ngx_cs_module/*.c ngx_cs_module/*.h \
                                  ngx_cs_module/*.lua)
 CC_OPT      := -g -O2 -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
@@ -16,7 +19,7 @@ LD_OPT      := -Wl,-z,relro -Wl,-z,now -fPIC
 PROVE_INC   := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
                  || echo "-I $(CURDIR)/t/compat")
 TEST_ENV    := TEST_NGINX_BINARY=$(NGINX) \
-               TEST_NGINX_LOAD_MODULES=$(MODULE)
+               TEST_NGINX_LOAD_MODULES="$(NDK_MODULE) $(MODULE)"
 TESTS       ?= t/*.t
 VALGRIND_CI_TESTS := t/003-body.t t/007-redis-faults.t t/008-abort.t \
                      t/009-workers.t t/012-privacy.t

@@ -86,6 +86,8 @@ nginx_conf() {
     # place would crash a running nginx that has it mapped
     cp "$module" "$prefix/ngx_http_cs_module.so"
     {
+        # ngx_devel_kit first: the module uses its functions
+        echo "load_module /usr/lib/nginx/modules/ndk_http_module.so;"
         echo "load_module $prefix/ngx_http_cs_module.so;"
         if [ "$(id -u)" -eq 0 ]; then
             echo "user root;"

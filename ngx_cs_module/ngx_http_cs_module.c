@@ -14,6 +14,7 @@
 #include "ngx_http_cs_json.h"
 #include "ngx_http_cs_redis.h"
 #include "ngx_http_cs_auth.h"
+#include "ngx_http_cs_pseudonym.h"
 
 
 static char *ngx_http_cs_service(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -57,6 +58,10 @@ static ngx_conf_post_t  ngx_http_cs_positive_post = {
 #define NGX_HTTP_CS_CONF  (NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF               \
                            |NGX_HTTP_LOC_CONF)
 
+/* where nginx's "set" is valid */
+#define NGX_HTTP_CS_SET_CONF  (NGX_HTTP_SRV_CONF|NGX_HTTP_SIF_CONF           \
+                               |NGX_HTTP_LOC_CONF|NGX_HTTP_LIF_CONF)
+
 
 static ngx_command_t  ngx_http_cs_commands[] = {
 
@@ -94,6 +99,13 @@ static ngx_command_t  ngx_http_cs_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("set_cs_pseudonym"),
+      NGX_HTTP_CS_SET_CONF|NGX_CONF_TAKE2,
+      ngx_http_cs_set_pseudonym,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      &ngx_http_cs_pseudonym_filter },
 
     { ngx_string("cs_redis_server"),
       NGX_HTTP_CS_CONF|NGX_CONF_TAKE1,
@@ -494,6 +506,8 @@ ngx_http_cs_create_loc_conf(ngx_conf_t *cf)
      *     conf->redis_server = { 0, NULL };
      *     conf->redis_password = { 0, NULL };
      *     conf->key_prefix = { 0, NULL };
+     *     conf->pseudonym_file = { 0, NULL };
+     *     conf->pseudonym_line = 0;
      *     conf->redis = NULL;
      */
 
@@ -559,6 +573,11 @@ ngx_http_cs_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->admin_keys, prev->admin_keys, NULL);
     ngx_conf_merge_msec_value(conf->presence_timeout, prev->presence_timeout,
                               60000);
+
+    /* a set_cs_pseudonym of this very block, now that its secret is known */
+    if (ngx_http_cs_check_pseudonym(cf, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->kind == NGX_HTTP_CS_KIND_API && conf->secret == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

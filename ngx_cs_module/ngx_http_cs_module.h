@@ -112,6 +112,10 @@ typedef struct {
     ngx_array_t                *admin_keys;  /* ngx_http_cs_admin_key_t */
     ngx_msec_t                  presence_timeout;
 
+    /* where this block's set_cs_pseudonym is; line 0: it has none */
+    ngx_str_t                   pseudonym_file;
+    ngx_uint_t                  pseudonym_line;
+
     ngx_str_t                   redis_server;
     ngx_str_t                   redis_password;
     ngx_int_t                   redis_database;

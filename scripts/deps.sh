@@ -4,7 +4,8 @@
 set -euo pipefail
 
 declare -A group=(
-  [build]="gcc make nginx nginx-dev libhiredis-dev libyajl-dev libssl-dev"
+  [build]="gcc make nginx nginx-dev libhiredis-dev libyajl-dev libssl-dev
+          libnginx-mod-http-ndk libnginx-mod-http-ndk-dev"
   [test]="redis-server redis-tools libtest-base-perl libtext-diff-perl
           libwww-perl liblist-moreutils-perl libtest-longstring-perl
           libipc-run-perl libredis-perl curl nghttp2-client"

@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 run=$root/.run
 module=$root/build/ngx_http_cs_module.so
+ndk=/usr/lib/nginx/modules/ndk_http_module.so
 nginx=${NGINX:-/usr/sbin/nginx}
 port=${CS_PORT:-8080}
 
@@ -65,6 +66,7 @@ trap 'stop $?' EXIT
 
 [ -f "$module" ] || die "$module is missing: run 'make build' first"
 [ -x "$nginx" ] || die "$nginx is missing: apt-get install nginx"
+[ -f "$ndk" ] || die "$ndk is missing: apt-get install libnginx-mod-http-ndk"
 [ -f conf/nginx.conf ] || die "conf/nginx.conf is missing"
 listening "$port" && die "127.0.0.1:$port is already in use (set CS_PORT)"
 
@@ -131,6 +133,11 @@ fi
 grep -q "^load_module $module;" "$run/nginx.conf" \
     && grep -q "cs_redis_server $redis;" "$run/nginx.conf" \
     || die "conf/nginx.conf lost its load_module or cs_redis_server line"
+
+# the module needs ngx_devel_kit's functions: NDK's line must come first
+first=$(grep -m 1 '^load_module ' "$run/nginx.conf" || true)
+[ "$first" = "load_module $ndk;" ] \
+    || die "conf/nginx.conf must load $ndk before the module"
 
 ngx=("$nginx" -p "$run/" -c nginx.conf -e logs/error.log)
 

@@ -1,5 +1,6 @@
 # make install lays the module out as Debian's own module packages do, and
-# the installed snippet's load_module line is all nginx needs.
+# the installed snippet's load_module line is all nginx needs, after
+# ngx_devel_kit's (the module uses NDK's functions).
 use strict;
 use warnings;
 use Test::More;
@@ -7,6 +8,7 @@ use File::Temp qw(tempdir);
 
 my $make = $ENV{MAKE} || 'make';
 my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+my $ndk_so = '/usr/lib/nginx/modules/ndk_http_module.so';
 my $dest = tempdir(CLEANUP => 1);
 
 # The suite never installs packages: DEPS= leaves scripts/deps.sh out.
@@ -41,10 +43,12 @@ my $link = "$dest/etc/nginx/modules-enabled/50-mod-http-cs.conf";
 is(readlink($link), '/usr/share/nginx/modules-available/mod-http-cs.conf',
    'the snippet is enabled as 50-mod-http-cs.conf');
 
-# the installed module loads into the stock nginx and its directives parse
+# the installed module loads into the stock nginx after NDK, and its
+# directives parse
 my $conf = "$dest/nginx.conf";
 open my $c, '>', $conf or die "$conf: $!";
 print $c <<"CONF";
+load_module $ndk_so;
 load_module $so;
 error_log $dest/error.log;
 pid $dest/nginx.pid;
