@@ -107,8 +107,12 @@ install: build
 	install -m 0644 $(MODULE) $(DESTDIR)$(MODDIR)/
 	echo "load_module modules/ngx_http_cs_module.so;" \
 	    > $(DESTDIR)$(AVAILDIR)/mod-http-cs.conf
+	@# nginx includes modules-enabled/*.conf in name order: NDK's package
+	@# enables its snippet as 10-mod-http-ndk.conf, so 50- loads after it
 	ln -sf $(AVAILDIR)/mod-http-cs.conf \
 	    $(DESTDIR)$(ENABLEDDIR)/50-mod-http-cs.conf
+	@scripts/check-ndk-order.sh $(ENABLEDDIR) 50-mod-http-cs.conf \
+	    $(if $(DESTDIR),warn)
 
 uninstall:
 	rm -f $(DESTDIR)$(ENABLEDDIR)/50-mod-http-cs.conf \
