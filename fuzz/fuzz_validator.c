@@ -28,6 +28,7 @@
 #include <sys/random.h>
 
 #include "ngx_http_cs_json.h"
+#include "ngx_http_cs_schema.h"
 #include "reference.h"
 
 
@@ -236,7 +237,8 @@ cs_run(const uint8_t *data, size_t size, int mode, cs_result_t *res)
 
     cs_live = 0;
 
-    v = ngx_http_cs_json_create(CS_FUZZ_ISSUE_MAX, &af);
+    v = ngx_http_cs_json_create(&ngx_http_cs_schema_ticket,
+                                CS_FUZZ_ISSUE_MAX, &af);
     if (v == NULL) {
         cs_bug("ngx_http_cs_json_create() failed");
     }
@@ -352,7 +354,8 @@ cs_print(const char *who, const cs_result_t *res)
     }
 
     for (f = 0; f < NGX_HTTP_CS_F_COUNT; f++) {
-        fprintf(stderr, "  %s = \"%.*s\"\n", ngx_http_cs_json_field_name(f),
+        fprintf(stderr, "  %s = \"%.*s\"\n",
+                ngx_http_cs_schema_ticket.fields[f].name,
                 (int) res->len[f], res->value[f]);
     }
 }
@@ -490,7 +493,7 @@ cs_against_reference(const cs_result_t *m, const ref_result_t *ref)
     if (ref->cls == REF_OK) {
         for (f = 0; f < REF_FIELDS; f++) {
             fprintf(stderr, "  %s = \"%.*s\"\n",
-                    ngx_http_cs_json_field_name(f),
+                    ngx_http_cs_schema_ticket.fields[f].name,
                     (int) ref->value_len[f], ref->value[f]);
         }
     }

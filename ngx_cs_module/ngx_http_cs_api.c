@@ -43,11 +43,11 @@ static const ngx_http_cs_endpoint_t  ngx_http_cs_endpoints[] = {
 
     { NGX_HTTP_GET, "me",
       NGX_HTTP_CS_ROLES_ANY_TOKEN,
-      NGX_HTTP_CS_BODY_NONE, NGX_HTTP_CS_SCRIPT_ME, NULL, NULL },
+      NULL, NGX_HTTP_CS_SCRIPT_ME, NULL, NULL },
 
     { NGX_HTTP_GET, "tickets/{id}",
       NGX_HTTP_CS_ROLES_ANY_TOKEN,
-      NGX_HTTP_CS_BODY_NONE, NGX_HTTP_CS_SCRIPT_TICKET_GET, NULL, NULL },
+      NULL, NGX_HTTP_CS_SCRIPT_TICKET_GET, NULL, NULL },
 
     { NGX_HTTP_GET, "agents",
       NGX_HTTP_CS_ROLE_ADMIN,
@@ -478,7 +478,7 @@ ngx_http_cs_precheck(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf,
         }
     }
 
-    if (ctx->ep->body != NGX_HTTP_CS_BODY_NONE && !ngx_http_cs_is_json(r)) {
+    if (ctx->ep->schema != NULL && !ngx_http_cs_is_json(r)) {
         *err = &ngx_http_cs_err_media_type;
         return NGX_DECLINED;
     }
@@ -520,7 +520,7 @@ ngx_http_cs_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (rc == NGX_DECLINED || ctx->ep->body == NGX_HTTP_CS_BODY_NONE) {
+    if (rc == NGX_DECLINED || ctx->ep->schema == NULL) {
         /* never let an unread body be taken for the next request */
         if (ngx_http_discard_request_body(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -556,7 +556,8 @@ ngx_http_cs_handler(ngx_http_request_t *r)
      */
     ngx_http_cs_yajl_funcs(r, &af);
 
-    ctx->json = ngx_http_cs_json_create(cslcf->issue_max_length, &af);
+    ctx->json = ngx_http_cs_json_create(ctx->ep->schema,
+                                        cslcf->issue_max_length, &af);
     if (ctx->json == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -1,6 +1,7 @@
 /*
  * The intake's row: POST service.  Its body is the ticket, validated as it
- * streams (ngx_http_cs_json.c); then the Idempotency-Key, the proof of the
+ * streams (ngx_http_cs_json.c) against the ticket's rows
+ * (ngx_http_cs_schema.c); then the Idempotency-Key, the proof of the
  * user id (X-CS-User) and the arguments of the intake script; then the
  * 201, which is v1's answer plus "token" where the desk has cs_secret.
  */
@@ -12,6 +13,7 @@
 
 #include "ngx_http_cs_module.h"
 #include "ngx_http_cs_json.h"
+#include "ngx_http_cs_schema.h"
 #include "ngx_http_cs_redis.h"
 
 
@@ -33,7 +35,7 @@ static ngx_int_t ngx_http_cs_intake_answer(ngx_http_request_t *r,
 const ngx_http_cs_endpoint_t  ngx_http_cs_intake_endpoint = {
     NGX_HTTP_POST, "service",
     NGX_HTTP_CS_ANYONE,
-    NGX_HTTP_CS_BODY_TICKET, NGX_HTTP_CS_SCRIPT_INTAKE,
+    &ngx_http_cs_schema_ticket, NGX_HTTP_CS_SCRIPT_INTAKE,
     ngx_http_cs_intake_args, ngx_http_cs_intake_answer
 };
 

@@ -1,11 +1,13 @@
 /*
- * The ticket validator.  yajl checks the JSON grammar; a small scanner that
+ * The body validator.  yajl checks the JSON grammar; a small scanner that
  * runs over the same raw bytes checks what yajl lets through: overlong and
  * surrogate UTF-8, code points over U+10FFFF, lone surrogate escapes and
- * \u0000.  The schema is checked in the callbacks.  A schema error is only
- * remembered, because a later syntax error takes precedence over it.
+ * \u0000.  The schema's rows are checked in the callbacks.  A schema error
+ * is only remembered, because a later syntax error takes precedence over
+ * it; once one is known, no value is kept.
  */
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,25 @@
 #define CS_XSTR(x)      CS_STR(x)
 
 
+/* what a callback saw, for the schema */
+typedef enum {
+    CS_TOKEN_NULL = 0,
+    CS_TOKEN_BOOLEAN,
+    CS_TOKEN_NUMBER,
+    CS_TOKEN_STRING,
+    CS_TOKEN_MAP,
+    CS_TOKEN_ARRAY
+} cs_token_e;
+
+
+typedef struct {
+    cs_token_e                type;
+    const unsigned char      *s;           /* a string's or number's bytes */
+    size_t                    len;
+    int                       boolean;
+} cs_token_t;
+
+
 typedef enum {
     CS_SCAN_OUT = 0,
     CS_SCAN_STR,
@@ -49,6 +70,14 @@ typedef struct {
 } cs_key_t;
 
 
+/* a string kept, in v->bytes; for a STRINGS item, its hash too */
+typedef struct {
+    uint64_t                  hash;
+    size_t                    off;
+    size_t                    len;
+} cs_item_t;
+
+
 /* the keys of the object open at one depth */
 typedef struct {
     uint16_t                 *slot;        /* 1 + an index in key; 0 free */
@@ -62,56 +91,56 @@ typedef struct {
 
 
 struct ngx_http_cs_json_s {
-    yajl_handle               yajl;
-    yajl_alloc_funcs          af;
-    size_t                    issue_max;
+    yajl_handle                 yajl;
+    yajl_alloc_funcs            af;
+    const ngx_http_cs_schema_t *schema;
+    size_t                      limit;
 
-    int                       rc;
-    int                       schema_rc;
-    const char               *schema_msg;
-    char                     *field;
-    char                      msg[160];
+    int                         rc;
+    int                         schema_rc;
+    const char                 *schema_msg;
+    char                       *field;
+    char                        msg[160];
+    char                        fault[160];  /* a message made from a row */
 
-    size_t                    offset;
-    size_t                    first;       /* the first non-blank byte */
-    unsigned                  first_seen;
-    unsigned                  depth;
-    unsigned                  root_seen;
-    unsigned                  seen;
-    int                       current;
+    size_t                      offset;
+    size_t                      first;       /* the first non-blank byte */
+    unsigned                    first_seen;
+    unsigned                    depth;
+    unsigned                    root_seen;
+    unsigned                    in_list;     /* current's STRINGS are open */
+    int                         current;     /* the member's row, or -1 */
 
-    cs_level_t                level[NGX_HTTP_CS_JSON_MAX_DEPTH + 1];
-    size_t                    held;        /* keys held now, all depths */
-    size_t                    held_max;
-    size_t                    probes;
+    cs_level_t                  level[NGX_HTTP_CS_JSON_MAX_DEPTH + 1];
+    size_t                      held;        /* keys held now, all depths */
+    size_t                      held_max;
+    size_t                      probes;
 
-    cs_scan_state_e           scan;
-    const char               *scan_err;
-    unsigned                  need;
-    unsigned                  hex;
-    unsigned                  code;
-    unsigned char             lo;
-    unsigned char             hi;
+    cs_scan_state_e             scan;
+    const char                 *scan_err;
+    unsigned                    need;
+    unsigned                    hex;
+    unsigned                    code;
+    unsigned char               lo;
+    unsigned char               hi;
 
-    ngx_http_cs_json_str_t    value[NGX_HTTP_CS_F_COUNT];
-    unsigned char            *copy[NGX_HTTP_CS_F_COUNT];
+    /* the strings kept, end to end, and where each one is */
+    unsigned char              *bytes;
+    size_t                      used;
+    size_t                      size;
+    cs_item_t                  *item;
+    size_t                      nitems;
+    size_t                      nalloc;
+    ngx_http_cs_json_str_t     *strs;        /* the items, made by finish() */
+
+    /* a STRING's item, or a STRINGS' first, in item */
+    size_t                      first_item[NGX_HTTP_CS_JSON_MAX_FIELDS];
+    ngx_http_cs_json_value_t    value[NGX_HTTP_CS_JSON_MAX_FIELDS];
 };
 
 
 /* the SipHash key, see ngx_http_cs_json_seed() */
 static uint64_t     cs_hash_key[2];
-
-static const char  *cs_field_names[NGX_HTTP_CS_F_COUNT] = {
-    "userId", "issue", "category", "priority", "channel", "email"
-};
-
-static const char  *cs_priorities[] = {
-    "low", "normal", "high", "urgent", NULL
-};
-
-static const char  *cs_channels[] = {
-    "web", "email", "chat", "social", "phone", "api", NULL
-};
 
 
 static void *
@@ -212,7 +241,7 @@ cs_field_error(ngx_http_cs_json_t *v, const char *msg)
 {
     const char  *name;
 
-    name = cs_field_names[v->current];
+    name = v->schema->fields[v->current].name;
 
     return cs_schema(v, NGX_HTTP_CS_JSON_INVALID, (const unsigned char *) name,
                      strlen(name), msg);
@@ -521,12 +550,41 @@ cs_grow(ngx_http_cs_json_t *v, void **p, size_t used, size_t size)
 }
 
 
+/*
+ * Room in *p, an array of *nalloc elements of size bytes of which used are
+ * taken, for more: twice as many, or min at first, or just enough.  *p is
+ * never left NULL, even for no more.
+ */
+static int
+cs_reserve(ngx_http_cs_json_t *v, void **p, size_t size, size_t used,
+    size_t more, size_t min, size_t *nalloc)
+{
+    size_t  n;
+
+    if (*p != NULL && *nalloc - used >= more) {
+        return 0;
+    }
+
+    n = *nalloc ? *nalloc * 2 : min;
+
+    if (n < used + more) {
+        n = used + more;
+    }
+
+    if (cs_grow(v, p, used * size, n * size) != 0) {
+        return -1;
+    }
+
+    *nalloc = n;
+
+    return 0;
+}
+
+
 /* room for one more key of len bytes at this depth */
 static int
 cs_level_reserve(ngx_http_cs_json_t *v, cs_level_t *l, size_t len)
 {
-    size_t  n;
-
     if (l->slot == NULL) {
         if (cs_grow(v, (void **) &l->slot, 0, CS_SLOTS * sizeof(uint16_t))
             != 0)
@@ -537,34 +595,15 @@ cs_level_reserve(ngx_http_cs_json_t *v, cs_level_t *l, size_t len)
         memset(l->slot, 0, CS_SLOTS * sizeof(uint16_t));
     }
 
-    if (l->nkeys == l->nalloc) {
-        n = l->nalloc ? l->nalloc * 2 : CS_KEYS_MIN;
-
-        if (cs_grow(v, (void **) &l->key, l->nkeys * sizeof(cs_key_t),
-                    n * sizeof(cs_key_t))
-            != 0)
-        {
-            return -1;
-        }
-
-        l->nalloc = n;
+    if (cs_reserve(v, (void **) &l->key, sizeof(cs_key_t), l->nkeys, 1,
+                   CS_KEYS_MIN, &l->nalloc)
+        != 0)
+    {
+        return -1;
     }
 
-    if (l->bytes == NULL || l->size - l->used < len) {
-        n = l->size ? l->size * 2 : CS_BYTES_MIN;
-
-        if (n < l->used + len) {
-            n = l->used + len;
-        }
-
-        if (cs_grow(v, (void **) &l->bytes, l->used, n) != 0) {
-            return -1;
-        }
-
-        l->size = n;
-    }
-
-    return 0;
+    return cs_reserve(v, (void **) &l->bytes, 1, l->used, len, CS_BYTES_MIN,
+                      &l->size);
 }
 
 
@@ -664,196 +703,372 @@ cs_root(ngx_http_cs_json_t *v, int is_map)
 }
 
 
+/* keeps a string for the answer, as v->item[*at]; -1 on no memory */
 static int
-cs_in_list(const unsigned char *s, size_t len, const char **list)
+cs_keep(ngx_http_cs_json_t *v, const unsigned char *s, size_t len,
+    uint64_t hash, size_t *at)
 {
-    for ( /* void */ ; *list; list++) {
-        if (strlen(*list) == len && memcmp(*list, s, len) == 0) {
-            return 1;
-        }
+    cs_item_t  *it;
+
+    if (cs_reserve(v, (void **) &v->item, sizeof(cs_item_t), v->nitems, 1,
+                   CS_KEYS_MIN, &v->nalloc)
+        != 0
+        || cs_reserve(v, (void **) &v->bytes, 1, v->used, len, CS_BYTES_MIN,
+                      &v->size)
+           != 0)
+    {
+        return -1;
     }
+
+    memcpy(v->bytes + v->used, s, len);
+
+    it = &v->item[v->nitems];
+    it->hash = hash;
+    it->off = v->used;
+    it->len = len;
+
+    v->used += len;
+    *at = v->nitems++;
 
     return 0;
 }
 
 
-/* checks one decoded value; returns the error message or NULL */
+/* "<name> must be one of a, b, c": the row's values, as many as fit */
 static const char *
-cs_check(ngx_http_cs_json_t *v, const unsigned char *s, size_t len)
+cs_one_of(ngx_http_cs_json_t *v, const ngx_http_cs_field_t *row)
 {
-    size_t  i, at, n;
+    int                 n;
+    size_t              len;
+    const char *const  *p;
 
-    switch (v->current) {
+    n = snprintf(v->fault, sizeof(v->fault), "%s must be one of", row->name);
 
-    case NGX_HTTP_CS_F_USER_ID:
-        if (len == 0 || len > NGX_HTTP_CS_USER_ID_MAX) {
-            return "userId must be 1 to 128 bytes";
+    for (len = n, p = row->values; *p != NULL; p++) {
+        if (len >= sizeof(v->fault)) {
+            break;
         }
 
-        for (i = 0; i < len; i++) {
-            if (s[i] < 0x20 || s[i] == 0x7f
-                || (s[i] == 0xc2 && i + 1 < len && s[i + 1] < 0xa0))
-            {
-                return "userId must not contain control characters";
-            }
-        }
-
-        return NULL;
-
-    case NGX_HTTP_CS_F_ISSUE:
-        if (len > v->issue_max) {
-            return "issue is longer than the configured maximum";
-        }
-
-        for (i = 0; i < len; i++) {
-            if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n') {
-                return NULL;
-            }
-        }
-
-        return "issue must not be blank";
-
-    case NGX_HTTP_CS_F_CATEGORY:
-        if (len == 0 || len > NGX_HTTP_CS_CATEGORY_MAX) {
-            return "category must be 1 to 64 characters of [a-z0-9_-]";
-        }
-
-        for (i = 0; i < len; i++) {
-            if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')
-                  || s[i] == '_' || s[i] == '-'))
-            {
-                return "category must be 1 to 64 characters of [a-z0-9_-]";
-            }
-        }
-
-        return NULL;
-
-    case NGX_HTTP_CS_F_PRIORITY:
-        if (!cs_in_list(s, len, cs_priorities)) {
-            return "priority must be one of low, normal, high, urgent";
-        }
-
-        return NULL;
-
-    case NGX_HTTP_CS_F_CHANNEL:
-        if (!cs_in_list(s, len, cs_channels)) {
-            return "channel must be one of web, email, chat, social, phone,"
-                   " api";
-        }
-
-        return NULL;
-
-    default: /* NGX_HTTP_CS_F_EMAIL */
-        if (len > NGX_HTTP_CS_EMAIL_MAX) {
-            return "email must be at most 254 bytes";
-        }
-
-        at = 0;
-        n = 0;
-
-        for (i = 0; i < len; i++) {
-            if (s[i] <= 0x20 || s[i] == 0x7f) {
-                return "email must not contain spaces or control characters";
-            }
-
-            if (s[i] == '@') {
-                at = i;
-                n++;
-            }
-        }
-
-        if (n != 1 || at == 0 || at == len - 1) {
-            return "email must contain one @ between a name and a domain";
-        }
-
-        return NULL;
+        n = snprintf(v->fault + len, sizeof(v->fault) - len, "%s %s",
+                     (p == row->values) ? "" : ",", *p);
+        len += n;
     }
+
+    return v->fault;
+}
+
+
+/* checks a STRING's value or a STRINGS' item: NULL, or the message */
+static const char *
+cs_string(ngx_http_cs_json_t *v, const ngx_http_cs_field_t *row,
+    const unsigned char *s, size_t len)
+{
+    const char *const  *p;
+
+    if (row->values != NULL) {
+        for (p = row->values; *p != NULL; p++) {
+            if (strlen(*p) == len && memcmp(*p, s, len) == 0) {
+                break;
+            }
+        }
+
+        if (*p == NULL) {
+            return cs_one_of(v, row);
+        }
+    }
+
+    return (row->check != NULL) ? row->check(s, len, v->limit) : NULL;
+}
+
+
+/* the row's answer for a value of another type */
+static int
+cs_type_error(ngx_http_cs_json_t *v, const ngx_http_cs_field_t *row)
+{
+    switch (row->type) {
+
+    case NGX_HTTP_CS_FT_STRING:
+        return cs_field_error(v, "the value must be a string");
+
+    case NGX_HTTP_CS_FT_INTEGER:
+        snprintf(v->fault, sizeof(v->fault),
+                 "%s must be an integer from %lld to %lld",
+                 row->name, row->min, row->max);
+        break;
+
+    case NGX_HTTP_CS_FT_BOOLEAN:
+        snprintf(v->fault, sizeof(v->fault), "%s must be true or false",
+                 row->name);
+        break;
+
+    default: /* NGX_HTTP_CS_FT_STRINGS */
+        snprintf(v->fault, sizeof(v->fault),
+                 "%s must be a list of at most %lld strings",
+                 row->name, row->max);
+        break;
+    }
+
+    return cs_field_error(v, v->fault);
+}
+
+
+/*
+ * A JSON number as a long long in [min, max]: digits, with a minus sign
+ * maybe; with a fraction or an exponent it is no integer, whatever its
+ * value.  -1 when it is not one of them.
+ */
+static int
+cs_integer(const unsigned char *s, size_t len, const ngx_http_cs_field_t *row,
+    long long *n)
+{
+    size_t              i;
+    unsigned            d;
+    unsigned long long  u, cutoff;
+
+    i = (len > 0 && s[0] == '-') ? 1 : 0;
+
+    if (i == len) {
+        return -1;
+    }
+
+    /* the magnitude of LLONG_MIN; past it, u stays at cutoff + 1 */
+    cutoff = (unsigned long long) LLONG_MAX + 1;
+
+    for (u = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+
+        d = s[i] - '0';
+        u = (u > (cutoff - d) / 10) ? cutoff + 1 : u * 10 + d;
+    }
+
+    if (s[0] == '-') {
+        if (u > cutoff) {
+            return -1;
+        }
+
+        *n = (u == cutoff) ? LLONG_MIN : -(long long) u;
+
+    } else {
+        if (u > (unsigned long long) LLONG_MAX) {
+            return -1;
+        }
+
+        *n = (long long) u;
+    }
+
+    return (*n < row->min || *n > row->max) ? -1 : 0;
+}
+
+
+/* the value of a member of the root object, for its row */
+static int
+cs_member(ngx_http_cs_json_t *v, const cs_token_t *t)
+{
+    long long                   n;
+    const char                 *err;
+    ngx_http_cs_json_value_t   *val;
+    const ngx_http_cs_field_t  *row;
+
+    row = &v->schema->fields[v->current];
+    val = &v->value[v->current];
+
+    if (t->type == CS_TOKEN_NULL && row->nullable) {
+        val->is_null = 1;
+        return 1;
+    }
+
+    switch (row->type) {
+
+    case NGX_HTTP_CS_FT_STRING:
+        if (t->type != CS_TOKEN_STRING) {
+            break;
+        }
+
+        err = cs_string(v, row, t->s, t->len);
+        if (err != NULL) {
+            return cs_field_error(v, err) == 0;
+        }
+
+        val->str.len = t->len;
+
+        return cs_keep(v, t->s, t->len, 0, &v->first_item[v->current])
+               == 0;
+
+    case NGX_HTTP_CS_FT_INTEGER:
+        if (t->type != CS_TOKEN_NUMBER
+            || cs_integer(t->s, t->len, row, &n) != 0)
+        {
+            break;
+        }
+
+        val->integer = n;
+        return 1;
+
+    case NGX_HTTP_CS_FT_BOOLEAN:
+        if (t->type != CS_TOKEN_BOOLEAN) {
+            break;
+        }
+
+        val->boolean = t->boolean;
+        return 1;
+
+    default: /* NGX_HTTP_CS_FT_STRINGS */
+        if (t->type != CS_TOKEN_ARRAY) {
+            break;
+        }
+
+        /* its items come at depth 2, until the array ends */
+        v->in_list = 1;
+        v->first_item[v->current] = v->nitems;
+        return 1;
+    }
+
+    return cs_type_error(v, row) == 0;
+}
+
+
+/* one item of the STRINGS open at depth 2 */
+static int
+cs_list_item(ngx_http_cs_json_t *v, const cs_token_t *t)
+{
+    size_t                      i, at;
+    uint64_t                    h;
+    cs_item_t                  *it;
+    const char                 *err;
+    ngx_http_cs_json_value_t   *val;
+    const ngx_http_cs_field_t  *row;
+
+    row = &v->schema->fields[v->current];
+    val = &v->value[v->current];
+
+    if (t->type != CS_TOKEN_STRING
+        || val->nitems >= (unsigned long long) row->max)
+    {
+        return cs_type_error(v, row) == 0;
+    }
+
+    err = cs_string(v, row, t->s, t->len);
+    if (err != NULL) {
+        return cs_field_error(v, err) == 0;
+    }
+
+    /* at most max items: max * max / 2 hashes compared at the most */
+    h = cs_hash(t->s, t->len);
+
+    for (i = v->first_item[v->current]; i < v->nitems; i++) {
+        it = &v->item[i];
+
+        if (it->hash == h && it->len == t->len
+            && memcmp(v->bytes + it->off, t->s, t->len) == 0)
+        {
+            snprintf(v->fault, sizeof(v->fault), "%s has a value twice",
+                     row->name);
+            return cs_field_error(v, v->fault) == 0;
+        }
+    }
+
+    if (cs_keep(v, t->s, t->len, h, &at) != 0) {
+        return 0;
+    }
+
+    val->nitems++;
+
+    return 1;
 }
 
 
 /* a scalar or the start of a container, seen as a value */
 static int
-cs_value(ngx_http_cs_json_t *v, int is_map, const unsigned char *s,
-    size_t len, int is_string)
+cs_value(ngx_http_cs_json_t *v, const cs_token_t *t)
 {
-    const char  *err;
-
-    if (!cs_root(v, is_map)) {
+    if (!cs_root(v, t->type == CS_TOKEN_MAP)) {
         return 0;
+    }
+
+    /*
+     * Once a member is at fault, only a syntax error can change the
+     * verdict: no later value is checked or kept.
+     */
+    if (v->schema_rc != NGX_HTTP_CS_JSON_OK) {
+        return 1;
+    }
+
+    if (v->depth == 2 && v->in_list) {
+        return cs_list_item(v, t);
     }
 
     if (v->depth != 1 || v->current < 0) {
         return 1;
     }
 
-    if (!is_string) {
-        err = "the value must be a string";
-        if (cs_field_error(v, err) != 0) {
-            return 0;
-        }
-
-        return 1;
-    }
-
-    err = cs_check(v, s, len);
-    if (err != NULL) {
-        return cs_field_error(v, err) == 0;
-    }
-
-    if (v->schema_rc != NGX_HTTP_CS_JSON_OK) {
-        /* the body is rejected anyway: keep nothing */
-        return 1;
-    }
-
-    v->copy[v->current] = v->af.malloc(v->af.ctx, len ? len : 1);
-    if (v->copy[v->current] == NULL) {
-        cs_nomem(v);
-        return 0;
-    }
-
-    memcpy(v->copy[v->current], s, len);
-    v->value[v->current].data = v->copy[v->current];
-    v->value[v->current].len = len;
-
-    return 1;
+    return cs_member(v, t);
 }
 
 
 static int
 cs_on_null(void *ctx)
 {
-    return cs_value(ctx, 0, NULL, 0, 0);
+    cs_token_t  t;
+
+    memset(&t, 0, sizeof(cs_token_t));
+    t.type = CS_TOKEN_NULL;
+
+    return cs_value(ctx, &t);
 }
 
 
 static int
 cs_on_boolean(void *ctx, int b)
 {
-    (void) b;
-    return cs_value(ctx, 0, NULL, 0, 0);
+    cs_token_t  t;
+
+    memset(&t, 0, sizeof(cs_token_t));
+    t.type = CS_TOKEN_BOOLEAN;
+    t.boolean = b ? 1 : 0;
+
+    return cs_value(ctx, &t);
 }
 
 
 static int
 cs_on_number(void *ctx, const char *s, size_t len)
 {
-    (void) s;
-    (void) len;
-    return cs_value(ctx, 0, NULL, 0, 0);
+    cs_token_t  t;
+
+    memset(&t, 0, sizeof(cs_token_t));
+    t.type = CS_TOKEN_NUMBER;
+    t.s = (const unsigned char *) s;
+    t.len = len;
+
+    return cs_value(ctx, &t);
 }
 
 
 static int
 cs_on_string(void *ctx, const unsigned char *s, size_t len)
 {
-    return cs_value(ctx, 0, s, len, 1);
+    cs_token_t  t;
+
+    memset(&t, 0, sizeof(cs_token_t));
+    t.type = CS_TOKEN_STRING;
+    t.s = s;
+    t.len = len;
+
+    return cs_value(ctx, &t);
 }
 
 
 static int
-cs_open(ngx_http_cs_json_t *v, int is_map)
+cs_open(ngx_http_cs_json_t *v, cs_token_e type)
 {
-    if (!cs_value(v, is_map, NULL, 0, 0)) {
+    cs_token_t  t;
+
+    memset(&t, 0, sizeof(cs_token_t));
+    t.type = type;
+
+    if (!cs_value(v, &t)) {
         return 0;
     }
 
@@ -871,14 +1086,14 @@ cs_open(ngx_http_cs_json_t *v, int is_map)
 static int
 cs_on_start_map(void *ctx)
 {
-    return cs_open(ctx, 1);
+    return cs_open(ctx, CS_TOKEN_MAP);
 }
 
 
 static int
 cs_on_start_array(void *ctx)
 {
-    return cs_open(ctx, 0);
+    return cs_open(ctx, CS_TOKEN_ARRAY);
 }
 
 
@@ -899,6 +1114,11 @@ cs_on_end_array(void *ctx)
 {
     ngx_http_cs_json_t  *v = ctx;
 
+    /* the array a member's value opened is the one that ends at 2 */
+    if (v->depth == 2) {
+        v->in_list = 0;
+    }
+
     v->depth--;
 
     return 1;
@@ -908,8 +1128,9 @@ cs_on_end_array(void *ctx)
 static int
 cs_on_map_key(void *ctx, const unsigned char *key, size_t len)
 {
-    int                  f;
-    ngx_http_cs_json_t  *v = ctx;
+    size_t                      f;
+    const ngx_http_cs_field_t  *row;
+    ngx_http_cs_json_t         *v = ctx;
 
     if (cs_key_add(v, key, len) != 0) {
         return 0;
@@ -919,12 +1140,12 @@ cs_on_map_key(void *ctx, const unsigned char *key, size_t len)
         return 1;
     }
 
-    for (f = 0; f < NGX_HTTP_CS_F_COUNT; f++) {
-        if (strlen(cs_field_names[f]) == len
-            && memcmp(cs_field_names[f], key, len) == 0)
-        {
-            v->current = f;
-            v->seen |= 1u << f;
+    for (f = 0; f < v->schema->nfields; f++) {
+        row = &v->schema->fields[f];
+
+        if (strlen(row->name) == len && memcmp(row->name, key, len) == 0) {
+            v->current = (int) f;
+            v->value[f].present = 1;
             return 1;
         }
     }
@@ -952,10 +1173,15 @@ static const yajl_callbacks  cs_callbacks = {
 
 
 ngx_http_cs_json_t *
-ngx_http_cs_json_create(size_t issue_max, yajl_alloc_funcs *af)
+ngx_http_cs_json_create(const ngx_http_cs_schema_t *schema, size_t limit,
+    yajl_alloc_funcs *af)
 {
     yajl_alloc_funcs     def;
     ngx_http_cs_json_t  *v;
+
+    if (schema->nfields > NGX_HTTP_CS_JSON_MAX_FIELDS) {
+        return NULL;
+    }
 
     if (af == NULL) {
         def.malloc = cs_default_malloc;
@@ -973,7 +1199,8 @@ ngx_http_cs_json_create(size_t issue_max, yajl_alloc_funcs *af)
     memset(v, 0, sizeof(ngx_http_cs_json_t));
 
     v->af = *af;
-    v->issue_max = issue_max;
+    v->schema = schema;
+    v->limit = limit;
     v->current = -1;
 
     v->yajl = yajl_alloc(&cs_callbacks, &v->af, v);
@@ -1045,11 +1272,62 @@ ngx_http_cs_json_feed(ngx_http_cs_json_t *v, const unsigned char *p,
 }
 
 
+/* the values of an accepted body: what was kept, and the defaults */
+static int
+cs_values(ngx_http_cs_json_t *v)
+{
+    size_t                      f, i;
+    ngx_http_cs_json_value_t   *val;
+    const ngx_http_cs_field_t  *row;
+
+    if (v->nitems != 0) {
+        v->strs = v->af.malloc(v->af.ctx,
+                               v->nitems * sizeof(ngx_http_cs_json_str_t));
+        if (v->strs == NULL) {
+            cs_nomem(v);
+            return -1;
+        }
+
+        for (i = 0; i < v->nitems; i++) {
+            v->strs[i].data = v->bytes + v->item[i].off;
+            v->strs[i].len = v->item[i].len;
+        }
+    }
+
+    for (f = 0; f < v->schema->nfields; f++) {
+        row = &v->schema->fields[f];
+        val = &v->value[f];
+
+        if (row->type == NGX_HTTP_CS_FT_STRINGS) {
+            if (val->nitems != 0) {
+                val->items = &v->strs[v->first_item[f]];
+            }
+
+            continue;
+        }
+
+        if (row->type != NGX_HTTP_CS_FT_STRING || val->is_null) {
+            continue;
+        }
+
+        if (val->present) {
+            val->str = v->strs[v->first_item[f]];
+
+        } else if (row->def != NULL) {
+            val->str.data = (const unsigned char *) row->def;
+            val->str.len = strlen(row->def);
+        }
+    }
+
+    return 0;
+}
+
+
 int
 ngx_http_cs_json_finish(ngx_http_cs_json_t *v)
 {
-    int          f;
-    const char  *name;
+    size_t                      f;
+    const ngx_http_cs_field_t  *row;
 
     if (v->rc != NGX_HTTP_CS_JSON_OK) {
         return v->rc;
@@ -1071,20 +1349,19 @@ ngx_http_cs_json_finish(ngx_http_cs_json_t *v)
         return v->rc;
     }
 
-    if (v->schema_rc == NGX_HTTP_CS_JSON_OK) {
-        for (f = NGX_HTTP_CS_F_USER_ID; f <= NGX_HTTP_CS_F_ISSUE; f++) {
-            if (!(v->seen & (1u << f))) {
-                name = cs_field_names[f];
-                if (cs_schema(v, NGX_HTTP_CS_JSON_MISSING,
-                              (const unsigned char *) name, strlen(name),
-                              "a required field is missing")
-                    != 0)
-                {
-                    return v->rc;
-                }
+    for (f = 0; f < v->schema->nfields; f++) {
+        row = &v->schema->fields[f];
 
-                break;
+        if (row->required && !v->value[f].present) {
+            if (cs_schema(v, NGX_HTTP_CS_JSON_MISSING,
+                          (const unsigned char *) row->name,
+                          strlen(row->name), "a required field is missing")
+                != 0)
+            {
+                return v->rc;
             }
+
+            break;
         }
     }
 
@@ -1094,14 +1371,8 @@ ngx_http_cs_json_finish(ngx_http_cs_json_t *v)
         return v->rc;
     }
 
-    if (v->value[NGX_HTTP_CS_F_PRIORITY].len == 0) {
-        v->value[NGX_HTTP_CS_F_PRIORITY].data = (const unsigned char *) "normal";
-        v->value[NGX_HTTP_CS_F_PRIORITY].len = sizeof("normal") - 1;
-    }
-
-    if (v->value[NGX_HTTP_CS_F_CHANNEL].len == 0) {
-        v->value[NGX_HTTP_CS_F_CHANNEL].data = (const unsigned char *) "api";
-        v->value[NGX_HTTP_CS_F_CHANNEL].len = sizeof("api") - 1;
+    if (cs_values(v) != 0) {
+        return v->rc;
     }
 
     return NGX_HTTP_CS_JSON_OK;
@@ -1122,17 +1393,17 @@ ngx_http_cs_json_field(ngx_http_cs_json_t *v)
 }
 
 
-const ngx_http_cs_json_str_t *
-ngx_http_cs_json_value(ngx_http_cs_json_t *v, ngx_http_cs_field_e f)
+const ngx_http_cs_json_value_t *
+ngx_http_cs_json_get(ngx_http_cs_json_t *v, size_t field)
 {
-    return &v->value[f];
+    return &v->value[field];
 }
 
 
-const char *
-ngx_http_cs_json_field_name(ngx_http_cs_field_e f)
+const ngx_http_cs_json_str_t *
+ngx_http_cs_json_value(ngx_http_cs_json_t *v, size_t field)
 {
-    return cs_field_names[f];
+    return &v->value[field].str;
 }
 
 
@@ -1153,7 +1424,6 @@ ngx_http_cs_json_probes(ngx_http_cs_json_t *v)
 void
 ngx_http_cs_json_free(ngx_http_cs_json_t *v)
 {
-    int          f;
     cs_level_t  *l;
 
     yajl_free(v->yajl);
@@ -1172,10 +1442,16 @@ ngx_http_cs_json_free(ngx_http_cs_json_t *v)
         }
     }
 
-    for (f = 0; f < NGX_HTTP_CS_F_COUNT; f++) {
-        if (v->copy[f]) {
-            v->af.free(v->af.ctx, v->copy[f]);
-        }
+    if (v->bytes != NULL) {
+        v->af.free(v->af.ctx, v->bytes);
+    }
+
+    if (v->item != NULL) {
+        v->af.free(v->af.ctx, v->item);
+    }
+
+    if (v->strs != NULL) {
+        v->af.free(v->af.ctx, v->strs);
     }
 
     if (v->field) {

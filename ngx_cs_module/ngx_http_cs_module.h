@@ -63,9 +63,6 @@ typedef ngx_int_t (*ngx_http_cs_answer_pt)(ngx_http_request_t *r,
 
 #define NGX_HTTP_CS_ANYONE      0        /* roles: no credentials asked */
 
-#define NGX_HTTP_CS_BODY_NONE   0
-#define NGX_HTTP_CS_BODY_TICKET 1
-
 
 /*
  * One row of the endpoint table: what exists, who may call it, what body
@@ -76,7 +73,7 @@ typedef struct {
     ngx_uint_t                  method;      /* NGX_HTTP_GET, ... */
     const char                 *path;        /* "tickets/{id}" */
     ngx_uint_t                  roles;       /* NGX_HTTP_CS_ROLE_* bits */
-    ngx_uint_t                  body;        /* NGX_HTTP_CS_BODY_* */
+    const ngx_http_cs_schema_t *schema;      /* of the body; NULL: none */
     ngx_uint_t                  script;      /* NGX_HTTP_CS_SCRIPT_* */
     ngx_http_cs_args_pt         args;        /* NULL: caller and path only */
     ngx_http_cs_answer_pt       answer;      /* NULL: the script's answer */
