@@ -1,6 +1,7 @@
 # ngx_cs_module: build, test, run and install.
 #   make run    build and serve /api/service on 127.0.0.1:8080
-#   make test   build and run the Test::Nginx suite against its own Redis
+#   make test   build and run the Test::Nginx suite against its own Redis,
+#               the schema unit tests and the fuzzer's replay
 
 NGX_SRC     ?= /usr/share/nginx/src
 NGINX       ?= /usr/sbin/nginx
@@ -34,7 +35,7 @@ ENABLEDDIR  := /etc/nginx/modules-enabled
 DEPS        ?= deps
 
 .PHONY: all deps build test test-valgrind run install uninstall bench clean \
-        fuzz fuzz-ci fuzz-replay chaos soak
+        unit fuzz fuzz-ci fuzz-replay chaos soak
 
 all: build
 
@@ -61,10 +62,15 @@ $(MODULE): $(BUILD)/nginx/objs/Makefile $(SOURCES)
 test: build
 	@scripts/deps.sh test
 	$(TEST_ENV) prove $(PROVE_INC) $(TESTS)
+	@t/unit/run.sh
 	@fuzz/run.sh ci
 	@# the paths that free on faults and aborts, under valgrind (the whole
 	@# suite is make test-valgrind, about 8 minutes)
 	@$(MAKE) -s test-valgrind TESTS="$(VALGRIND_CI_TESTS)"
+
+# every schema's verdicts, codes, fields, messages and values, split anyhow
+unit: deps
+	@t/unit/run.sh
 
 # the validator against an independent reference, with libFuzzer
 fuzz:
