@@ -5,11 +5,14 @@
  * but for one rule at its edge (a category of 65 characters, an email
  * ending in '@', a userId with U+0085).  Half of the time this mutator
  * instead rewrites one string literal of the input with a value chosen at
- * the schema's edges, or inserts a member after the first '{'; the other
- * half it leaves to libFuzzer's own mutations.
+ * the schemas' edges, or with a number, literal or list at the edges of the
+ * other schemas (1000, 1001, 1.5, 1e2, 33 strings, a string twice), or
+ * inserts a member of any schema after the first '{'; the other half it
+ * leaves to libFuzzer's own mutations.
  */
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,9 +32,18 @@ typedef struct {
 } cs_buf_t;
 
 
+/* the names of every schema's rows */
+static const char  *cs_names[] = {
+    "userId", "issue", "category", "priority", "channel", "email",
+    "body", "internal", "state", "agent", "capacity", "skills", "status",
+    "csat", "ces", "comment"
+};
+
 static const char  *cs_words[] = {
     "userId", "issue", "category", "priority", "channel", "email",
     "low", "normal", "high", "urgent",
+    "pending", "solved", "closed", "online", "away", "offline",
+    ".", "..", "unassigned", "agent.1", "a-b_c",
     "web", "email", "chat", "social", "phone", "api",
     "", " ", "a@b", "@b", "a@", "a@@b", "a b@c", "x\\u0040y",
     "\\u0085", "\\u0080", "\\u009f", "\\u00a0", "\\u007f", "\\n", "\\t",
@@ -48,6 +60,21 @@ static const char  *cs_fills[] = {
 
 static const size_t  cs_lengths[] = {
     0, 1, 2, 3, 32, 63, 64, 65, 127, 128, 129, 253, 254, 255
+};
+
+/* values that are not strings, at the edges of INTEGER and BOOLEAN rows */
+static const char  *cs_raws[] = {
+    "0", "1", "5", "6", "7", "8", "1000", "1001", "-1", "-0", "1.5", "1.0",
+    "1e2", "1E2", "5e0", "9223372036854775807", "9223372036854775808",
+    "-9223372036854775808", "-9223372036854775809", "99999999999999999999",
+    "true", "false", "null", "{}", "[]", "[null]", "[1]", "[[\"a\"]]",
+    "[{\"a\":1}]", "[\"a\",\"a\"]", "[\"a\",\"b\"]", "[\"A\"]",
+    "[\"\"]", "[\"a\",\"\\u0061\"]"
+};
+
+/* how many strings a generated list has */
+static const size_t  cs_counts[] = {
+    0, 1, 2, 31, 32, 33
 };
 
 
@@ -127,11 +154,49 @@ cs_value(cs_buf_t *b, uint32_t *r)
 }
 
 
+/* a value that is no string: a number, a literal, or a list */
+static int
+cs_raw(cs_buf_t *b, uint32_t *r)
+{
+    char         item[16];
+    size_t       i, n, twice;
+    const char  *raw;
+
+    if (cs_rand(r) % 4 != 0) {
+        raw = cs_raws[cs_rand(r) % (sizeof(cs_raws) / sizeof(char *))];
+        return cs_add(b, raw, strlen(raw));
+    }
+
+    n = cs_counts[cs_rand(r) % (sizeof(cs_counts) / sizeof(size_t))];
+    twice = (cs_rand(r) % 4 == 0) ? cs_rand(r) % (n + 1) : n;
+
+    if (cs_add(b, "[", 1) != 0) {
+        return -1;
+    }
+
+    for (i = 0; i < n; i++) {
+        /* item i, or at i == twice, the first one again */
+        snprintf(item, sizeof(item), "%s\"s%zu\"", i ? "," : "",
+                 (i == twice) ? (size_t) 0 : i);
+
+        if (cs_add(b, item, strlen(item)) != 0) {
+            return -1;
+        }
+
+        if (i == n / 2 && cs_rand(r) % 8 == 0 && cs_value(b, r) != 0) {
+            return -1;
+        }
+    }
+
+    return cs_add(b, "]", 1);
+}
+
+
 size_t
 LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max,
     unsigned int seed)
 {
-    int           in;
+    int           in, raw;
     size_t        i, k, nspans, start[CS_MUT_SPANS], end[CS_MUT_SPANS];
     uint8_t      *out;
     uint32_t      r;
@@ -188,16 +253,28 @@ LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max,
             }
 
         } else {
-            name = cs_words[cs_rand(&r) % 6];
+            name = cs_names[cs_rand(&r) % (sizeof(cs_names) / sizeof(char *))];
+            raw = cs_rand(&r) % 3 == 0;
 
             if (cs_add(&b, data, i + 1) != 0 || cs_add(&b, "\"", 1) != 0
                 || cs_add(&b, name, strlen(name)) != 0
-                || cs_add(&b, "\":\"", 3) != 0 || cs_value(&b, &r) != 0
-                || cs_add(&b, "\",", 2) != 0
+                || cs_add(&b, raw ? "\":" : "\":\"", raw ? 2 : 3) != 0
+                || (raw ? cs_raw(&b, &r) : cs_value(&b, &r)) != 0
+                || cs_add(&b, raw ? "," : "\",", raw ? 1 : 2) != 0
                 || cs_add(&b, data + i + 1, size - i - 1) != 0)
             {
                 goto fallback;
             }
+        }
+
+    } else if (cs_rand(&r) % 4 == 0) {
+        /* a string, quotes and all, becomes a value of another type */
+        k = cs_rand(&r) % nspans;
+
+        if (cs_add(&b, data, start[k] - 1) != 0 || cs_raw(&b, &r) != 0
+            || cs_add(&b, data + end[k] + 1, size - end[k] - 1) != 0)
+        {
+            goto fallback;
         }
 
     } else {
