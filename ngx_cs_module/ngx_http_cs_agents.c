@@ -9,6 +9,13 @@
 #include <ngx_http.h>
 
 #include "ngx_http_cs_module.h"
+#include "ngx_http_cs_schema.h"
+
+
+/* the rows of the agent's and the presence's bodies (ngx_http_cs_schema.c) */
+#define NGX_HTTP_CS_AGENT_CAPACITY   0
+#define NGX_HTTP_CS_AGENT_SKILLS     1
+#define NGX_HTTP_CS_PRESENCE_STATUS  0
 
 
 static ngx_int_t
@@ -98,6 +105,87 @@ ngx_http_cs_agent_delete_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
     cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
 
     if (ngx_http_cs_push_assign(args, cslcf) != NGX_OK
+        || ngx_http_cs_push_msec(r, args, cslcf->presence_timeout) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * PUT agents/{name}: capacity, skills joined by commas (a skill is
+ * [a-z0-9_-], so no comma), the SHA-256 of a new token (the script keeps
+ * it only for a new agent), the presence timeout.
+ */
+ngx_int_t
+ngx_http_cs_agent_put_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
+    ngx_array_t *args)
+{
+    u_char                          *p, *cap;
+    size_t                           len, i;
+    ngx_http_cs_loc_conf_t          *cslcf;
+    const ngx_http_cs_json_value_t  *capacity, *skills;
+
+    cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
+
+    capacity = ngx_http_cs_json_get(ctx->json, NGX_HTTP_CS_AGENT_CAPACITY);
+    skills = ngx_http_cs_json_get(ctx->json, NGX_HTTP_CS_AGENT_SKILLS);
+
+    cap = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (cap == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = 0;
+    for (i = 0; i < skills->nitems; i++) {
+        len += skills->items[i].len + 1;
+    }
+
+    p = ngx_pnalloc(r->pool, len + 1);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = 0;
+    for (i = 0; i < skills->nitems; i++) {
+        if (i > 0) {
+            p[len++] = ',';
+        }
+
+        ngx_memcpy(p + len, skills->items[i].data, skills->items[i].len);
+        len += skills->items[i].len;
+    }
+
+    if (ngx_http_cs_push(args, cap,
+                         ngx_sprintf(cap, "%L", capacity->integer) - cap)
+        != NGX_OK
+        || ngx_http_cs_push(args, p, len) != NGX_OK
+        || ngx_http_cs_push_new_token(r, ctx, args) != NGX_OK
+        || ngx_http_cs_push_msec(r, args, cslcf->presence_timeout) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* PUT agents/{name}/presence: the status, the presence timeout */
+ngx_int_t
+ngx_http_cs_presence_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
+    ngx_array_t *args)
+{
+    ngx_http_cs_loc_conf_t          *cslcf;
+    const ngx_http_cs_json_value_t  *status;
+
+    cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
+
+    status = ngx_http_cs_json_get(ctx->json, NGX_HTTP_CS_PRESENCE_STATUS);
+
+    if (ngx_http_cs_push(args, (u_char *) status->str.data, status->str.len)
+        != NGX_OK
         || ngx_http_cs_push_msec(r, args, cslcf->presence_timeout) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -18,6 +18,7 @@
 
 #include "ngx_http_cs_module.h"
 #include "ngx_http_cs_json.h"
+#include "ngx_http_cs_schema.h"
 #include "ngx_http_cs_redis.h"
 
 
@@ -43,28 +44,38 @@ static const ngx_http_cs_endpoint_t  ngx_http_cs_endpoints[] = {
 
     { NGX_HTTP_GET, "me",
       NGX_HTTP_CS_ROLES_ANY_TOKEN,
-      NULL, NGX_HTTP_CS_SCRIPT_ME, NULL, NULL },
+      NULL, 0, NGX_HTTP_CS_SCRIPT_ME, NULL, NULL },
 
     { NGX_HTTP_GET, "tickets/{id}",
       NGX_HTTP_CS_ROLES_ANY_TOKEN,
-      NULL, NGX_HTTP_CS_SCRIPT_TICKET_GET, NULL, NULL },
+      NULL, 0, NGX_HTTP_CS_SCRIPT_TICKET_GET, NULL, NULL },
+
+    { NGX_HTTP_PUT, "agents/{name}",
+      NGX_HTTP_CS_ROLE_ADMIN,
+      &ngx_http_cs_schema_agent, 0, NGX_HTTP_CS_SCRIPT_AGENT_PUT,
+      ngx_http_cs_agent_put_args, NULL },
+
+    { NGX_HTTP_PUT, "agents/{name}/presence",
+      NGX_HTTP_CS_ROLE_AGENT,
+      &ngx_http_cs_schema_presence, 0, NGX_HTTP_CS_SCRIPT_AGENT_PRESENCE,
+      ngx_http_cs_presence_args, NULL },
 
     { NGX_HTTP_GET, "agents",
       NGX_HTTP_CS_ROLE_ADMIN,
-      NGX_HTTP_CS_BODY_NONE, NGX_HTTP_CS_SCRIPT_AGENTS_LIST,
+      NULL, 0, NGX_HTTP_CS_SCRIPT_AGENTS_LIST,
       ngx_http_cs_agents_list_args, NULL },
 
     { NGX_HTTP_DELETE, "agents/{name}",
       NGX_HTTP_CS_ROLE_ADMIN,
-      NGX_HTTP_CS_BODY_NONE, NGX_HTTP_CS_SCRIPT_AGENT_DELETE,
+      NULL, 0, NGX_HTTP_CS_SCRIPT_AGENT_DELETE,
       ngx_http_cs_agent_delete_args, NULL },
 
     { NGX_HTTP_POST, "agents/{name}/token",
       NGX_HTTP_CS_ROLE_ADMIN,
-      NGX_HTTP_CS_BODY_NONE, NGX_HTTP_CS_SCRIPT_AGENT_TOKEN,
+      NULL, 0, NGX_HTTP_CS_SCRIPT_AGENT_TOKEN,
       ngx_http_cs_agent_token_args, NULL },
 
-    { 0, NULL, 0, 0, 0, NULL, NULL }
+    { 0, NULL, 0, NULL, 0, 0, NULL, NULL }
 };
 
 
@@ -636,6 +647,110 @@ ngx_http_cs_preflight(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf)
 }
 
 
+/* NGX_OK with key->len 0 when absent, NGX_DECLINED when malformed */
+static ngx_int_t
+ngx_http_cs_idempotency_key(ngx_http_request_t *r, ngx_str_t *key)
+{
+    ngx_uint_t        i, n;
+    ngx_table_elt_t  *h;
+
+    ngx_str_null(key);
+
+    h = ngx_http_cs_find_header(r, "Idempotency-Key", &n);
+    if (h == NULL) {
+        return NGX_OK;
+    }
+
+    if (n != 1 || h->value.len == 0
+        || h->value.len > NGX_HTTP_CS_IDEM_KEY_MAX)
+    {
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; i < h->value.len; i++) {
+        if (h->value.data[i] < 0x20 || h->value.data[i] > 0x7e) {
+            return NGX_DECLINED;
+        }
+    }
+
+    *key = h->value;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Once the body is read: the Idempotency-Key (a chunked body over
+ * client_max_body_size was a 413 before this), then the body's verdict.
+ * NGX_OK for a good one; otherwise the answer is sent and its finalize
+ * code returned in *rc.
+ */
+static ngx_int_t
+ngx_http_cs_body_verdict(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
+    ngx_int_t *rc)
+{
+    ngx_int_t            v_rc;
+    ngx_uint_t           status;
+    const char          *code;
+    ngx_http_cs_json_t  *v;
+
+    if (ctx->ep->idempotent
+        && ngx_http_cs_idempotency_key(r, &ctx->idem_key) != NGX_OK)
+    {
+        *rc = ngx_http_cs_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                     "invalid_idempotency_key",
+                                     "Idempotency-Key must be one header of"
+                                     " 1 to 128 printable ASCII characters",
+                                     NULL, 0);
+        return NGX_DONE;
+    }
+
+    v = ctx->json;
+
+    v_rc = ngx_http_cs_json_finish(v);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "cs: json: %uz keys, %uz probes",
+                   ngx_http_cs_json_keys(v), ngx_http_cs_json_probes(v));
+
+    switch (v_rc) {
+
+    case NGX_HTTP_CS_JSON_OK:
+        return NGX_OK;
+
+    case NGX_HTTP_CS_JSON_SYNTAX:
+        status = NGX_HTTP_BAD_REQUEST;
+        code = "invalid_json";
+        break;
+
+    case NGX_HTTP_CS_JSON_MISSING:
+        status = NGX_HTTP_CS_UNPROCESSABLE;
+        code = "missing_field";
+        break;
+
+    case NGX_HTTP_CS_JSON_INVALID:
+        status = NGX_HTTP_CS_UNPROCESSABLE;
+        code = "invalid_field";
+        break;
+
+    case NGX_HTTP_CS_JSON_UNKNOWN:
+        status = NGX_HTTP_CS_UNPROCESSABLE;
+        code = "unknown_field";
+        break;
+
+    default:
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DONE;
+    }
+
+    *rc = ngx_http_cs_send_error(r, status, code,
+                                 ngx_http_cs_json_message(v),
+                                 ngx_http_cs_json_field(v), 0);
+
+    return NGX_DONE;
+}
+
+
 static void
 ngx_http_cs_body_handler(ngx_http_request_t *r)
 {
@@ -649,6 +764,11 @@ ngx_http_cs_body_handler(ngx_http_request_t *r)
                       "cs: a part of the body reached the module only in a "
                       "file");
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (ngx_http_cs_body_verdict(r, ctx, &rc) != NGX_OK) {
+        ngx_http_finalize_request(r, rc);
         return;
     }
 

@@ -35,41 +35,9 @@ static ngx_int_t ngx_http_cs_intake_answer(ngx_http_request_t *r,
 const ngx_http_cs_endpoint_t  ngx_http_cs_intake_endpoint = {
     NGX_HTTP_POST, "service",
     NGX_HTTP_CS_ANYONE,
-    &ngx_http_cs_schema_ticket, NGX_HTTP_CS_SCRIPT_INTAKE,
+    &ngx_http_cs_schema_ticket, 1, NGX_HTTP_CS_SCRIPT_INTAKE,
     ngx_http_cs_intake_args, ngx_http_cs_intake_answer
 };
-
-
-/* NGX_OK with key->len 0 when absent, NGX_DECLINED when malformed */
-static ngx_int_t
-ngx_http_cs_idempotency_key(ngx_http_request_t *r, ngx_str_t *key)
-{
-    ngx_uint_t        i, n;
-    ngx_table_elt_t  *h;
-
-    ngx_str_null(key);
-
-    h = ngx_http_cs_header(r, "Idempotency-Key", &n);
-    if (h == NULL) {
-        return NGX_OK;
-    }
-
-    if (n != 1 || h->value.len == 0
-        || h->value.len > NGX_HTTP_CS_IDEM_KEY_MAX)
-    {
-        return NGX_DECLINED;
-    }
-
-    for (i = 0; i < h->value.len; i++) {
-        if (h->value.data[i] < 0x20 || h->value.data[i] > 0x7e) {
-            return NGX_DECLINED;
-        }
-    }
-
-    *key = h->value;
-
-    return NGX_OK;
-}
 
 
 /*
@@ -132,60 +100,6 @@ ngx_http_cs_user_proof(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf,
 }
 
 
-/* NGX_OK for a good body; NGX_DONE once its 400 or 422 is sent */
-static ngx_int_t
-ngx_http_cs_body_verdict(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx)
-{
-    ngx_int_t            rc;
-    ngx_uint_t           status;
-    const char          *code;
-    ngx_http_cs_json_t  *v;
-
-    v = ctx->json;
-
-    rc = ngx_http_cs_json_finish(v);
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "cs: json: %uz keys, %uz probes",
-                   ngx_http_cs_json_keys(v), ngx_http_cs_json_probes(v));
-
-    switch (rc) {
-
-    case NGX_HTTP_CS_JSON_OK:
-        return NGX_OK;
-
-    case NGX_HTTP_CS_JSON_SYNTAX:
-        status = NGX_HTTP_BAD_REQUEST;
-        code = "invalid_json";
-        break;
-
-    case NGX_HTTP_CS_JSON_MISSING:
-        status = NGX_HTTP_CS_UNPROCESSABLE;
-        code = "missing_field";
-        break;
-
-    case NGX_HTTP_CS_JSON_INVALID:
-        status = NGX_HTTP_CS_UNPROCESSABLE;
-        code = "invalid_field";
-        break;
-
-    case NGX_HTTP_CS_JSON_UNKNOWN:
-        status = NGX_HTTP_CS_UNPROCESSABLE;
-        code = "unknown_field";
-        break;
-
-    default:
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->rc = ngx_http_cs_send_error(r, status, code,
-                                     ngx_http_cs_json_message(v),
-                                     ngx_http_cs_json_field(v), 0);
-
-    return NGX_DONE;
-}
-
-
 /*
  * ARGV of the intake script, after the desk's key: assign, idempotency
  * key, the number of agents, the agents, the six fields, the nonce ("" for
@@ -205,20 +119,7 @@ ngx_http_cs_intake_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
 
     cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
 
-    /* a chunked body over client_max_body_size is a 413 before this */
-    if (ngx_http_cs_idempotency_key(r, &key) != NGX_OK) {
-        ctx->rc = ngx_http_cs_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                         "invalid_idempotency_key",
-                                         "Idempotency-Key must be one header"
-                                         " of 1 to 128 printable ASCII"
-                                         " characters", NULL, 0);
-        return NGX_DONE;
-    }
-
-    rc = ngx_http_cs_body_verdict(r, ctx);
-    if (rc != NGX_OK) {
-        return rc;
-    }
+    key = ctx->idem_key;
 
     rc = ngx_http_cs_user_proof(r, cslcf,
                                 ngx_http_cs_json_value(ctx->json,

@@ -74,6 +74,7 @@ typedef struct {
     const char                 *path;        /* "tickets/{id}" */
     ngx_uint_t                  roles;       /* NGX_HTTP_CS_ROLE_* bits */
     const ngx_http_cs_schema_t *schema;      /* of the body; NULL: none */
+    ngx_uint_t                  idempotent;  /* takes an Idempotency-Key */
     ngx_uint_t                  script;      /* NGX_HTTP_CS_SCRIPT_* */
     ngx_http_cs_args_pt         args;        /* NULL: caller and path only */
     ngx_http_cs_answer_pt       answer;      /* NULL: the script's answer */
@@ -88,6 +89,7 @@ struct ngx_http_cs_ctx_s {
     ngx_http_cs_json_t            *json;      /* fed as the body arrives */
     ngx_int_t                      rc;        /* of an answer already sent */
     ngx_str_t                      token;     /* made here, shown once */
+    ngx_str_t                      idem_key;  /* "" when none was sent */
     ngx_buf_t                     *error_body; /* nginx's own error, JSON */
     unsigned                       error_sent:1;
     unsigned                       body_unread:1;
@@ -147,6 +149,10 @@ ngx_int_t ngx_http_cs_precheck(ngx_http_request_t *r,
 extern const ngx_http_cs_endpoint_t  ngx_http_cs_intake_endpoint;
 
 /* the agents' rows (ngx_http_cs_agents.c) */
+ngx_int_t ngx_http_cs_agent_put_args(ngx_http_request_t *r,
+    ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
+ngx_int_t ngx_http_cs_presence_args(ngx_http_request_t *r,
+    ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
 ngx_int_t ngx_http_cs_agent_token_args(ngx_http_request_t *r,
     ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
 ngx_int_t ngx_http_cs_agents_list_args(ngx_http_request_t *r,
