@@ -37,4 +37,4 @@ if status == 'online' then
     taken = drain(param, now, timeout)
 end
 
-return ok(200, obj('agent', param, 'status', status, 'taken', taken))
+return ok(200, obj('agent', param, 'presence', status, 'taken', taken))

@@ -10,7 +10,7 @@ declare -A group=(
           libwww-perl liblist-moreutils-perl libtest-longstring-perl
           libipc-run-perl libredis-perl curl nghttp2-client"
   [valgrind]="valgrind"
-  [run]="redis-server redis-tools curl"
+  [run]="redis-server redis-tools curl openssl"
   [bench]="wrk libnginx-mod-http-lua lua-nginx-redis lua-cjson redis-server
           redis-tools"
 )

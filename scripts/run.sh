@@ -113,6 +113,19 @@ else
     say "redis-server (pid $redis_pid) on $redis, data in .run/redis/"
 fi
 
+# --- the desk's secret and an admin key --------------------------------
+
+# made once and kept under .run/, so tokens survive a restart of make run
+if [ ! -s "$run/cs.secret" ]; then
+    (umask 077; openssl rand -hex 32 > "$run/cs.secret")
+fi
+if [ ! -s "$run/cs.admin-key" ]; then
+    (umask 077; openssl rand -hex 24 > "$run/cs.admin-key")
+fi
+admin_key=$(cat "$run/cs.admin-key")
+printf 'local %s\n' "$(printf %s "$admin_key" | sha256sum | cut -d' ' -f1)" \
+    > "$run/cs.admin-keys"
+
 # --- nginx ------------------------------------------------------------
 
 # Run as root, nginx's master would start its workers as nobody, who
@@ -127,6 +140,8 @@ fi
     sed -e "s|^load_module .*ngx_http_cs_module\.so;|load_module $module;|" \
         -e "s|^\( *\)cs_redis_server .*;|\1cs_redis_server $redis;|" \
         -e "s|listen 127\.0\.0\.1:8080;|listen 127.0.0.1:$port;|" \
+        -e "s|^\( *\)cs_secret .*;|\1cs_secret $run/cs.secret;|" \
+        -e "s|^\( *\)cs_admin_keys .*;|\1cs_admin_keys $run/cs.admin-keys;|" \
         conf/nginx.conf
 } > "$run/nginx.conf"
 
@@ -152,16 +167,20 @@ if ! wait_for 10 listening "$port"; then
 fi
 
 cat <<EOF
-run: nginx (pid $nginx_pid) serves http://127.0.0.1:$port/api/service
+run: nginx (pid $nginx_pid) serves the desk at http://127.0.0.1:$port/api/
 run: logs in .run/logs/, Redis at $redis; Ctrl-C stops everything
+run: the local desk's admin key (in .run/cs.admin-key): $admin_key
 
-File a ticket:
-  curl -sS -i http://127.0.0.1:$port/api/service \\
-       -H 'Content-Type: application/json' \\
-       -d '{"userId":"u42","issue":"My order has not arrived","priority":"high","channel":"web"}'
-
-Read the newest ticket back:
-  ${cli[*]} HGETALL "cs:ticket:\$(${cli[*]} GET cs:ticket:seq)"
+Try it (each line prints its JSON answer):
+  api=http://127.0.0.1:$port/api; admin="Authorization: Bearer $admin_key"
+  # an agent (its token is shown once) and its presence
+  curl -s -X PUT \$api/agents/ana -H "\$admin" -H 'Content-Type: application/json' -d '{"capacity":3}'
+  agent="Authorization: Bearer <the token above>"
+  curl -s -X PUT \$api/agents/ana/presence -H "\$agent" -H 'Content-Type: application/json' -d '{"status":"online"}'
+  # a ticket, routed to ana, with the customer's token
+  curl -s \$api/service -H 'Content-Type: application/json' -d '{"userId":"u42","issue":"My order has not arrived"}'
+  curl -s \$api/tickets/1 -H "\$admin"
+  curl -s \$api/agents -H "\$admin"
 
 EOF
 

@@ -123,7 +123,7 @@ is($st, 403, "$name - an admin does not set presence");
 ($st, my $p) = main::api(PUT => 'agents/bob/presence', $bob,
                          '{"status":"online"}');
 is($st, 200, "$name - the agent's own: 200");
-is($p->{status}, 'online', "$name - online");
+is($p->{presence}, 'online', "$name - online");
 is(main::agents_by_name()->{bob}{status}, 'online', "$name - GET agents says online");
 my @t = map { main::intake("u$_") } 1 .. 3;
 is_deeply([ map { $_->{agent} } @t ], ['bob', 'bob', undef],
