@@ -3,14 +3,9 @@
 -- backlog.  ARGV[6..7]: the status, the presence timeout (ms).
 -- Runs after ngx_http_cs_common.lua.
 
-local c = caller()
+local c, refusal = who_calls(true)
 if not c then
-    return UNAUTHORIZED
-end
-
-if static_agents then
-    return err(409, 'static_agents',
-               'the agents are fixed by cs_agents in nginx.conf')
+    return refusal
 end
 
 if c.name ~= param then

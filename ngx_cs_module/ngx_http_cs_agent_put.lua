@@ -5,14 +5,9 @@
 -- answers 200.  Lowering capacity takes no ticket away; raising it drains
 -- the backlog.  Runs after ngx_http_cs_common.lua.
 
-local c = caller()
+local c, refusal = who_calls(true)
 if not c then
-    return UNAUTHORIZED
-end
-
-if static_agents then
-    return err(409, 'static_agents',
-               'the agents are fixed by cs_agents in nginx.conf')
+    return refusal
 end
 
 local capacity, skills, token = tonumber(ARGV[6]), ARGV[7], ARGV[8]

@@ -2,14 +2,9 @@
 -- to the answer); the old one stops working at once.
 -- ARGV[6]: the SHA-256 of the new token.  Runs after ngx_http_cs_common.lua.
 
-local c = caller()
+local c, refusal = who_calls(true)
 if not c then
-    return UNAUTHORIZED
-end
-
-if static_agents then
-    return err(409, 'static_agents',
-               'the agents are fixed by cs_agents in nginx.conf')
+    return refusal
 end
 
 local key = p .. 'agent:' .. param

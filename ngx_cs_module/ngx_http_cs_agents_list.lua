@@ -2,9 +2,9 @@
 -- status (a lapsed heartbeat is offline).  ARGV[6]: the presence timeout
 -- (ms).  Runs after ngx_http_cs_common.lua.
 
-local c = caller()
+local c, refusal = who_calls(false)
 if not c then
-    return UNAUTHORIZED
+    return refusal
 end
 
 local timeout = tonumber(ARGV[6])

@@ -315,31 +315,17 @@ ngx_http_cs_match(const char *pattern, ngx_str_t *path, ngx_str_t *param)
 }
 
 
-static ngx_int_t
-ngx_http_cs_method_name(ngx_uint_t method, ngx_str_t *name)
-{
-    switch (method) {
-
-    case NGX_HTTP_GET:
-        ngx_str_set(name, "GET");
-        return NGX_OK;
-
-    case NGX_HTTP_POST:
-        ngx_str_set(name, "POST");
-        return NGX_OK;
-
-    case NGX_HTTP_PUT:
-        ngx_str_set(name, "PUT");
-        return NGX_OK;
-
-    case NGX_HTTP_DELETE:
-        ngx_str_set(name, "DELETE");
-        return NGX_OK;
-
-    default:
-        return NGX_ERROR;
-    }
-}
+/* the methods a row may have, in the order Allow lists them */
+static const struct {
+    ngx_uint_t   method;
+    ngx_str_t    name;
+} ngx_http_cs_methods[] = {
+    { NGX_HTTP_GET, ngx_string("GET") },
+    { NGX_HTTP_POST, ngx_string("POST") },
+    { NGX_HTTP_PUT, ngx_string("PUT") },
+    { NGX_HTTP_DELETE, ngx_string("DELETE") },
+    { 0, ngx_null_string }
+};
 
 
 /* Allow: the methods of the rows that match, and OPTIONS with CORS */
@@ -348,7 +334,7 @@ ngx_http_cs_allow(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf,
     ngx_uint_t methods)
 {
     u_char     *p;
-    ngx_str_t   allow, name;
+    ngx_str_t   allow;
     ngx_uint_t  m;
 
     p = ngx_pnalloc(r->pool, sizeof("GET, POST, PUT, DELETE, OPTIONS"));
@@ -358,13 +344,14 @@ ngx_http_cs_allow(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf,
 
     allow.data = p;
 
-    for (m = NGX_HTTP_GET; m <= NGX_HTTP_DELETE; m <<= 1) {
-        if ((methods & m) && ngx_http_cs_method_name(m, &name) == NGX_OK) {
+    for (m = 0; ngx_http_cs_methods[m].method; m++) {
+        if (methods & ngx_http_cs_methods[m].method) {
             if (p != allow.data) {
                 *p++ = ','; *p++ = ' ';
             }
 
-            p = ngx_cpymem(p, name.data, name.len);
+            p = ngx_cpymem(p, ngx_http_cs_methods[m].name.data,
+                           ngx_http_cs_methods[m].name.len);
         }
     }
 

@@ -198,3 +198,17 @@ end
 
 local UNAUTHORIZED = err(401, 'unauthorized',
                          'send valid credentials as Authorization: Bearer <token>')
+
+-- the caller, or nil and the answer that refuses it; a registry endpoint
+-- is refused where cs_agents fixes the agents
+local function who_calls(registry)
+    local c = caller()
+    if not c then
+        return nil, UNAUTHORIZED
+    end
+    if registry and static_agents then
+        return nil, err(409, 'static_agents',
+                        'the agents are fixed by cs_agents in nginx.conf')
+    end
+    return c
+end

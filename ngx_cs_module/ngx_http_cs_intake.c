@@ -48,8 +48,8 @@ static ngx_int_t
 ngx_http_cs_user_proof(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf,
     const ngx_http_cs_json_str_t *user, ngx_uint_t *proven)
 {
-    ngx_str_t         want, id;
-    ngx_uint_t        n;
+    ngx_str_t         want, id, *keys[2];
+    ngx_uint_t        n, i;
     ngx_table_elt_t  *h;
 
     *proven = 0;
@@ -66,23 +66,12 @@ ngx_http_cs_user_proof(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf,
     id.data = (u_char *) user->data;
     id.len = user->len;
 
-    if (ngx_http_cs_hmac_b64(r->pool, &cslcf->secret->current, "user", &id,
-                             1, &want)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
+    /* the current secret, then the old one while proofs made under it live */
+    keys[0] = &cslcf->secret->current;
+    keys[1] = &cslcf->secret->old;
 
-    if (h->value.len == want.len
-        && ngx_http_cs_equal(h->value.data, want.data, want.len))
-    {
-        *proven = 1;
-        return NGX_OK;
-    }
-
-    if (cslcf->secret->old.len > 0) {
-        if (ngx_http_cs_hmac_b64(r->pool, &cslcf->secret->old, "user", &id,
-                                 1, &want)
+    for (i = 0; i < 2 && keys[i]->len > 0; i++) {
+        if (ngx_http_cs_hmac_b64(r->pool, keys[i], "user", &id, 1, &want)
             != NGX_OK)
         {
             return NGX_ERROR;

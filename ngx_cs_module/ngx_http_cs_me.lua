@@ -1,9 +1,9 @@
 -- GET me: who the token names.  A customer is named by its ticket id.
 -- Runs after ngx_http_cs_common.lua.
 
-local c = caller()
+local c, refusal = who_calls(false)
 if not c then
-    return UNAUTHORIZED
+    return refusal
 end
 
 if c.role == 'customer' then

@@ -3,9 +3,9 @@
 -- "customer", the user's 20 latest other tickets.
 -- Runs after ngx_http_cs_common.lua.
 
-local c = caller()
+local c, refusal = who_calls(false)
 if not c then
-    return UNAUTHORIZED
+    return refusal
 end
 
 -- a customer's token opens its own ticket and no other
