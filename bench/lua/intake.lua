@@ -21,12 +21,11 @@ local str_find = string.find
 local str_byte = string.byte
 local str_format = string.format
 local re_find = ngx.re.find
-local floor = math.floor
 
 local _M = {}
 
 local conf, script, sha
-local static_args       -- prefix, now, assign, idem, count, agents...
+local static_args       -- assign, idem, count, agents...
 local n_static
 
 local priorities = { low = true, normal = true, high = true, urgent = true }
@@ -52,9 +51,9 @@ function _M.init(c)
     sha = hex(ngx.sha1_bin(script))
 
     conf = c
-    static_args = { c.prefix, "", c.assign, "", tostring(#c.agents) }
+    static_args = { c.assign, "", tostring(#c.agents) }
     for i = 1, #c.agents do
-        static_args[5 + i] = c.agents[i]
+        static_args[3 + i] = c.agents[i]
     end
     n_static = #static_args
 end
@@ -238,19 +237,23 @@ function _M.handle()
         end
     end
 
-    local args = { sha, 0 }
+    -- the desk's prefix is the script's one key; the time is Redis' own
+    local args = { sha, 1, conf.prefix }
     for i = 1, n_static do
-        args[2 + i] = static_args[i]
+        args[3 + i] = static_args[i]
     end
-    args[4] = str_format("%d", floor(ngx.now() * 1000))
-    args[6] = idem
-    local n = 2 + n_static
+    args[5] = idem
+    local n = 3 + n_static
     args[n + 1] = t.userId
     args[n + 2] = t.issue
     args[n + 3] = t.category or ""
     args[n + 4] = t.priority or "normal"
     args[n + 5] = t.channel or "api"
     args[n + 6] = t.email or ""
+    -- no nonce (no cs_secret), no proof, the presence timeout
+    args[n + 7] = ""
+    args[n + 8] = ""
+    args[n + 9] = "60000"
 
     local red = redis:new()
 
