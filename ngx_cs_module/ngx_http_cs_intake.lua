@@ -20,11 +20,29 @@
 -- "replayed" or "reused" (the key was used for a different ticket).
 -- The time is Redis' own (TIME), so hosts with skewed clocks agree.
 
--- a key this script writes must hold its type or not exist
-local function want_type(key, want, shown)
+-- Every key it writes is proven to hold its type, or to be absent, before
+-- the first write, at the least cost: a key it reads anyway is read with
+-- pcall (a foreign value fails the read), the few it only writes get a
+-- TYPE, and the event stream, written first, fails alone.
+
+local function wrong(shown)
+    return redis.error_reply('CSWRONGTYPE ' .. shown)
+end
+
+-- a read whose failure names the key: nil and the error reply
+local function read(shown, ...)
+    local r = redis.pcall(...)
+    if type(r) == 'table' and r.err then
+        return nil, wrong(shown)
+    end
+    return r
+end
+
+-- a key only written must hold its type or not exist
+local function writable(key, want, shown)
     local t = redis.call('TYPE', key).ok
     if t ~= 'none' and t ~= want then
-        return redis.error_reply('CSWRONGTYPE ' .. (shown or key))
+        return wrong(shown or key)
     end
 end
 
@@ -48,25 +66,7 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
 local seq_key, events_key = p .. 'ticket:seq', p .. 'events'
 local user_key = p .. 'user:' .. user .. ':tickets'
-local checks = {
-    {seq_key, 'string'}, {events_key, 'stream'},
-    {p .. 'queue:unassigned', 'list'},
-    {user_key, 'list', p .. 'user:*:tickets'},
-    {p .. 'route:rr', 'string'}, {p .. 'route:last', 'hash'},
-    {p .. 'agents', 'set'}
-}
-for i = 1, nagents do
-    checks[#checks + 1] = {p .. 'queue:' .. agents[i], 'list'}
-end
-if idem ~= '' then
-    checks[#checks + 1] = {p .. 'idem:' .. idem, 'string', p .. 'idem:*'}
-end
-for _, c in ipairs(checks) do
-    local err = want_type(c[1], c[2], c[3])
-    if err then
-        return err
-    end
-end
+local err
 
 local idem_key, digest
 if idem ~= '' then
@@ -78,7 +78,11 @@ if idem ~= '' then
     end
     digest = redis.sha1hex(table.concat(parts, ','))
 
-    local seen = redis.call('GET', idem_key)
+    local seen
+    seen, err = read(p .. 'idem:*', 'GET', idem_key)
+    if err then
+        return err
+    end
     if seen then
         local id, d, state, agent =
             string.match(seen, '^(%d+):(%x+):([%w_]+):(.*)$')
@@ -92,20 +96,35 @@ end
 
 -- the next id, moved past any ticket that already holds it: ids may skip,
 -- a ticket is never merged into another
-local id = (tonumber(redis.call('GET', seq_key)) or 0) + 1
+local seq
+seq, err = read(seq_key, 'GET', seq_key)
+if err then
+    return err
+end
+local id = (tonumber(seq) or 0) + 1
 local step = 1
 while redis.call('EXISTS', p .. 'ticket:' .. id) == 1 do
     id = id + step
     step = step * 2
 end
 
-local agent, registry_agent = '', false
+local agent, registry_agent, turn = '', false, nil
 if nagents > 0 then
     if assign == 'least_loaded' then
-        local last = redis.call('HMGET', p .. 'route:last', unpack(agents))
+        local last
+        last, err = read(p .. 'route:last', 'HMGET', p .. 'route:last',
+                         unpack(agents))
+        if err then
+            return err
+        end
         local best, best_len, best_last
         for i = 1, nagents do
-            local len = redis.call('LLEN', p .. 'queue:' .. agents[i])
+            local len
+            len, err = read(p .. 'queue:' .. agents[i], 'LLEN',
+                            p .. 'queue:' .. agents[i])
+            if err then
+                return err
+            end
             -- never assigned sorts before any real sequence number
             local seq = tonumber(last[i]) or -1
             if best == nil or len < best_len
@@ -116,7 +135,12 @@ if nagents > 0 then
         end
         agent = agents[best]
     else
-        local turn = redis.call('INCR', p .. 'route:rr')
+        local last_turn
+        last_turn, err = read(p .. 'route:rr', 'GET', p .. 'route:rr')
+        if err then
+            return err
+        end
+        turn = (tonumber(last_turn) or 0) + 1
         agent = agents[(turn - 1) % nagents + 1]
     end
 else
@@ -124,10 +148,19 @@ else
     -- with a fresh heartbeat and load under capacity; round_robin takes the
     -- oldest last assignment, least_loaded the most spare capacity first;
     -- never assigned is oldest; then the name.  None: the backlog.
-    local best
-    for _, name in ipairs(redis.call('SMEMBERS', p .. 'agents')) do
-        local a = redis.call('HMGET', p .. 'agent:' .. name, 'status',
-                             'lastSeen', 'capacity', 'load', 'lastAssigned')
+    local best, names
+    names, err = read(p .. 'agents', 'SMEMBERS', p .. 'agents')
+    if err then
+        return err
+    end
+    for _, name in ipairs(names) do
+        local a
+        a, err = read(p .. 'agent:' .. name, 'HMGET', p .. 'agent:' .. name,
+                      'status', 'lastSeen', 'capacity', 'load',
+                      'lastAssigned')
+        if err then
+            return err
+        end
         local load, cap = tonumber(a[4]) or 0, tonumber(a[3]) or 0
         if a[1] == 'online' and a[2]
            and now - tonumber(a[2]) <= presence_timeout and load < cap
@@ -155,10 +188,36 @@ else
     end
 end
 
-redis.call('SET', seq_key, id)
 local state = 'queued'
 if agent ~= '' then
     state = 'assigned'
+end
+
+-- the keys only written: the user's history and the queue (a queue that
+-- least_loaded read is proven already)
+local queue_key = p .. 'queue:' .. (agent ~= '' and agent or 'unassigned')
+err = writable(user_key, 'list', p .. 'user:*:tickets')
+    or (assign ~= 'least_loaded' or registry_agent or agent == '')
+       and writable(queue_key, 'list')
+if err then
+    return err
+end
+
+-- the first write: when the stream is foreign, nothing is written at all
+local added = redis.pcall('XADD', events_key, 'MAXLEN', '~', 100000, '*',
+                          'type', 'ticket.created', 'ticketId', id,
+                          'userId', user, 'agent', agent, 'state', state,
+                          'priority', priority, 'channel', channel)
+if type(added) == 'table' and added.err then
+    if string.find(added.err, 'WRONGTYPE', 1, true) then
+        return wrong(events_key)
+    end
+    return redis.error_reply(added.err)
+end
+
+redis.call('SET', seq_key, id)
+if turn then
+    redis.call('SET', p .. 'route:rr', turn)
 end
 
 local ticket = {
@@ -199,11 +258,6 @@ else
 end
 
 redis.call('RPUSH', user_key, id)
-
-redis.call('XADD', events_key, 'MAXLEN', '~', 100000, '*',
-           'type', 'ticket.created', 'ticketId', id, 'userId', user,
-           'agent', agent, 'state', state, 'priority', priority,
-           'channel', channel)
 
 if idem_key then
     redis.call('SET', idem_key,
