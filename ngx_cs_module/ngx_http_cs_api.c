@@ -399,6 +399,12 @@ ngx_http_cs_route(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf,
     path.data = r->uri.data + cslcf->prefix_uri.len;
     path.len = r->uri.len - cslcf->prefix_uri.len;
 
+    /* "location /api" as well as "location /api/" */
+    if (path.len > 0 && path.data[0] == '/') {
+        path.data++;
+        path.len--;
+    }
+
     methods = 0;
 
     if (ngx_http_cs_match("service", &path, &param)) {

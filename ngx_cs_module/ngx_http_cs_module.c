@@ -552,6 +552,20 @@ ngx_http_cs_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (conf->kind == NGX_HTTP_CS_KIND_API) {
+        if (!clcf->noname
+            && (clcf->named || clcf->exact_match
+#if (NGX_PCRE)
+                || clcf->regex
+#endif
+               ))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"cs_api\" routes the paths below a prefix "
+                               "location, as in \"location /api/ { cs_api; "
+                               "}\", not in \"%V\"", &clcf->name);
+            return NGX_CONF_ERROR;
+        }
+
         conf->prefix_uri = clcf->noname ? prev->prefix_uri : clcf->name;
     }
 

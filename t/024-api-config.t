@@ -74,6 +74,12 @@ accepted('cs_secret at server level, inherited',
 accepted('an old secret beside the current one',
          "location /api/ { cs_api; cs_secret $secret $secret; }");
 
+accepted('cs_api in a prefix location without the final slash',
+         "location /api { cs_api; cs_secret $secret; }");
+refused('cs_api in an exact location', 'routes the paths below a prefix',
+        "location = /api/ { cs_api; cs_secret $secret; }");
+refused('cs_api in a regex location', 'routes the paths below a prefix',
+        "location ~ ^/api/ { cs_api; cs_secret $secret; }");
 refused('cs_api without cs_secret', '"cs_api" needs "cs_secret"',
         'location /api/ { cs_api; }');
 refused('a secret file that is missing', 'cs_secret file',
