@@ -280,7 +280,11 @@ ngx_http_cs_hmac(ngx_pool_t *pool, ngx_str_t *key, const char *purpose,
         }
     }
 
-    /* purpose ":" part "." part ...; no part of a token holds a "." */
+    /*
+     * purpose ":" part "." part ...: the parts of a token are the prefix,
+     * the id or name, and a random part of fixed length, so their joins
+     * cannot be confused
+     */
     p = ngx_cpymem(msg, purpose, ngx_strlen(purpose));
     *p++ = ':';
 
@@ -460,26 +464,36 @@ ngx_http_cs_mac_ok(ngx_pool_t *pool, ngx_http_cs_secret_t *secret,
 }
 
 
-/* splits "k.a.b.c" into its three dotted fields after the kind */
+/*
+ * Splits "k.<who>.<random>.<mac>" from the right: the MAC and the random
+ * part have fixed lengths, and an agent's name may hold dots.
+ */
 static ngx_int_t
 ngx_http_cs_token_fields(ngx_str_t *token, ngx_str_t *f)
 {
-    u_char      *p, *end, *dot;
-    ngx_uint_t   i;
+    size_t   tail;
+    u_char  *p;
 
-    p = token->data + 2;
-    end = token->data + token->len;
+    tail = 1 + NGX_HTTP_CS_NONCE_B64_LEN + 1 + NGX_HTTP_CS_MAC_B64_LEN;
 
-    for (i = 0; i < 3; i++) {
-        dot = (i < 2) ? ngx_strlchr(p, end, '.') : end;
-        if (dot == NULL || dot == p) {
-            return NGX_DECLINED;
-        }
-
-        f[i].data = p;
-        f[i].len = dot - p;
-        p = dot + 1;
+    if (token->len < 2 + 1 + tail) {
+        return NGX_DECLINED;
     }
+
+    p = token->data + token->len - tail;
+
+    if (p[0] != '.' || p[1 + NGX_HTTP_CS_NONCE_B64_LEN] != '.') {
+        return NGX_DECLINED;
+    }
+
+    f[0].data = token->data + 2;
+    f[0].len = p - f[0].data;
+
+    f[1].data = p + 1;
+    f[1].len = NGX_HTTP_CS_NONCE_B64_LEN;
+
+    f[2].data = p + 2 + NGX_HTTP_CS_NONCE_B64_LEN;
+    f[2].len = NGX_HTTP_CS_MAC_B64_LEN;
 
     return NGX_OK;
 }

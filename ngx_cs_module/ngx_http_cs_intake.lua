@@ -193,12 +193,15 @@ if agent ~= '' then
     state = 'assigned'
 end
 
--- the keys only written: the user's history and the queue (a queue that
--- least_loaded read is proven already)
+-- the keys only written: the user's history, the queue and, for a static
+-- agent, route:last (least_loaded read both already)
 local queue_key = p .. 'queue:' .. (agent ~= '' and agent or 'unassigned')
+local proven_by_reads = assign == 'least_loaded' and nagents > 0
 err = writable(user_key, 'list', p .. 'user:*:tickets')
-    or (assign ~= 'least_loaded' or registry_agent or agent == '')
-       and writable(queue_key, 'list')
+if not err and not proven_by_reads then
+    err = writable(queue_key, 'list')
+        or (nagents > 0 and writable(p .. 'route:last', 'hash'))
+end
 if err then
     return err
 end

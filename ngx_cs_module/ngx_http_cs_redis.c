@@ -1018,6 +1018,15 @@ ngx_http_cs_redis_reply(redisAsyncContext *ac, void *rp, void *data)
         rs->inflight--;
 
         if (rs->inflight > 0) {
+            /*
+             * ngx_add_timer() keeps a timer whose new deadline is within
+             * NGX_TIMER_LAZY_DELAY of the old one: replies closer than
+             * that would never push the deadline back
+             */
+            if (rs->liveness.timer_set) {
+                ngx_del_timer(&rs->liveness);
+            }
+
             ngx_add_timer(&rs->liveness, rs->timeout);
 
         } else if (rs->liveness.timer_set) {

@@ -161,7 +161,25 @@ cs: the key "cs:queue:agent1" holds a value of the wrong type
 
 
 
-=== TEST 6: a stored value that is not UTF-8 makes a 500, never a broken 201 body
+=== TEST 6: route:last of the wrong type under round robin: nothing is written
+--- init
+CsTest::flush_redis();
+CsTest::redis()->set('cs:route:last', 'not a hash');
+--- request
+POST /api/service
+{"userId":"u3","issue":"route trouble"}
+--- more_headers
+Content-Type: application/json
+--- error_code: 500
+--- stored
+is_deeply([ sort $r->keys('cs:*') ], ['cs:route:last'],
+          "$name - nothing was written");
+--- error_log
+cs: the key "cs:route:last" holds a value of the wrong type
+
+
+
+=== TEST 7: a stored value that is not UTF-8 makes a 500, never a broken 201 body
 --- init
 CsTest::flush_redis();
 my $d = main::digest(userId => 'u1', issue => 'replayed', priority => 'normal',
@@ -183,7 +201,7 @@ cs: an answer was refused by the JSON generator
 
 
 
-=== TEST 7: a 422 carries its reason phrase
+=== TEST 8: a 422 carries its reason phrase
 --- request
 POST /api/service
 {"userId":"u1"}
