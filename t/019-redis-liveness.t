@@ -150,6 +150,30 @@ my %check = (
         Test::More::isnt(nginx_clients(), $before,
                          "$name - the worker connected again");
     },
+    4 => sub {
+        my ($name) = @_;
+        my $before = nginx_clients();
+        # three clients back to back for a while: a call always in flight,
+        # each answered well within the 100 ms timeout
+        my @pids;
+        for my $c (1 .. 3) {
+            defined(my $pid = fork()) or die "fork: $!";
+            if ($pid == 0) {
+                my ($ok, $bad, $end) = (0, 0, time + 1.5);
+                while (time < $end) {
+                    my ($st) = post_ticket(qq({"userId":"s$c","issue":"steady"}));
+                    $st == 201 ? $ok++ : $bad++;
+                }
+                POSIX::_exit($bad > 0 || $ok == 0 ? 1 : 0);
+            }
+            push @pids, $pid;
+        }
+        my $failed = 0;
+        for (@pids) { waitpid($_, 0); $failed++ if $? }
+        Test::More::is($failed, 0, "$name - every steady call got 201");
+        Test::More::is(nginx_clients(), $before,
+                       "$name - the connection was never dropped");
+    },
     3 => sub {
         my ($name) = @_;
         Test::More::ok(wait_until(sub {
@@ -255,4 +279,29 @@ Content-Type: application/json
 [qr/cs: redis \S+ is not a writable primary \(READONLY /,
  qr/cs: redis localhost:\d+ resolved to 127\.0\.0\.2/]
 --- no_error_log
+[alert]
+
+
+
+=== TEST 4: steady load with a call always in flight, each reply well within a short timeout: the connection stays
+--- config
+location = /api/service {
+    cs_service;
+    cs_redis_server 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    cs_redis_timeout 100ms;
+}
+--- init
+CsTest::flush_redis();
+# a registry of agents that are all offline makes each intake take a few
+# ms in Redis, so that the three clients keep a call in flight
+CsTest::redis()->sadd('cs:agents', map { "agent$_" } 1 .. 4000);
+CsTest::post_ticket('{"userId":"warm","issue":"connect first"}');
+--- request
+POST /api/service
+{"userId":"steady","issue":"first"}
+--- more_headers
+Content-Type: application/json
+--- error_code: 201
+--- no_error_log
+gave no reply
 [alert]
