@@ -744,6 +744,39 @@ ngx_http_cs_body_verdict(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
 }
 
 
+/*
+ * A body another module read first (mirror_request_body, say) never went
+ * through the request body filter while the validator was there: it is
+ * fed from the request's buffers, which must be in memory.
+ */
+static void
+ngx_http_cs_feed_read_body(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    if (ctx->body_fed || r->request_body == NULL) {
+        return;
+    }
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!ngx_buf_in_memory(b)) {
+            if (ngx_buf_size(b) > 0) {
+                ctx->body_unread = 1;
+            }
+
+            continue;
+        }
+
+        (void) ngx_http_cs_json_feed(ctx->json, b->pos, b->last - b->pos);
+    }
+
+    ctx->body_fed = 1;
+}
+
+
 static void
 ngx_http_cs_body_handler(ngx_http_request_t *r)
 {
@@ -752,10 +785,14 @@ ngx_http_cs_body_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_cs_module);
 
+    ngx_http_cs_feed_read_body(r, ctx);
+
     if (ctx->body_unread) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "cs: a part of the body reached the module only in a "
-                      "file");
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "cs: the body was read before this location and is "
+                      "in a temporary file; keep it in memory with "
+                      "client_body_buffer_size as large as "
+                      "client_max_body_size");
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }

@@ -246,6 +246,7 @@ ngx_http_cs_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
         /* once the verdict is a 400 the rest of the body is not looked at */
         (void) ngx_http_cs_json_feed(ctx->json, b->pos, b->last - b->pos);
+        ctx->body_fed = 1;
     }
 
     return ngx_http_next_request_body_filter(r, in);

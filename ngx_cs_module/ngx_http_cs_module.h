@@ -93,6 +93,7 @@ struct ngx_http_cs_ctx_s {
     ngx_buf_t                     *error_body; /* nginx's own error, JSON */
     unsigned                       error_sent:1;
     unsigned                       body_unread:1;
+    unsigned                       body_fed:1;
 };
 
 

@@ -204,3 +204,32 @@ Access-Control-Allow-Origin: https://app.example
 {"status":"error","error":"unauthorized","message":"the request is not authorised"}
 --- stored
 is($r->get('cs:ticket:seq'), undef, "$name - nothing stored");
+
+
+
+=== TEST 8: mirror with mirror_request_body reads the body first: the ticket is still validated and stored
+--- config
+location = /mirror {
+    internal;
+    return 204;
+}
+location = /api/service {
+    mirror /mirror;
+    mirror_request_body on;
+    cs_service;
+    cs_redis_server 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    cs_agents agent1;
+}
+--- request eval
+[ "POST /api/service\n{\"userId\":\"u-mirror\",\"issue\":\"seen twice\"}",
+  "POST /api/service\n{\"userId\":\"u-mirror\",\"issue\":" ]
+--- more_headers
+Content-Type: application/json
+--- error_code eval
+[201, 400]
+--- response_body_like eval
+[ '^\{"status":"success","message":"Request received and processed\.","ticketId":1,"agent":"agent1","state":"assigned"\}$',
+  '"error":"invalid_json"' ]
+--- stored
+is($r->hget('cs:ticket:1', 'issue'), 'seen twice', "$name - stored as sent");
+is($r->get('cs:ticket:seq'), 1, "$name - one ticket");
