@@ -16,10 +16,17 @@ end
 local assign, timeout = ARGV[6], tonumber(ARGV[7])
 local now = now_ms()
 
+-- reads and proofs first, then the event as the first write
+local open = redis.call('LRANGE', p .. 'queue:' .. param, 0, -1)
+local refused = foreign({p .. 'agents', 'set'},
+                        {p .. 'queue:unassigned', 'list'})
+    or event('agent.deleted', 'agent', param, 'tickets', #open)
+if refused then
+    return refused
+end
+
 redis.call('SREM', p .. 'agents', param)
 redis.call('DEL', key)
-
-local open = redis.call('LRANGE', p .. 'queue:' .. param, 0, -1)
 redis.call('DEL', p .. 'queue:' .. param)
 
 local routed = 0
@@ -36,8 +43,6 @@ for _, id in ipairs(open) do
         redis.call('RPUSH', p .. 'queue:unassigned', id)
     end
 end
-
-event('agent.deleted', 'agent', param, 'tickets', #open)
 
 return ok(200, obj('agent', param, 'rerouted', routed,
                    'queued', #open - routed))

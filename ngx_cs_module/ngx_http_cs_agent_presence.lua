@@ -19,12 +19,19 @@ local now = now_ms()
 local before = redis.call('HMGET', key, 'status', 'lastSeen')
 local was = effective(before[1], before[2], now, timeout)
 
+-- the agent's hash is proven by the caller's check; the backlog and the
+-- stream (the first write) are proven here
+local refused = foreign({p .. 'queue:unassigned', 'list'})
+if not refused and status ~= was then
+    refused = event('agent.presence', 'agent', param, 'status', status)
+end
+if refused then
+    return refused
+end
+
 redis.call('HSET', key, 'status', status, 'lastSeen', now)
 if status == 'offline' and was ~= 'offline' then
     redis.call('HSET', key, 'offlineSince', now)
-end
-if status ~= was then
-    event('agent.presence', 'agent', param, 'status', status)
 end
 
 local taken = 0

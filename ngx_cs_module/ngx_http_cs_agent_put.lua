@@ -23,18 +23,31 @@ local function skill_list()
     return list(out)
 end
 
+-- every write below is proven first; the event is the first write
+local refused = foreign({key, 'hash'}, {p .. 'agents', 'set'},
+                        {p .. 'queue:unassigned', 'list'})
+if refused then
+    return refused
+end
+
 if redis.call('EXISTS', key) == 0 then
+    refused = event('agent.created', 'agent', param, 'capacity', capacity)
+    if refused then
+        return refused
+    end
     redis.call('HSET', key, 'name', param, 'capacity', capacity,
                'skills', skills, 'token', token, 'status', 'offline',
                'load', 0, 'createdAt', now)
     redis.call('SADD', p .. 'agents', param)
-    event('agent.created', 'agent', param, 'capacity', capacity)
     return ok(201, obj('agent', param, 'capacity', capacity,
                        'skills', skill_list()))
 end
 
+refused = event('agent.updated', 'agent', param, 'capacity', capacity)
+if refused then
+    return refused
+end
 redis.call('HSET', key, 'capacity', capacity, 'skills', skills)
-event('agent.updated', 'agent', param, 'capacity', capacity)
 drain(param, now, timeout)
 
 return ok(200, obj('agent', param, 'capacity', capacity,

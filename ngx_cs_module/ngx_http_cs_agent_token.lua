@@ -12,7 +12,11 @@ if redis.call('EXISTS', key) == 0 then
     return err(404, 'not_found', 'there is no such agent')
 end
 
+local refused = foreign({key, 'hash'})
+    or event('agent.token', 'agent', param)
+if refused then
+    return refused
+end
 redis.call('HSET', key, 'token', ARGV[6])
-event('agent.token', 'agent', param)
 
 return ok(201, obj('agent', param))

@@ -960,6 +960,7 @@ static ngx_int_t
 ngx_http_cs_store_error(ngx_http_request_t *r, redisReply *reply,
     ngx_int_t rc)
 {
+    ngx_http_cs_ctx_t       *ctx;
     ngx_http_cs_loc_conf_t  *cslcf;
 
     cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
@@ -974,11 +975,17 @@ ngx_http_cs_store_error(ngx_http_request_t *r, redisReply *reply,
     }
 
     if (rc == NGX_HTTP_GATEWAY_TIME_OUT) {
+        ctx = ngx_http_get_module_ctx(r, ngx_http_cs_module);
+
         return ngx_http_cs_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
                                       "store_timeout",
-                                      "the ticket store did not answer in "
-                                      "time; retry with the same "
-                                      "Idempotency-Key", NULL, 0);
+                                      ctx->ep->idempotent
+                                      ? "the ticket store did not answer in "
+                                        "time; retry with the same "
+                                        "Idempotency-Key"
+                                      : "the ticket store did not answer in "
+                                        "time; the outcome is unknown",
+                                      NULL, 0);
     }
 
     if (ngx_strncmp(reply->str, NGX_HTTP_CS_WRONGTYPE,

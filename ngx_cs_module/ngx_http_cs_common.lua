@@ -78,6 +78,10 @@ end
 
 -- an event of the desk's stream; the actor is role:name, a customer by
 -- its ticket (the user is never named here)
+--
+-- A script calls it as its first write, after its checks: a foreign value
+-- at the stream's key then fails the script with nothing written (an error
+-- reply is returned, nil when the entry is written).
 local function event(kind, ...)
     local actor = role
     if role == 'customer' then
@@ -85,8 +89,25 @@ local function event(kind, ...)
     elseif role == 'agent' or role == 'admin' then
         actor = role .. ':' .. who
     end
-    redis.call('XADD', p .. 'events', 'MAXLEN', '~', 100000, '*',
-               'type', kind, 'actor', actor, ...)
+    local r = redis.pcall('XADD', p .. 'events', 'MAXLEN', '~', 100000, '*',
+                          'type', kind, 'actor', actor, ...)
+    if type(r) == 'table' and r.err then
+        if string.find(r.err, 'WRONGTYPE', 1, true) then
+            return redis.error_reply('CSWRONGTYPE ' .. p .. 'events')
+        end
+        return redis.error_reply(r.err)
+    end
+end
+
+-- the first of the keys a script writes that holds a foreign value, as
+-- the error reply that names it; {key, type} pairs
+local function foreign(...)
+    for _, kt in ipairs({...}) do
+        local t = redis.call('TYPE', kt[1]).ok
+        if t ~= 'none' and t ~= kt[2] then
+            return redis.error_reply('CSWRONGTYPE ' .. kt[1])
+        end
+    end
 end
 
 -- the agents' registry -------------------------------------------------

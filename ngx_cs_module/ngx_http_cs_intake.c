@@ -59,7 +59,12 @@ ngx_http_cs_user_proof(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf,
         return NGX_OK;
     }
 
-    if (n != 1 || cslcf->secret == NULL) {
+    /* without cs_secret no proof can be made: v1 ignores the header */
+    if (cslcf->secret == NULL) {
+        return NGX_OK;
+    }
+
+    if (n != 1) {
         return NGX_DECLINED;
     }
 

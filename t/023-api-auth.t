@@ -213,10 +213,13 @@ is_deeply([ $r->keys('*') ], [], "$name - nothing written");
 
 
 
-=== TEST 7: the route comes first: an unknown path is 404 and a wrong method 405 with Allow, with or without credentials
+=== TEST 7: the route comes first: an unknown path is 404 and a wrong method 405 with Allow, without credentials or with a bad one
 --- request eval
 [ "GET /api/nothing", "DELETE /api/tickets/1", "GET /api/service",
   "PUT /api/me", "GET /api/tickets/1/x", "GET /api/" ]
+--- more_headers eval
+[ "", "Authorization: Bearer nonsense", "", "Authorization: Bearer nonsense",
+  "", "Authorization: Bearer nonsense" ]
 --- error_code eval
 [404, 405, 405, 405, 404, 404]
 --- response_headers eval
@@ -240,12 +243,17 @@ is_deeply([ $r->keys('*') ], [], "$name - nothing written");
 
 
 
-=== TEST 9: credentials come before the content type and the body: no token with a wrong content type is 401
---- request
-GET /api/tickets/1
---- more_headers
-Content-Type: text/plain
---- error_code: 401
+=== TEST 9: credentials come before the content type and the body: no token with a wrong content type is 401, a valid one then gets 415
+--- request eval
+[ "PUT /api/agents/x\nnot json", "PUT /api/agents/x\nnot json" ]
+--- more_headers eval
+[ "Content-Type: text/plain", "Content-Type: text/plain\nAuthorization: Bearer $main::AdminKey" ]
+--- error_code eval
+[401, 415]
+--- response_body_like eval
+[ '"error":"unauthorized"', '"error":"unsupported_media_type"' ]
+--- stored
+is_deeply([ $r->keys('*') ], [], "$name - nothing written");
 
 
 
@@ -300,3 +308,28 @@ Idempotency-Key: same-key
 our %Seen;
 $Seen{$name} = $body if $req_idx == 0;
 is($body, $Seen{$name}, "$name - the same body, token and all") if $req_idx == 1;
+
+
+
+=== TEST 13: no token, admin key or secret reaches a log line the module writes, nor any line at notice or above
+--- request
+POST /api/service
+{"userId":"u-log","issue":"keep my secrets"}
+--- more_headers
+Content-Type: application/json
+--- error_code: 201
+--- stored
+my ($token) = $body =~ /"token":"([^"]+)"/;
+main::api(GET => '/api/tickets/1', main::bearer($token));
+main::api(GET => '/api/me', main::bearer($main::AdminKey));
+main::api(GET => '/api/tickets/1', main::bearer($token . 'x'));
+open my $fh, '<', Test::Nginx::Util::server_root() . '/logs/error.log' or die;
+my @bad;
+for my $line (<$fh>) {
+    next unless index($line, $token) >= 0 || index($line, $main::AdminKey) >= 0
+                || index($line, $main::Secret) >= 0;
+    # nginx's own debug lines print the request's headers: nginx's, not ours
+    next if $line =~ /\[debug\] .*(?:http header: |http alloc large header)/;
+    push @bad, $line;
+}
+is("@bad", '', "$name - no secret in the module's lines or above debug");

@@ -249,3 +249,71 @@ location /api/ {
 [ ('"error":"static_agents"') x 3 ]
 --- stored
 is_deeply([ $r->keys('*') ], [], "$name - nothing written");
+
+
+
+=== TEST 8: a foreign value at the event stream's key: creating an agent is 500 and writes nothing, not even the agent
+--- init
+CsTest::flush_redis();
+CsTest::redis()->set('cs:events', 'not a stream');
+--- request eval
+"PUT /api/agents/ivy\n" . '{"capacity":1}'
+--- more_headers eval
+"Content-Type: application/json\nAuthorization: Bearer $main::Admin"
+--- error_code: 500
+--- stored
+is_deeply([ sort $r->keys('*') ], ['cs:events'], "$name - nothing written");
+--- error_log
+cs: the key "cs:events" holds a value of the wrong type
+
+
+
+=== TEST 9: an agent named with a dot gets a token that works
+--- request eval
+"PUT /api/agents/jane.doe\n" . '{"capacity":1}'
+--- more_headers eval
+"Content-Type: application/json\nAuthorization: Bearer $main::Admin"
+--- error_code: 201
+--- stored
+my ($token) = $body =~ /"token":"([^"]+)"/;
+my ($st, $me) = main::api(GET => 'me', $token);
+is($st, 200, "$name - the token opens");
+is($me->{name}, 'jane.doe', "$name - and names jane.doe");
+
+
+
+=== TEST 10: a token of another role on an admin row is 403, and a customer's token on presence is 403; nothing is written
+--- request eval
+"PUT /api/agents/kim\n" . '{"capacity":1}'
+--- more_headers eval
+"Content-Type: application/json\nAuthorization: Bearer $main::Admin"
+--- error_code: 201
+--- stored
+my ($kim) = $body =~ /"token":"([^"]+)"/;
+my $cust = main::intake('z1')->{token};
+my @keys = sort $r->keys('*');
+my ($st) = main::api(PUT => 'agents/lee', $kim, '{"capacity":1}');
+is($st, 403, "$name - an agent creating an agent: 403");
+($st) = main::api(GET => 'agents', $cust);
+is($st, 403, "$name - a customer listing agents: 403");
+($st) = main::api(PUT => 'agents/kim/presence', $cust, '{"status":"online"}');
+is($st, 403, "$name - a customer setting presence: 403");
+($st) = main::api(DELETE => 'agents/kim', $kim);
+is($st, 403, "$name - an agent deleting itself: 403");
+is_deeply([ sort $r->keys('*') ], \@keys, "$name - nothing written");
+
+
+
+=== TEST 11: bad agent bodies are 422 and write nothing: capacity 0, 1001, 1.5, a bad skill, 33 skills
+--- request eval
+[ "PUT /api/agents/mo\n{\"capacity\":0}", "PUT /api/agents/mo\n{\"capacity\":1001}",
+  "PUT /api/agents/mo\n{\"capacity\":1.5}", "PUT /api/agents/mo\n{\"capacity\":1,\"skills\":[\"Bad Skill\"]}",
+  "PUT /api/agents/mo\n{\"capacity\":1,\"skills\":[" . join(',', map { "\"s$_\"" } 1 .. 33) . "]}" ]
+--- more_headers eval
+[ ("Content-Type: application/json\nAuthorization: Bearer $main::Admin") x 5 ]
+--- error_code eval
+[ (422) x 5 ]
+--- response_body_like eval
+[ ('"error":"invalid_field"') x 5 ]
+--- stored
+is_deeply([ $r->keys('*') ], [], "$name - nothing written");
