@@ -7,9 +7,9 @@ if not c then
     return refusal
 end
 
-local key = p .. 'agent:' .. param
-if redis.call('EXISTS', key) == 0 then
-    return err(404, 'not_found', 'there is no such agent')
+local key, missing = agent_key()
+if not key then
+    return missing
 end
 
 local refused = foreign({key, 'hash'})

@@ -752,28 +752,10 @@ ngx_http_cs_body_verdict(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
 static void
 ngx_http_cs_feed_read_body(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx)
 {
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-
-    if (ctx->body_fed || r->request_body == NULL) {
-        return;
+    if (!ctx->body_fed && r->request_body != NULL) {
+        ngx_http_cs_feed(ctx, r->request_body->bufs);
+        ctx->body_fed = 1;
     }
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (!ngx_buf_in_memory(b)) {
-            if (ngx_buf_size(b) > 0) {
-                ctx->body_unread = 1;
-            }
-
-            continue;
-        }
-
-        (void) ngx_http_cs_json_feed(ctx->json, b->pos, b->last - b->pos);
-    }
-
-    ctx->body_fed = 1;
 }
 
 

@@ -220,6 +220,15 @@ end
 local UNAUTHORIZED = err(401, 'unauthorized',
                          'send valid credentials as Authorization: Bearer <token>')
 
+-- the key of the path's agent, or nil and the 404
+local function agent_key()
+    local key = p .. 'agent:' .. param
+    if redis.call('EXISTS', key) == 0 then
+        return nil, err(404, 'not_found', 'there is no such agent')
+    end
+    return key
+end
+
 -- the caller, or nil and the answer that refuses it; a registry endpoint
 -- is refused where cs_agents fixes the agents
 local function who_calls(registry)

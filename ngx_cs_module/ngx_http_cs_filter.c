@@ -223,8 +223,6 @@ ngx_http_cs_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 static ngx_int_t
 ngx_http_cs_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
-    ngx_buf_t          *b;
-    ngx_chain_t        *cl;
     ngx_http_cs_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_cs_module);
@@ -232,6 +230,19 @@ ngx_http_cs_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     if (ctx == NULL || ctx->json == NULL) {
         return ngx_http_next_request_body_filter(r, in);
     }
+
+    ngx_http_cs_feed(ctx, in);
+
+    return ngx_http_next_request_body_filter(r, in);
+}
+
+
+/* hands the validator the body's buffers; one only in a file is noted */
+void
+ngx_http_cs_feed(ngx_http_cs_ctx_t *ctx, ngx_chain_t *in)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
 
     for (cl = in; cl; cl = cl->next) {
         b = cl->buf;
@@ -248,8 +259,6 @@ ngx_http_cs_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         (void) ngx_http_cs_json_feed(ctx->json, b->pos, b->last - b->pos);
         ctx->body_fed = 1;
     }
-
-    return ngx_http_next_request_body_filter(r, in);
 }
 
 

@@ -165,6 +165,9 @@ ngx_int_t ngx_http_cs_push(ngx_array_t *args, u_char *data, size_t len);
 
 ngx_int_t ngx_http_cs_filter_init(ngx_conf_t *cf);
 
+/* hands the validator the body's buffers (ngx_http_cs_filter.c) */
+void ngx_http_cs_feed(ngx_http_cs_ctx_t *ctx, ngx_chain_t *in);
+
 /* the request's module context, made on first use; NULL on no memory */
 ngx_http_cs_ctx_t *ngx_http_cs_get_ctx(ngx_http_request_t *r);
 
