@@ -25,7 +25,8 @@ end
 
 -- every write below is proven first; the event is the first write
 local refused = foreign({key, 'hash'}, {p .. 'agents', 'set'},
-                        {p .. 'queue:unassigned', 'list'})
+                        {p .. 'queue:unassigned', 'list'},
+                        {p .. 'queue:' .. param, 'list'})
 if refused then
     return refused
 end

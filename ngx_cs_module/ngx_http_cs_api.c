@@ -23,7 +23,6 @@
 
 
 #define NGX_HTTP_CS_ID_MAX        15
-#define NGX_HTTP_CS_NAME_MAX      64
 
 #define NGX_HTTP_CS_ROLES_ANY_TOKEN  (NGX_HTTP_CS_ROLE_CUSTOMER              \
                                       |NGX_HTTP_CS_ROLE_AGENT                \
@@ -250,24 +249,8 @@ ngx_http_cs_segment(const char *pat, size_t plen, ngx_str_t *seg,
     }
 
     if (plen == 6 && ngx_strncmp(pat, "{name}", 6) == 0) {
-        if (seg->len == 0 || seg->len > NGX_HTTP_CS_NAME_MAX
-            || (seg->len == 1 && seg->data[0] == '.')
-            || (seg->len == 2 && ngx_strncmp(seg->data, "..", 2) == 0)
-            || (seg->len == 10
-                && ngx_strncmp(seg->data, "unassigned", 10) == 0))
-        {
+        if (!ngx_http_cs_agent_name_ok(seg->data, seg->len)) {
             return 0;
-        }
-
-        for (i = 0; i < seg->len; i++) {
-            if (!((seg->data[i] >= 'a' && seg->data[i] <= 'z')
-                  || (seg->data[i] >= 'A' && seg->data[i] <= 'Z')
-                  || (seg->data[i] >= '0' && seg->data[i] <= '9')
-                  || seg->data[i] == '_' || seg->data[i] == '.'
-                  || seg->data[i] == '-'))
-            {
-                return 0;
-            }
         }
 
         *param = *seg;
@@ -494,7 +477,7 @@ ngx_http_cs_precheck(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf,
 ngx_int_t
 ngx_http_cs_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                rc;
+    ngx_int_t                rc, discarded;
     yajl_alloc_funcs         af;
     ngx_http_cs_ctx_t       *ctx;
     ngx_http_cs_error_t     *err;
@@ -526,8 +509,10 @@ ngx_http_cs_handler(ngx_http_request_t *r)
 
     if (rc == NGX_DECLINED || ctx->ep->schema == NULL) {
         /* never let an unread body be taken for the next request */
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        discarded = ngx_http_discard_request_body(r);
+        if (discarded != NGX_OK) {
+            /* a malformed chunked body: nginx's 400, as v1 answered */
+            return discarded;
         }
 
         if (rc == NGX_DECLINED) {

@@ -24,6 +24,7 @@
 #include <openssl/sha.h>
 
 #include "ngx_http_cs_auth.h"
+#include "ngx_http_cs_schema.h"
 
 
 #define NGX_HTTP_CS_KEY_FILE_MAX  65536
@@ -120,28 +121,6 @@ ngx_http_cs_read_secret(ngx_conf_t *cf, ngx_str_t *file, ngx_str_t *out)
 }
 
 
-static ngx_int_t
-ngx_http_cs_name_ok(u_char *p, size_t len)
-{
-    size_t  i;
-
-    if (len == 0 || len > 64) {
-        return 0;
-    }
-
-    for (i = 0; i < len; i++) {
-        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z')
-              || (p[i] >= '0' && p[i] <= '9') || p[i] == '_' || p[i] == '.'
-              || p[i] == '-'))
-        {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
 char *
 ngx_http_cs_read_admin_keys(ngx_conf_t *cf, ngx_str_t *file,
     ngx_array_t **keys)
@@ -210,7 +189,7 @@ ngx_http_cs_read_admin_keys(ngx_conf_t *cf, ngx_str_t *file,
             hex.len -= sp - hex.data;
             hex.data = sp;
 
-            if (!ngx_http_cs_name_ok(k->name.data, k->name.len)) {
+            if (!ngx_http_cs_agent_name_ok(k->name.data, k->name.len)) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "cs_admin_keys file \"%V\", line %ui: "
                                    "an admin name is 1 to 64 of "
@@ -613,7 +592,7 @@ ngx_http_cs_authenticate(ngx_http_request_t *r, ngx_http_cs_secret_t *secret,
         return NGX_OK;
 
     case 'a':
-        if (!ngx_http_cs_name_ok(f[0].data, f[0].len)
+        if (!ngx_http_cs_agent_name_ok(f[0].data, f[0].len)
             || f[1].len != NGX_HTTP_CS_NONCE_B64_LEN
             || !ngx_http_cs_mac_ok(r->pool, secret, "agent", parts, 3,
                                    &f[2]))

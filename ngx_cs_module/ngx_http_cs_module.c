@@ -12,6 +12,7 @@
 
 #include "ngx_http_cs_module.h"
 #include "ngx_http_cs_json.h"
+#include "ngx_http_cs_schema.h"
 #include "ngx_http_cs_redis.h"
 #include "ngx_http_cs_auth.h"
 #include "ngx_http_cs_pseudonym.h"
@@ -300,9 +301,8 @@ ngx_http_cs_agents(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_cs_loc_conf_t  *cslcf = conf;
 
-    u_char       c;
     ngx_str_t   *value, *agent;
-    ngx_uint_t   i, j, k;
+    ngx_uint_t   i, j;
 
     if (cslcf->agents != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
@@ -318,22 +318,8 @@ ngx_http_cs_agents(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     for (i = 1; i < cf->args->nelts; i++) {
 
-        if (value[i].len == 0 || value[i].len > 64
-            || (value[i].len == 10
-                && ngx_strncmp(value[i].data, "unassigned", 10) == 0))
-        {
+        if (!ngx_http_cs_agent_name_ok(value[i].data, value[i].len)) {
             goto invalid;
-        }
-
-        for (k = 0; k < value[i].len; k++) {
-            c = value[i].data[k];
-
-            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-                  || (c >= '0' && c <= '9') || c == '_' || c == '.'
-                  || c == '-'))
-            {
-                goto invalid;
-            }
         }
 
         agent = cslcf->agents->elts;
@@ -363,8 +349,8 @@ invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid value \"%V\" in \"%V\" directive: an agent "
-                       "name is 1 to 64 of [A-Za-z0-9_.-] and not "
-                       "\"unassigned\"", &value[i], &cmd->name);
+                       "name is 1 to 64 of [A-Za-z0-9_.-], and not \".\", "
+                       "\"..\" or \"unassigned\"", &value[i], &cmd->name);
 
     return NGX_CONF_ERROR;
 }

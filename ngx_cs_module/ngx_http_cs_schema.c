@@ -193,14 +193,27 @@ cs_check_body(const unsigned char *s, size_t len, size_t limit)
 static const char *
 cs_check_agent(const unsigned char *s, size_t len, size_t limit)
 {
-    size_t  i;
-
     (void) limit;
+
+    if (ngx_http_cs_agent_name_ok(s, len)) {
+        return NULL;
+    }
+
+    return "agent must be 1 to 64 characters of [A-Za-z0-9_.-], other than"
+           " ., .. and unassigned";
+}
+
+
+/* the one rule for a name: an agent's (body, path, token, cs_agents) */
+int
+ngx_http_cs_agent_name_ok(const unsigned char *s, size_t len)
+{
+    size_t  i;
 
     if (len == 0 || len > NGX_HTTP_CS_AGENT_NAME_MAX
         || cs_in_list(s, len, cs_reserved_agents))
     {
-        goto invalid;
+        return 0;
     }
 
     for (i = 0; i < len; i++) {
@@ -208,16 +221,11 @@ cs_check_agent(const unsigned char *s, size_t len, size_t limit)
               || (s[i] >= '0' && s[i] <= '9')
               || s[i] == '_' || s[i] == '.' || s[i] == '-'))
         {
-            goto invalid;
+            return 0;
         }
     }
 
-    return NULL;
-
-invalid:
-
-    return "agent must be 1 to 64 characters of [A-Za-z0-9_.-], other than"
-           " ., .. and unassigned";
+    return 1;
 }
 
 

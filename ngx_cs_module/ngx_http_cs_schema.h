@@ -44,6 +44,10 @@ typedef enum {
  *
  * Each schema's rows, with their messages, are in ngx_http_cs_schema.c.
  */
+/* 1 for an agent's name: [A-Za-z0-9_.-]{1,64}, not ".", ".." or
+ * "unassigned" */
+int ngx_http_cs_agent_name_ok(const unsigned char *s, size_t len);
+
 extern const ngx_http_cs_schema_t  ngx_http_cs_schema_ticket;
 extern const ngx_http_cs_schema_t  ngx_http_cs_schema_message;
 extern const ngx_http_cs_schema_t  ngx_http_cs_schema_status;

@@ -109,3 +109,22 @@ Content-Type: text/plain
 --- response_body eval
 ['{"status":"error","error":"method_not_allowed","message":"only POST is allowed here"}',
  '{"status":"error","error":"method_not_allowed","message":"only POST is allowed here"}']
+
+
+
+=== TEST 8: a refused request whose chunked body is malformed gets nginx's JSON 400, not a 500
+--- raw_request eval
+"PUT /api/service HTTP/1.1\r
+Host: localhost\r
+Transfer-Encoding: chunked\r
+Connection: close\r
+\r
+zz\r
+oops\r
+0\r
+\r
+"
+--- error_code: 400
+--- response_body_like: ^\{"status":"error","error":"bad_request",
+--- no_error_log
+[alert]
