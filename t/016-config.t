@@ -92,6 +92,9 @@ refused('an agent name with a colon',
 refused('an agent name with a slash',
         'invalid value "a/b" in "cs_agents" directive',
         location => 'cs_agents a/b;');
+refused('an agent called ..',
+        'invalid value ".." in "cs_agents" directive',
+        location => 'cs_agents agent1 ..;');
 refused('an agent called unassigned',
         'invalid value "unassigned" in "cs_agents" directive',
         location => 'cs_agents agent1 unassigned;');
