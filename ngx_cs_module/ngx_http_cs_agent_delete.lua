@@ -1,6 +1,7 @@
 -- DELETE agents/{name}: the agent leaves the registry; its open tickets go
 -- back to routing (never to it), and its name stays in their history.
--- ARGV[6..7]: assign (round_robin | least_loaded), the presence timeout.
+-- ARGV[6..7]: assign (round_robin | least_loaded), the presence timeout
+-- (ms).
 -- Runs after ngx_http_cs_common.lua.
 
 local c, refusal = who_calls(true)
@@ -13,7 +14,7 @@ if not key then
     return missing
 end
 
-local assign, timeout = ARGV[6], tonumber(ARGV[7])
+local R = routing(6)
 local now = now_ms()
 
 -- reads and proofs first, then the event as the first write
@@ -31,16 +32,10 @@ redis.call('DEL', p .. 'queue:' .. param)
 
 local routed = 0
 for _, id in ipairs(open) do
-    local tkey = p .. 'ticket:' .. id
-    redis.call('HSET', tkey, 'state', 'queued', 'previousAgent', param,
-               'updatedAt', now)
-    redis.call('HDEL', tkey, 'agent')
-    local to = choose(eligible_agents(now, timeout), assign)
-    if to then
-        assign_to(id, to, now)
+    local state = redis.call('HGET', p .. 'ticket:' .. id, 'state')
+    redis.call('HSET', p .. 'ticket:' .. id, 'previousAgent', param)
+    if place(id, R, now, state, param) then
         routed = routed + 1
-    else
-        redis.call('RPUSH', p .. 'queue:unassigned', id)
     end
 end
 

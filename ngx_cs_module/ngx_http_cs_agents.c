@@ -18,7 +18,7 @@
 #define NGX_HTTP_CS_PRESENCE_STATUS  0
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_cs_push_msec(ngx_http_request_t *r, ngx_array_t *args, ngx_msec_t ms)
 {
     u_char  *p;
@@ -32,15 +32,48 @@ ngx_http_cs_push_msec(ngx_http_request_t *r, ngx_array_t *args, ngx_msec_t ms)
 }
 
 
-static ngx_int_t
-ngx_http_cs_push_assign(ngx_array_t *args, ngx_http_cs_loc_conf_t *cslcf)
+/*
+ * What a script that routes needs (routing() in ngx_http_cs_common.lua):
+ * assign, the presence timeout, and cs_agents' names, a count first.
+ */
+ngx_int_t
+ngx_http_cs_push_routing(ngx_http_request_t *r, ngx_array_t *args)
 {
-    const char  *assign;
+    u_char                  *p;
+    ngx_str_t               *name;
+    ngx_uint_t               i, n;
+    const char              *assign;
+    ngx_http_cs_loc_conf_t  *cslcf;
+
+    cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
 
     assign = (cslcf->assign == NGX_HTTP_CS_ASSIGN_LEAST_LOADED)
              ? "least_loaded" : "round_robin";
 
-    return ngx_http_cs_push(args, (u_char *) assign, ngx_strlen(assign));
+    n = cslcf->agents ? cslcf->agents->nelts : 0;
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_cs_push(args, (u_char *) assign, ngx_strlen(assign))
+        != NGX_OK
+        || ngx_http_cs_push_msec(r, args, cslcf->presence_timeout) != NGX_OK
+        || ngx_http_cs_push(args, p, ngx_sprintf(p, "%ui", n) - p) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    name = n ? cslcf->agents->elts : NULL;
+
+    for (i = 0; i < n; i++) {
+        if (ngx_http_cs_push(args, name[i].data, name[i].len) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -78,7 +111,7 @@ ngx_http_cs_agent_token_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
 }
 
 
-/* GET agents: the presence timeout */
+/* GET agents: the presence timeout, the page */
 ngx_int_t
 ngx_http_cs_agents_list_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
     ngx_array_t *args)
@@ -91,7 +124,7 @@ ngx_http_cs_agents_list_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return NGX_OK;
+    return ngx_http_cs_page_args(r, ctx, args);
 }
 
 
@@ -100,13 +133,7 @@ ngx_int_t
 ngx_http_cs_agent_delete_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
     ngx_array_t *args)
 {
-    ngx_http_cs_loc_conf_t  *cslcf;
-
-    cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
-
-    if (ngx_http_cs_push_assign(args, cslcf) != NGX_OK
-        || ngx_http_cs_push_msec(r, args, cslcf->presence_timeout) != NGX_OK)
-    {
+    if (ngx_http_cs_push_routing(r, args) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

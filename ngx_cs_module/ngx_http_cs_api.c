@@ -49,6 +49,31 @@ static const ngx_http_cs_endpoint_t  ngx_http_cs_endpoints[] = {
       NGX_HTTP_CS_ROLES_ANY_TOKEN,
       NULL, 0, NGX_HTTP_CS_SCRIPT_TICKET_GET, NULL, NULL },
 
+    { NGX_HTTP_GET, "tickets",
+      NGX_HTTP_CS_ROLE_AGENT|NGX_HTTP_CS_ROLE_ADMIN,
+      NULL, 0, NGX_HTTP_CS_SCRIPT_TICKETS_LIST,
+      ngx_http_cs_tickets_list_args, NULL },
+
+    { NGX_HTTP_POST, "tickets/{id}/messages",
+      NGX_HTTP_CS_ROLES_ANY_TOKEN,
+      &ngx_http_cs_schema_message, 1, NGX_HTTP_CS_SCRIPT_TICKET_MESSAGE,
+      ngx_http_cs_message_args, NULL },
+
+    { NGX_HTTP_POST, "tickets/{id}/status",
+      NGX_HTTP_CS_ROLE_AGENT|NGX_HTTP_CS_ROLE_ADMIN,
+      &ngx_http_cs_schema_status, 0, NGX_HTTP_CS_SCRIPT_TICKET_STATUS,
+      ngx_http_cs_status_args, NULL },
+
+    { NGX_HTTP_POST, "tickets/{id}/assign",
+      NGX_HTTP_CS_ROLE_AGENT|NGX_HTTP_CS_ROLE_ADMIN,
+      &ngx_http_cs_schema_assign, 0, NGX_HTTP_CS_SCRIPT_TICKET_ASSIGN,
+      ngx_http_cs_assign_args, NULL },
+
+    { NGX_HTTP_POST, "tickets/{id}/fields",
+      NGX_HTTP_CS_ROLE_AGENT|NGX_HTTP_CS_ROLE_ADMIN,
+      &ngx_http_cs_schema_fields, 0, NGX_HTTP_CS_SCRIPT_TICKET_FIELDS,
+      ngx_http_cs_fields_args, NULL },
+
     { NGX_HTTP_PUT, "agents/{name}",
       NGX_HTTP_CS_ROLE_ADMIN,
       &ngx_http_cs_schema_agent, 0, NGX_HTTP_CS_SCRIPT_AGENT_PUT,
@@ -63,6 +88,11 @@ static const ngx_http_cs_endpoint_t  ngx_http_cs_endpoints[] = {
       NGX_HTTP_CS_ROLE_ADMIN,
       NULL, 0, NGX_HTTP_CS_SCRIPT_AGENTS_LIST,
       ngx_http_cs_agents_list_args, NULL },
+
+    { NGX_HTTP_GET, "agents/{name}/queue",
+      NGX_HTTP_CS_ROLE_AGENT|NGX_HTTP_CS_ROLE_ADMIN,
+      NULL, 0, NGX_HTTP_CS_SCRIPT_AGENT_QUEUE,
+      ngx_http_cs_page_args, NULL },
 
     { NGX_HTTP_DELETE, "agents/{name}",
       NGX_HTTP_CS_ROLE_ADMIN,

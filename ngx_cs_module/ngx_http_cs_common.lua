@@ -166,19 +166,123 @@ local function choose(agents, assign)
     return best and best.name or nil
 end
 
--- a queued ticket goes to an agent: its hash, the agent's queue and load
-local function assign_to(id, name, now)
-    redis.call('HSET', p .. 'ticket:' .. id, 'state', 'assigned',
-               'agent', name, 'updatedAt', now)
-    redis.call('RPUSH', p .. 'queue:' .. name, id)
-    redis.call('HINCRBY', p .. 'agent:' .. name, 'load', 1)
-    redis.call('HSET', p .. 'agent:' .. name, 'lastAssigned', now)
+-- the ticket's life ------------------------------------------------------
+
+-- every ticket is in the index of its state, <prefix>state:<state>, a
+-- sorted set scored by id (GET tickets pages through it)
+local function index_state(id, from, to)
+    if from then
+        redis.call('ZREM', p .. 'state:' .. from, id)
+    end
+    redis.call('ZADD', p .. 'state:' .. to, id, id)
 end
 
--- hands the backlog, oldest first, to this agent while it may take work
+-- a ticket goes to an agent, from the state it was in: its hash, the
+-- state index, the agent's queue, load and last assignment
+local function assign_to(id, name, now, from)
+    local key = p .. 'ticket:' .. id
+    redis.call('HSET', key, 'state', 'assigned', 'agent', name,
+               'updatedAt', now)
+    redis.call('RPUSH', p .. 'queue:' .. name, id)
+    index_state(id, from or 'queued', 'assigned')
+    if static_agents then
+        redis.call('HSET', p .. 'route:last', name, id)
+    else
+        redis.call('HINCRBY', p .. 'agent:' .. name, 'load', 1)
+        redis.call('HSET', p .. 'agent:' .. name, 'lastAssigned', now)
+    end
+end
+
+-- a ticket waits in the backlog for an agent
+local function to_backlog(id, now, from)
+    local key = p .. 'ticket:' .. id
+    redis.call('HSET', key, 'state', 'queued', 'updatedAt', now)
+    redis.call('HDEL', key, 'agent')
+    redis.call('RPUSH', p .. 'queue:unassigned', id)
+    index_state(id, from, 'queued')
+end
+
+-- a ticket (its hash t) leaves its agent's queue; an assigned one frees a
+-- place of the agent's capacity: then the agent's name is returned, for a
+-- drain once the ticket is placed
+local function release(id, t)
+    if not t.agent then
+        return nil
+    end
+    redis.call('LREM', p .. 'queue:' .. t.agent, 0, id)
+    if t.state == 'assigned' and not static_agents then
+        redis.call('HINCRBY', p .. 'agent:' .. t.agent, 'load', -1)
+        return t.agent
+    end
+    return nil
+end
+
+-- the routing settings an endpoint that routes gets from ARGV[i]: assign
+-- (round_robin | least_loaded), the presence timeout (ms), and cs_agents'
+-- names (a count, then the names)
+local function routing(i)
+    local R = {assign = ARGV[i], timeout = tonumber(ARGV[i + 1]),
+               static = {}}
+    for k = 1, tonumber(ARGV[i + 2]) or 0 do
+        R.static[k] = ARGV[i + 2 + k]
+    end
+    return R
+end
+
+-- the agent that routing gives a ticket now, never `except`; nil: none.
+-- cs_agents' agents are always available, the one with the fewest open
+-- tickets (least_loaded) or the oldest last ticket (round_robin) first.
+local function route(R, now, except)
+    if static_agents then
+        local best, best_len, best_last
+        for _, name in ipairs(R.static) do
+            if name ~= except then
+                local len = 0
+                if R.assign == 'least_loaded' then
+                    len = redis.call('LLEN', p .. 'queue:' .. name)
+                end
+                local last = tonumber(redis.call('HGET', p .. 'route:last',
+                                                 name)) or -1
+                if not best or len < best_len
+                   or (len == best_len and last < best_last)
+                then
+                    best, best_len, best_last = name, len, last
+                end
+            end
+        end
+        return best
+    end
+    local agents = {}
+    for _, a in ipairs(eligible_agents(now, R.timeout)) do
+        if a.name ~= except then
+            agents[#agents + 1] = a
+        end
+    end
+    return choose(agents, R.assign)
+end
+
+-- a ticket goes to the agent routing gives it, or to the backlog; the
+-- agent's name or nil
+local function place(id, R, now, from, except)
+    local to = route(R, now, except)
+    if to then
+        assign_to(id, to, now, from)
+        return to
+    end
+    to_backlog(id, now, from)
+    return nil
+end
+
+-- hands the backlog, oldest first, to this agent while it may take work;
+-- a ticket this agent let go is never handed back to it.  Looks at the
+-- first 100 waiting tickets at most.
 local function drain(name, now, timeout)
+    if static_agents or not name then
+        return 0
+    end
     local taken = 0
-    while true do
+    local waiting = redis.call('LRANGE', p .. 'queue:unassigned', 0, 99)
+    for _, id in ipairs(waiting) do
         local a = redis.call('HMGET', p .. 'agent:' .. name, 'status',
                              'lastSeen', 'capacity', 'load')
         if effective(a[1], a[2], now, timeout) ~= 'online'
@@ -186,16 +290,18 @@ local function drain(name, now, timeout)
         then
             return taken
         end
-        local id = redis.call('LPOP', p .. 'queue:unassigned')
-        if not id then
-            return taken
+        if redis.call('HGET', p .. 'ticket:' .. id, 'previousAgent')
+           ~= name
+        then
+            redis.call('LREM', p .. 'queue:unassigned', 1, id)
+            assign_to(id, name, now, 'queued')
+            redis.call('XADD', p .. 'events', 'MAXLEN', '~', 100000, '*',
+                       'type', 'ticket.assigned', 'actor', 'routing',
+                       'ticketId', id, 'agent', name)
+            taken = taken + 1
         end
-        assign_to(id, name, now)
-        redis.call('XADD', p .. 'events', 'MAXLEN', '~', 100000, '*',
-                   'type', 'ticket.assigned', 'actor', 'routing',
-                   'ticketId', id, 'agent', name)
-        taken = taken + 1
     end
+    return taken
 end
 
 -- the caller, or nil when its proof is no longer good: a ticket's token

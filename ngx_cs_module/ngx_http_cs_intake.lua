@@ -1,6 +1,7 @@
 -- Takes one validated ticket into the desk, atomically: the idempotency
 -- check, the id, the routing decision, the ticket hash, the agent's queue,
--- the user's history, the event stream entry and the routing state.
+-- the user's history, the state's index, the event stream entry and the
+-- routing state.
 --
 -- Every check and read comes before the first write, so an error leaves
 -- nothing behind: the type of every key it writes is checked first, and a
@@ -193,11 +194,13 @@ if agent ~= '' then
     state = 'assigned'
 end
 
--- the keys only written: the user's history, the queue and, for a static
--- agent, route:last (least_loaded read both already)
+-- the keys only written: the user's history, the state's index, the queue
+-- and, for a static agent, route:last (least_loaded read both already)
 local queue_key = p .. 'queue:' .. (agent ~= '' and agent or 'unassigned')
 local proven_by_reads = assign == 'least_loaded' and nagents > 0
+local state_key = p .. 'state:' .. state
 err = writable(user_key, 'list', p .. 'user:*:tickets')
+    or writable(state_key, 'zset')
 if not err and not proven_by_reads then
     err = writable(queue_key, 'list')
         or (nagents > 0 and writable(p .. 'route:last', 'hash'))
@@ -261,6 +264,7 @@ else
 end
 
 redis.call('RPUSH', user_key, id)
+redis.call('ZADD', state_key, id, id)
 
 if idem_key then
     redis.call('SET', idem_key,

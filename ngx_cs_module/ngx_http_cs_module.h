@@ -161,7 +161,26 @@ ngx_int_t ngx_http_cs_agents_list_args(ngx_http_request_t *r,
 ngx_int_t ngx_http_cs_agent_delete_args(ngx_http_request_t *r,
     ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
 
+/* the tickets' rows (ngx_http_cs_tickets.c) */
+ngx_int_t ngx_http_cs_message_args(ngx_http_request_t *r,
+    ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
+ngx_int_t ngx_http_cs_status_args(ngx_http_request_t *r,
+    ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
+ngx_int_t ngx_http_cs_assign_args(ngx_http_request_t *r,
+    ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
+ngx_int_t ngx_http_cs_fields_args(ngx_http_request_t *r,
+    ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
+ngx_int_t ngx_http_cs_tickets_list_args(ngx_http_request_t *r,
+    ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
+/* ?limit=&cursor= of a list */
+ngx_int_t ngx_http_cs_page_args(ngx_http_request_t *r,
+    ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
+
 ngx_int_t ngx_http_cs_push(ngx_array_t *args, u_char *data, size_t len);
+ngx_int_t ngx_http_cs_push_msec(ngx_http_request_t *r, ngx_array_t *args,
+    ngx_msec_t ms);
+/* what a script that routes needs: see routing() in the prelude */
+ngx_int_t ngx_http_cs_push_routing(ngx_http_request_t *r, ngx_array_t *args);
 
 ngx_int_t ngx_http_cs_filter_init(ngx_conf_t *cf);
 

@@ -123,7 +123,13 @@ static ngx_http_cs_script_t  ngx_http_cs_scripts[NGX_HTTP_CS_SCRIPT_COUNT] = {
     { ngx_http_cs_script_agent_token, { 0 } },
     { ngx_http_cs_script_agent_presence, { 0 } },
     { ngx_http_cs_script_agents_list, { 0 } },
-    { ngx_http_cs_script_agent_delete, { 0 } }
+    { ngx_http_cs_script_agent_delete, { 0 } },
+    { ngx_http_cs_script_ticket_message, { 0 } },
+    { ngx_http_cs_script_ticket_status, { 0 } },
+    { ngx_http_cs_script_ticket_assign, { 0 } },
+    { ngx_http_cs_script_ticket_fields, { 0 } },
+    { ngx_http_cs_script_tickets_list, { 0 } },
+    { ngx_http_cs_script_agent_queue, { 0 } }
 };
 
 static ngx_queue_t  ngx_http_cs_redis_free;

@@ -421,10 +421,11 @@ POST /api/service
 --- response_body chomp
 {"status":"success","message":"Request received and processed.","ticketId":1,"agent":"agent1","state":"assigned"}
 --- stored
+# state:assigned: v2 indexes every ticket by its state (GET tickets)
 is_deeply([ sort $r->keys('*') ],
-          [ sort map { "desk7:$_" } qw(ticket:seq ticket:1 queue:agent1
-                                       user:u9:tickets events route:rr
-                                       route:last) ],
+          [ sort { $a cmp $b } map { "desk7:$_" }
+                qw(ticket:seq ticket:1 queue:agent1 user:u9:tickets events
+                   route:rr route:last state:assigned) ],
           "$name - every key under desk7:");
 is($r->hget('desk7:ticket:1', 'agent'), 'agent1', "$name - the ticket");
 is(events($r, 'desk7:events')->[0]{ticketId}, 1, "$name - the event");

@@ -8,50 +8,11 @@ use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use CsTest;
 use CsCheck;
-use Digest::SHA qw(sha256_hex);
-use File::Temp qw(tempdir);
-use HTTP::Tiny;
-use JSON::PP;
+use CsApi;
 
 redis_start();
 
-my $dir = tempdir(CLEANUP => 1);
-open my $s, '>', "$dir/cs.secret" or die;
-print $s join('', map { sprintf '%02x', int rand 256 } 1 .. 32), "\n";
-close $s;
-our $Admin = 'admin-key-' . int(rand(1e9));
-open my $k, '>', "$dir/admin.keys" or die;
-print $k 'root ' . sha256_hex($Admin) . "\n";
-close $k;
-$ENV{TEST_NGINX_CS_SECRET} = "$dir/cs.secret";
-$ENV{TEST_NGINX_CS_ADMIN_KEYS} = "$dir/admin.keys";
-
-sub api {
-    my ($method, $path, $token, $body) = @_;
-    my $port = $ENV{TEST_NGINX_SERVER_PORT} || 1984;
-    my $res = HTTP::Tiny->new(timeout => CsTest::valgrind() ? 30 : 10)
-        ->request($method, "http://127.0.0.1:$port/api/$path",
-                  { headers => { ($token ? (Authorization => "Bearer $token")
-                                         : ()),
-                                 'Content-Type' => 'application/json' },
-                    defined $body ? (content => $body) : () });
-    my $json = eval { JSON::PP->new->utf8->decode($res->{content}) };
-    return ($res->{status}, $json // $res->{content});
-}
-
-sub admin { return api($_[0], $_[1], $main::Admin, $_[2]) }
-
-sub intake {
-    my ($user) = @_;
-    my ($st, $b) = api(POST => 'service', undef,
-                       qq({"userId":"$user","issue":"help $user"}));
-    return $b;
-}
-
-sub agents_by_name {
-    my (undef, $b) = admin(GET => 'agents');
-    return { map { $_->{name} => $_ } @{ $b->{agents} || [] } };
-}
+our $Admin = $CsApi::Admin;
 
 # --- stored: Perl run after each response (see t/lib/CsCheck.pm)
 check_stored_sections();
@@ -89,19 +50,19 @@ is($r->hget('cs:agent:alice', 'token'), Digest::SHA::sha256_hex($token),
 unlike(join(' ', $r->hvals('cs:agent:alice')), qr/\Q$token\E/,
        "$name - the token is not");
 is_deeply([ $r->smembers('cs:agents') ], ['alice'], "$name - registered");
-my $a = main::agents_by_name()->{alice};
+my $a = CsApi::agents_by_name()->{alice};
 is_deeply($a, { name => 'alice', status => 'offline', lastSeen => undef,
                 load => 0, capacity => 2, skills => ['billing', 'shipping'] },
           "$name - GET agents");
-my ($st, $me) = main::api(GET => 'me', $token);
+my ($st, $me) = CsApi::api(GET => 'me', $token);
 is_deeply($me, { status => 'success', role => 'agent', name => 'alice' },
           "$name - the token names the agent");
-($st, my $again) = main::admin(PUT => 'agents/alice', '{"capacity":5}');
+($st, my $again) = CsApi::admin(PUT => 'agents/alice', '{"capacity":5}');
 is($st, 200, "$name - replacing the record is 200");
 ok(!exists $again->{token}, "$name - with no token");
-is_deeply(main::agents_by_name()->{alice}{skills}, [],
+is_deeply(CsApi::agents_by_name()->{alice}{skills}, [],
           "$name - the whole record is replaced: skills default to []");
-is(main::agents_by_name()->{alice}{capacity}, 5, "$name - capacity");
+is(CsApi::agents_by_name()->{alice}{capacity}, 5, "$name - capacity");
 
 
 
@@ -113,24 +74,24 @@ is(main::agents_by_name()->{alice}{capacity}, 5, "$name - capacity");
 --- error_code: 201
 --- stored
 my ($bob) = $body =~ /"token":"([^"]+)"/;
-my (undef, $c) = main::admin(PUT => 'agents/carol', '{"capacity":1}');
+my (undef, $c) = CsApi::admin(PUT => 'agents/carol', '{"capacity":1}');
 my $carol = $c->{token};
-my ($st, $e) = main::api(PUT => 'agents/bob/presence', $carol,
+my ($st, $e) = CsApi::api(PUT => 'agents/bob/presence', $carol,
                          '{"status":"online"}');
 is($st, 403, "$name - another agent's presence is 403");
-($st) = main::admin(PUT => 'agents/bob/presence', '{"status":"online"}');
+($st) = CsApi::admin(PUT => 'agents/bob/presence', '{"status":"online"}');
 is($st, 403, "$name - an admin does not set presence");
-($st, my $p) = main::api(PUT => 'agents/bob/presence', $bob,
+($st, my $p) = CsApi::api(PUT => 'agents/bob/presence', $bob,
                          '{"status":"online"}');
 is($st, 200, "$name - the agent's own: 200");
 is($p->{presence}, 'online', "$name - online");
-is(main::agents_by_name()->{bob}{status}, 'online', "$name - GET agents says online");
-my @t = map { main::intake("u$_") } 1 .. 3;
+is(CsApi::agents_by_name()->{bob}{status}, 'online', "$name - GET agents says online");
+my @t = map { CsApi::intake("u$_") } 1 .. 3;
 is_deeply([ map { $_->{agent} } @t ], ['bob', 'bob', undef],
           "$name - two to bob, the third waits");
 is_deeply([ map { $_->{state} } @t ], ['assigned', 'assigned', 'queued'],
           "$name - states");
-is(main::agents_by_name()->{bob}{load}, 2, "$name - bob's load is his capacity");
+is(CsApi::agents_by_name()->{bob}{load}, 2, "$name - bob's load is his capacity");
 is_deeply([ $r->lrange('cs:queue:unassigned', 0, -1) ], [3],
           "$name - the third is in the backlog");
 
@@ -144,16 +105,16 @@ is_deeply([ $r->lrange('cs:queue:unassigned', 0, -1) ], [3],
 --- error_code: 201
 --- stored
 my ($dave) = $body =~ /"token":"([^"]+)"/;
-main::intake("w$_") for 1 .. 3;
+CsApi::intake("w$_") for 1 .. 3;
 is($r->llen('cs:queue:unassigned'), 3, "$name - no one online: all queued");
-my ($st, $p) = main::api(PUT => 'agents/dave/presence', $dave,
+my ($st, $p) = CsApi::api(PUT => 'agents/dave/presence', $dave,
                          '{"status":"online"}');
 is($p->{taken}, 1, "$name - coming online takes one, its capacity");
 is_deeply([ $r->lrange('cs:queue:dave', 0, -1) ], [1],
           "$name - the oldest first");
 is($r->hget('cs:ticket:1', 'state'), 'assigned', "$name - assigned");
 is($r->hget('cs:ticket:1', 'agent'), 'dave', "$name - to dave");
-main::admin(PUT => 'agents/dave', '{"capacity":3}');
+CsApi::admin(PUT => 'agents/dave', '{"capacity":3}');
 is_deeply([ $r->lrange('cs:queue:dave', 0, -1) ], [1, 2, 3],
           "$name - more capacity takes the rest");
 is($r->llen('cs:queue:unassigned'), 0, "$name - the backlog is empty");
@@ -168,14 +129,14 @@ is($r->llen('cs:queue:unassigned'), 0, "$name - the backlog is empty");
 --- error_code: 201
 --- stored
 my ($erin) = $body =~ /"token":"([^"]+)"/;
-main::api(PUT => 'agents/erin/presence', $erin, '{"status":"online"}');
-is(main::intake('x1')->{agent}, 'erin', "$name - fresh: erin takes it");
+CsApi::api(PUT => 'agents/erin/presence', $erin, '{"status":"online"}');
+is(CsApi::intake('x1')->{agent}, 'erin', "$name - fresh: erin takes it");
 ok(CsTest::wait_until(sub {
-    main::agents_by_name()->{erin}{status} eq 'offline' }, 5),
+    CsApi::agents_by_name()->{erin}{status} eq 'offline' }, 5),
    "$name - after cs_presence_timeout erin is offline");
-is(main::intake('x2')->{state}, 'queued', "$name - and takes nothing new");
-main::api(PUT => 'agents/erin/presence', $erin, '{"status":"online"}');
-is(main::agents_by_name()->{erin}{status}, 'online', "$name - a heartbeat brings her back");
+is(CsApi::intake('x2')->{state}, 'queued', "$name - and takes nothing new");
+CsApi::api(PUT => 'agents/erin/presence', $erin, '{"status":"online"}');
+is(CsApi::agents_by_name()->{erin}{status}, 'online', "$name - a heartbeat brings her back");
 is($r->hget('cs:ticket:2', 'agent'), 'erin', "$name - with the backlog");
 
 
@@ -188,27 +149,27 @@ is($r->hget('cs:ticket:2', 'agent'), 'erin', "$name - with the backlog");
 --- error_code: 201
 --- stored
 my ($old) = $body =~ /"token":"([^"]+)"/;
-my ($st, $n) = main::admin(POST => 'agents/frank/token');
+my ($st, $n) = CsApi::admin(POST => 'agents/frank/token');
 is($st, 201, "$name - a new token: 201");
 like($n->{token}, qr/^a\.frank\./, "$name - shown once");
-($st) = main::api(GET => 'me', $old);
+($st) = CsApi::api(GET => 'me', $old);
 is($st, 401, "$name - the old token stops working");
-($st) = main::api(PUT => 'agents/frank/presence', $n->{token}, '{"status":"online"}');
+($st) = CsApi::api(PUT => 'agents/frank/presence', $n->{token}, '{"status":"online"}');
 is($st, 200, "$name - the new one works");
-is(main::intake('y1')->{agent}, 'frank', "$name - frank takes a ticket");
-(undef, my $g) = main::admin(PUT => 'agents/grace', '{"capacity":1}');
-main::api(PUT => 'agents/grace/presence', $g->{token}, '{"status":"online"}');
-($st, my $d) = main::admin(DELETE => 'agents/frank');
+is(CsApi::intake('y1')->{agent}, 'frank', "$name - frank takes a ticket");
+(undef, my $g) = CsApi::admin(PUT => 'agents/grace', '{"capacity":1}');
+CsApi::api(PUT => 'agents/grace/presence', $g->{token}, '{"status":"online"}');
+($st, my $d) = CsApi::admin(DELETE => 'agents/frank');
 is($st, 200, "$name - deleted");
 is($d->{rerouted}, 1, "$name - his ticket went to grace");
 is($r->hget('cs:ticket:1', 'agent'), 'grace', "$name - in the ticket");
 is($r->hget('cs:ticket:1', 'previousAgent'), 'frank', "$name - his name stays in its history");
 ok(!$r->exists('cs:agent:frank'), "$name - his record is gone");
-($st) = main::api(GET => 'me', $n->{token});
+($st) = CsApi::api(GET => 'me', $n->{token});
 is($st, 401, "$name - his token stops working");
-($st) = main::admin(DELETE => 'agents/frank');
+($st) = CsApi::admin(DELETE => 'agents/frank');
 is($st, 404, "$name - deleting him again is 404");
-($st) = main::admin(POST => 'agents/nobody/token');
+($st) = CsApi::admin(POST => 'agents/nobody/token');
 is($st, 404, "$name - a token for no agent is 404");
 
 
@@ -276,7 +237,7 @@ cs: the key "cs:events" holds a value of the wrong type
 --- error_code: 201
 --- stored
 my ($token) = $body =~ /"token":"([^"]+)"/;
-my ($st, $me) = main::api(GET => 'me', $token);
+my ($st, $me) = CsApi::api(GET => 'me', $token);
 is($st, 200, "$name - the token opens");
 is($me->{name}, 'jane.doe', "$name - and names jane.doe");
 
@@ -290,15 +251,15 @@ is($me->{name}, 'jane.doe', "$name - and names jane.doe");
 --- error_code: 201
 --- stored
 my ($kim) = $body =~ /"token":"([^"]+)"/;
-my $cust = main::intake('z1')->{token};
+my $cust = CsApi::intake('z1')->{token};
 my @keys = sort $r->keys('*');
-my ($st) = main::api(PUT => 'agents/lee', $kim, '{"capacity":1}');
+my ($st) = CsApi::api(PUT => 'agents/lee', $kim, '{"capacity":1}');
 is($st, 403, "$name - an agent creating an agent: 403");
-($st) = main::api(GET => 'agents', $cust);
+($st) = CsApi::api(GET => 'agents', $cust);
 is($st, 403, "$name - a customer listing agents: 403");
-($st) = main::api(PUT => 'agents/kim/presence', $cust, '{"status":"online"}');
+($st) = CsApi::api(PUT => 'agents/kim/presence', $cust, '{"status":"online"}');
 is($st, 403, "$name - a customer setting presence: 403");
-($st) = main::api(DELETE => 'agents/kim', $kim);
+($st) = CsApi::api(DELETE => 'agents/kim', $kim);
 is($st, 403, "$name - an agent deleting itself: 403");
 is_deeply([ sort $r->keys('*') ], \@keys, "$name - nothing written");
 

@@ -177,7 +177,9 @@ sub check_stored_sections {
         $stored{$name} //= eval "package main; sub {\n"
             . 'my ($name, $body, $req_idx, $r) = @_;' . "\n$code\n}"
             or die "$name - --- stored does not compile: $@";
-        $stored{$name}->($name, $body, $req_idx, redis());
+        # a section that dies is a failure, whatever the runner does with it
+        eval { $stored{$name}->($name, $body, $req_idx, redis()); 1 }
+            or Test::More::fail("$name - --- stored died: $@");
     });
 }
 

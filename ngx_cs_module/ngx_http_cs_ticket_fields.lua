@@ -1,0 +1,59 @@
+-- POST tickets/{id}/fields: its agent or an admin sets the priority, the
+-- category (null: none) or both, while the ticket is queued, assigned or
+-- pending.
+-- ARGV[6..9]: '1' when a priority was sent, the priority, '1' when a
+-- category was sent, the category ('' for null).
+-- Runs after ngx_http_cs_common.lua.
+
+local c, refusal = who_calls(false)
+if not c then
+    return refusal
+end
+
+local has_priority, priority = ARGV[6] == '1', ARGV[7]
+local has_category, category = ARGV[8] == '1', ARGV[9]
+
+local key = p .. 'ticket:' .. param
+local t = hash(key)
+if not t then
+    return err(404, 'not_found', 'there is no such ticket')
+end
+
+if c.role == 'agent' and t.agent ~= c.name then
+    return err(403, 'forbidden', 'this ticket is not assigned to you')
+end
+
+if t.state ~= 'queued' and t.state ~= 'assigned' and t.state ~= 'pending'
+then
+    return err(409, 'invalid_transition', 'the fields of a ticket change '
+               .. 'only while it is queued, assigned or pending')
+end
+
+local now = now_ms()
+
+local refused = event('ticket.fields', 'ticketId', param,
+                      'priority', has_priority and priority or '',
+                      'category', has_category and category or '')
+if refused then
+    return refused
+end
+
+local fields = {'updatedAt', now}
+if has_priority then
+    fields[#fields + 1] = 'priority'
+    fields[#fields + 1] = priority
+    t.priority = priority
+end
+if has_category and category ~= '' then
+    fields[#fields + 1] = 'category'
+    fields[#fields + 1] = category
+    t.category = category
+elseif has_category then
+    redis.call('HDEL', key, 'category')
+    t.category = nil
+end
+redis.call('HSET', key, unpack(fields))
+
+return ok(200, obj('ticketId', tonumber(param), 'state', t.state,
+                   'agent', t.agent, 'priority', t.priority,
+                   'category', t.category))

@@ -1,0 +1,102 @@
+package CsApi;
+
+# Shared by the desk API's tests: a cs_secret and an admin key made for the
+# test file (exported to the configs as $TEST_NGINX_CS_SECRET and
+# $TEST_NGINX_CS_ADMIN_KEYS), and calls to the API below /api/ of the
+# test's nginx, each answering (status, decoded JSON body).
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use Digest::SHA qw(sha256_hex);
+use File::Temp qw(tempdir);
+use HTTP::Tiny;
+use JSON::PP;
+use CsTest ();
+
+our @EXPORT = qw(api admin intake agents_by_name new_agent store);
+
+my $dir = tempdir(CLEANUP => 1);
+
+open my $s, '>', "$dir/cs.secret" or die;
+print $s join('', map { sprintf '%02x', int rand 256 } 1 .. 32), "\n";
+close $s;
+
+# the admin's key, named root
+our $Admin = 'admin-key-' . int(rand(1e9));
+open my $k, '>', "$dir/admin.keys" or die;
+print $k 'root ' . sha256_hex($Admin) . "\n";
+close $k;
+
+$ENV{TEST_NGINX_CS_SECRET} = "$dir/cs.secret";
+$ENV{TEST_NGINX_CS_ADMIN_KEYS} = "$dir/admin.keys";
+
+sub api {
+    my ($method, $path, $token, $body, $headers) = @_;
+    my $port = $ENV{TEST_NGINX_SERVER_PORT} || 1984;
+    my $res = HTTP::Tiny->new(timeout => CsTest::valgrind() ? 30 : 10)
+        ->request($method, "http://127.0.0.1:$port/api/$path",
+                  { headers => { ($token ? (Authorization => "Bearer $token")
+                                         : ()),
+                                 'Content-Type' => 'application/json',
+                                 %{ $headers || {} } },
+                    defined $body ? (content => $body) : () });
+    my $json = eval { JSON::PP->new->utf8->decode($res->{content}) };
+    return ($res->{status}, $json // $res->{content});
+}
+
+sub admin { return api($_[0], $_[1], $Admin, $_[2]) }
+
+# a ticket from this user, its answer (with the customer's token)
+sub intake {
+    my ($user, %f) = @_;
+    my $body = JSON::PP->new->canonical->encode(
+        { userId => $user, issue => "help $user", %f });
+    my (undef, $b) = api(POST => 'service', undef, $body);
+    return $b;
+}
+
+sub agents_by_name {
+    my (undef, $b) = admin(GET => 'agents?limit=100');
+    return { map { $_->{name} => $_ } @{ $b->{agents} || [] } };
+}
+
+# an agent with this capacity, online unless said; its token
+sub new_agent {
+    my ($name, $capacity, $status) = @_;
+    my ($st, $b) = admin(PUT => "agents/$name", qq({"capacity":$capacity}));
+    die "PUT agents/$name: $st\n" unless $st == 201;
+    my ($pst) = api(PUT => "agents/$name/presence", $b->{token},
+                    '{"status":"' . ($status // 'online') . '"}');
+    die "presence of $name: $pst\n" unless $pst == 200;
+    return $b->{token};
+}
+
+# everything the test's Redis holds, as one string: a write anywhere shows
+sub store {
+    my $r = CsTest::redis();
+    my @out;
+    for my $key (sort $r->keys('*')) {
+        my $type = $r->type($key);
+        my $v;
+        if ($type eq 'string') {
+            $v = $r->get($key);
+        } elsif ($type eq 'hash') {
+            my %h = $r->hgetall($key);
+            $v = join ',', map { "$_=$h{$_}" } sort keys %h;
+        } elsif ($type eq 'list') {
+            $v = join ',', $r->lrange($key, 0, -1);
+        } elsif ($type eq 'set') {
+            $v = join ',', sort $r->smembers($key);
+        } elsif ($type eq 'zset') {
+            $v = join ',', $r->zrange($key, 0, -1, 'WITHSCORES');
+        } elsif ($type eq 'stream') {
+            $v = join ';', map { $_->[0] } @{ [ $r->xrange($key, '-', '+') ] };
+        }
+        push @out, "$key ($type): " . ($v // '');
+    }
+    return join "\n", @out;
+}
+
+1;
