@@ -181,6 +181,12 @@ Try it (each line prints its JSON answer):
   curl -s \$api/service -H 'Content-Type: application/json' -d '{"userId":"u42","issue":"My order has not arrived"}'
   curl -s \$api/tickets/1 -H "\$admin"
   curl -s \$api/agents -H "\$admin"
+  # ana replies, solves it; the backlog and her queue
+  curl -s \$api/tickets/1/messages -H "\$agent" -H 'Content-Type: application/json' -d '{"body":"It ships today"}'
+  curl -s \$api/tickets/1/status -H "\$agent" -H 'Content-Type: application/json' -d '{"state":"solved"}'
+  curl -s "\$api/tickets?state=queued" -H "\$admin"
+  curl -s \$api/agents/ana/queue -H "\$agent"
+  # the README's "The desk API" shows every endpoint
 
 EOF
 
