@@ -237,7 +237,7 @@ connection lost
 === TEST 3: a Redis that never answers (SIGSTOP): 504 after cs_redis_timeout, not before, and the connection is dropped
 --- init
 CsTest::flush_redis();
-CsTest::post_ticket('{"userId":"warm","issue":"connect first"}');
+CsTest::warm_up();
 @main::conns = CsTest::nginx_connections();
 CsTest::redis_signal('STOP');
 --- request
@@ -253,7 +253,7 @@ Content-Type: application/json
 === TEST 4: CLIENT PAUSE past cs_redis_timeout: 504, and a retry with the same Idempotency-Key stores one ticket
 --- init
 CsTest::flush_redis();
-CsTest::post_ticket('{"userId":"warm","issue":"connect first"}');
+CsTest::warm_up();
 CsTest::redis()->client_pause(2000, 'WRITE');
 --- request
 POST /api/service
@@ -269,7 +269,7 @@ Idempotency-Key: k-4
 === TEST 5: SCRIPT FLUSH: the script is loaded again and the client never sees NOSCRIPT
 --- init
 CsTest::flush_redis();
-CsTest::post_ticket('{"userId":"warm","issue":"connect first"}');
+CsTest::warm_up();
 CsTest::redis()->script_flush();
 --- request
 POST /api/service

@@ -32,7 +32,7 @@ __DATA__
 === TEST 1: the client goes away while Redis is paused; the late reply is dropped
 --- init
 CsTest::flush_redis();
-CsTest::post_ticket('{"userId":"warm","issue":"connect first"}');
+CsTest::warm_up();
 CsTest::redis()->client_pause(800, 'WRITE');
 --- request
 POST /api/service

@@ -58,7 +58,7 @@ POST /api/service
 
 === TEST 3: a timed-out ticket logs nothing personal
 --- init
-CsTest::post_ticket('{"userId":"warm","issue":"connect first"}');
+CsTest::warm_up();
 CsTest::redis_signal('STOP');
 --- request
 POST /api/service
@@ -87,7 +87,7 @@ connect failed
 
 === TEST 5: a client that goes away logs nothing personal
 --- init
-CsTest::post_ticket('{"userId":"warm","issue":"connect first"}');
+CsTest::warm_up();
 CsTest::redis()->client_pause(500, 'WRITE');
 --- request
 POST /api/service

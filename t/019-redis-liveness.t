@@ -202,7 +202,7 @@ __DATA__
 === TEST 1: two locations on one connection: a pause longer than the short timeout and shorter than the long one is 504 for the short and 201 for the long
 --- init
 CsTest::flush_redis();
-CsTest::post_ticket('{"userId":"warm","issue":"connect first"}');
+CsTest::warm_up();
 CsTest::flush_redis();
 $main::clients_before = main::nginx_clients();
 CsTest::redis()->client_pause(1500, 'WRITE');
@@ -238,7 +238,7 @@ gave no reply
 === TEST 2: the Redis turns into a replica: 503 store_unavailable, and the worker drops the connection to find a primary
 --- init
 CsTest::flush_redis();
-CsTest::post_ticket('{"userId":"warm","issue":"connect first"}');
+CsTest::warm_up();
 CsTest::redis()->replicaof('127.0.0.1', CsTest::free_port());
 --- request
 POST /api/service
@@ -269,7 +269,7 @@ location = /api/service {
 CsTest::flush_redis();
 CsTest::wait_until(sub { main::primary2()->ping }, 10);
 main::primary2()->flushall;
-CsTest::post_ticket('{"userId":"warm","issue":"connect first"}');
+CsTest::warm_up();
 CsTest::redis()->replicaof('127.0.0.1', CsTest::free_port());
 --- request
 POST /api/service
@@ -298,7 +298,7 @@ CsTest::flush_redis();
 # a registry of agents that are all offline makes each intake take a few
 # ms in Redis, so that the three clients keep a call in flight
 CsTest::redis()->sadd('cs:agents', map { "agent$_" } 1 .. 4000);
-CsTest::post_ticket('{"userId":"warm","issue":"connect first"}');
+CsTest::warm_up();
 --- request
 POST /api/service
 {"userId":"steady","issue":"first"}

@@ -17,7 +17,7 @@ use Time::HiRes qw(sleep time);
 
 our @EXPORT = qw(redis redis_start redis_stop redis_signal redis_restart
                  wait_until redis_keys ticket flush_redis valgrind
-                 redis_pid redis_dir post_ticket free_port user_tickets
+                 redis_pid redis_dir post_ticket free_port user_tickets warm_up
                  nginx_connections);
 
 my %server;     # the one redis-server of this test file
@@ -130,6 +130,18 @@ sub post_ticket {
         { content => $json,
           headers => { 'Content-Type' => 'application/json', %headers } });
     return ($res->{status}, $res->{content}, $res->{headers});
+}
+
+# warm_up(): one ticket, posted again until it is taken (201), so that the
+# worker holds its Redis connection before a block breaks Redis.  Under
+# valgrind the real Test::Nginx runs a block's init before nginx listens.
+sub warm_up {
+    my @res;
+    wait_until(sub {
+        @res = post_ticket('{"userId":"warm","issue":"connect first"}', @_);
+        return $res[0] == 201;
+    }, 30) or die "nginx did not take the warm-up ticket: $res[0]\n";
+    return @res;
 }
 
 # a fresh client each time: tests kill and restart the server; its name
