@@ -19,8 +19,8 @@ local now = now_ms()
 
 -- reads and proofs first, then the event as the first write
 local open = redis.call('LRANGE', p .. 'queue:' .. param, 0, -1)
-local refused = foreign({p .. 'agents', 'set'},
-                        {p .. 'queue:unassigned', 'list'})
+local refused = foreign(unpack(routing_keys(desk_keys({p .. 'agents', 'set'}),
+                                          R)))
     or event('agent.deleted', 'agent', param, 'tickets', #open)
 if refused then
     return refused

@@ -21,8 +21,7 @@ local was = effective(before[1], before[2], now, timeout)
 
 -- the agent's hash is proven by the caller's check; the backlog and the
 -- stream (the first write) are proven here
-local refused = foreign({p .. 'queue:unassigned', 'list'},
-                        {p .. 'queue:' .. param, 'list'})
+local refused = foreign(unpack(desk_keys({p .. 'queue:' .. param, 'list'})))
 if not refused and status ~= was then
     refused = event('agent.presence', 'agent', param, 'status', status)
 end

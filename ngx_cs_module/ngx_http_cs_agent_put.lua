@@ -24,9 +24,8 @@ local function skill_list()
 end
 
 -- every write below is proven first; the event is the first write
-local refused = foreign({key, 'hash'}, {p .. 'agents', 'set'},
-                        {p .. 'queue:unassigned', 'list'},
-                        {p .. 'queue:' .. param, 'list'})
+local refused = foreign(unpack(desk_keys({key, 'hash'}, {p .. 'agents', 'set'},
+                                       {p .. 'queue:' .. param, 'list'})))
 if refused then
     return refused
 end

@@ -110,6 +110,51 @@ local function foreign(...)
     end
 end
 
+-- the keys the moves of a ticket write besides the ticket's own: the
+-- backlog, the closing set and the state indexes, then those given; for
+-- foreign(), before a script's first write
+local STATES = {'queued', 'assigned', 'pending', 'solved', 'closed',
+                'auto_resolved'}
+
+local function desk_keys(...)
+    local keys = {{p .. 'queue:unassigned', 'list'}, {p .. 'closing', 'zset'}}
+    for _, s in ipairs(STATES) do
+        keys[#keys + 1] = {p .. 'state:' .. s, 'zset'}
+    end
+    for _, k in ipairs({...}) do
+        keys[#keys + 1] = k
+    end
+    return keys
+end
+
+-- adds what routing may write to keys: every agent's queue and record
+-- (cs_agents' queues and route:last)
+local function routing_keys(keys, R)
+    if static_agents then
+        for _, name in ipairs(R.static) do
+            keys[#keys + 1] = {p .. 'queue:' .. name, 'list'}
+        end
+        keys[#keys + 1] = {p .. 'route:last', 'hash'}
+        return keys
+    end
+    for _, name in ipairs(redis.call('SMEMBERS', p .. 'agents')) do
+        keys[#keys + 1] = {p .. 'queue:' .. name, 'list'}
+        keys[#keys + 1] = {p .. 'agent:' .. name, 'hash'}
+    end
+    return keys
+end
+
+-- the keys of a ticket's agent, when it has one
+local function agent_keys(keys, agent)
+    if agent then
+        keys[#keys + 1] = {p .. 'queue:' .. agent, 'list'}
+        if not static_agents then
+            keys[#keys + 1] = {p .. 'agent:' .. agent, 'hash'}
+        end
+    end
+    return keys
+end
+
 -- the agents' registry -------------------------------------------------
 
 -- online, away or offline: a status whose heartbeat lapsed is offline

@@ -64,7 +64,8 @@ end
 
 local now = now_ms()
 
-local refused = foreign({p .. 'queue:unassigned', 'list'})
+local refused = foreign(unpack(routing_keys(agent_keys(desk_keys(), t.agent),
+                                          R)))
     or event('ticket.assign', 'ticketId', param, 'from', t.agent or '',
              'to', target)
 if refused then

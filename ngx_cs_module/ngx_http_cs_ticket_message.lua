@@ -72,7 +72,11 @@ local reopen = c.role == 'customer'
     and (t.state == 'pending' or t.state == 'solved'
          or t.state == 'auto_resolved')
 
-local refused = foreign({messages_key, 'list'})
+local keys = desk_keys({messages_key, 'list'})
+if reopen then
+    keys = routing_keys(agent_keys(keys, t.agent), R)
+end
+local refused = foreign(unpack(keys))
     or (reopen and event('ticket.reopened', 'ticketId', param,
                          'from', t.state))
     or event('ticket.message', 'ticketId', param,

@@ -43,8 +43,7 @@ end
 
 local now = now_ms()
 
-local refused = foreign({p .. 'closing', 'zset'},
-                        {p .. 'state:' .. to, 'zset'})
+local refused = foreign(unpack(agent_keys(desk_keys(), t.agent)))
     or event('ticket.status', 'ticketId', param, 'from', from, 'to', to,
              'agent', t.agent or '')
 if refused then

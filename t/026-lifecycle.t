@@ -292,3 +292,33 @@ is($r->llen("cs:ticket:$id:messages"), 1, "$name - one message");
                 { 'Idempotency-Key' => 'k-1' });
 is($st, 409, "$name - another message under the key: 409");
 is($m->{error}, 'idempotency_key_reused', "$name - idempotency_key_reused");
+
+
+
+=== TEST 6: a foreign value at any key a change would write (a state's index, another agent's queue, the backlog) is 500 naming the key, and nothing is written
+--- stored
+my $alice = new_agent('alice', 5);
+my ($id) = main::ticket_in('assigned', $alice);
+my ($id2, $tok2) = main::ticket_in('pending', $alice);
+new_agent('bob', 5);
+for my $c ([ 'cs:state:solved', sub { main::status($id, $alice, 'solved') } ],
+           [ 'cs:queue:bob', sub { api(POST => "tickets/$id/assign", $alice, '{"agent":null}') } ],
+           [ 'cs:queue:unassigned', sub { main::message($id2, $tok2, 'reopen me') } ],
+           [ 'cs:closing', sub { main::status($id, $alice, 'solved') } ]) {
+    my ($key, $call) = @$c;
+    my $was = $r->type($key);
+    my @old = $was eq 'list' ? $r->lrange($key, 0, -1) : ();
+    $r->del($key);
+    $r->set($key, 'not mine');
+    my $before = store();
+    my ($st) = $call->();
+    is($st, 500, "$name - $key foreign: 500");
+    is(store(), $before, "$name - $key foreign: nothing written");
+    $r->del($key);
+    $r->rpush($key, @old) if @old;
+}
+--- error_log
+cs: the key "cs:state:solved" holds a value of the wrong type
+cs: the key "cs:queue:bob" holds a value of the wrong type
+cs: the key "cs:queue:unassigned" holds a value of the wrong type
+cs: the key "cs:closing" holds a value of the wrong type
