@@ -68,8 +68,8 @@ cs_blank(const unsigned char *s, size_t len)
 
 
 /* [a-z0-9_-]{1,64}: a category, and a skill */
-static int
-cs_category_shaped(const unsigned char *s, size_t len)
+int
+ngx_http_cs_category_ok(const unsigned char *s, size_t len)
 {
     size_t  i;
 
@@ -133,7 +133,7 @@ cs_check_category(const unsigned char *s, size_t len, size_t limit)
 {
     (void) limit;
 
-    if (!cs_category_shaped(s, len)) {
+    if (!ngx_http_cs_category_ok(s, len)) {
         return "category must be 1 to 64 characters of [a-z0-9_-]";
     }
 
@@ -234,7 +234,7 @@ cs_check_skill(const unsigned char *s, size_t len, size_t limit)
 {
     (void) limit;
 
-    if (!cs_category_shaped(s, len)) {
+    if (!ngx_http_cs_category_ok(s, len)) {
         return "a skill must be 1 to 64 characters of [a-z0-9_-]";
     }
 

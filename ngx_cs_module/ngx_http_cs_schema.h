@@ -48,6 +48,9 @@ typedef enum {
  * "unassigned" */
 int ngx_http_cs_agent_name_ok(const unsigned char *s, size_t len);
 
+/* 1 for a category (or a skill): [a-z0-9_-]{1,64} */
+int ngx_http_cs_category_ok(const unsigned char *s, size_t len);
+
 extern const ngx_http_cs_schema_t  ngx_http_cs_schema_ticket;
 extern const ngx_http_cs_schema_t  ngx_http_cs_schema_message;
 extern const ngx_http_cs_schema_t  ngx_http_cs_schema_status;
