@@ -312,20 +312,32 @@ else
 end
 
 if old_type == 'list' then
+    local moved = redis.call('LRANGE', old_key, 0, -1)
     if user_type == 'none' then
         redis.call('RENAME', old_key, user_key)
     else
         -- both names hold tickets (a host on the old secret wrote the old
         -- one meanwhile): one history again, in id order
-        local ids = redis.call('LRANGE', old_key, 0, -1)
-        for _, v in ipairs(redis.call('LRANGE', user_key, 0, -1)) do
+        local ids = redis.call('LRANGE', user_key, 0, -1)
+        for _, v in ipairs(moved) do
             ids[#ids + 1] = v
         end
-        table.sort(ids, function(a, b) return tonumber(a) < tonumber(b) end)
+        table.sort(ids, function(a, b)
+            return (tonumber(a) or 0) < (tonumber(b) or 0)
+        end)
         redis.call('DEL', old_key, user_key)
         for i = 1, #ids, 1000 do
             redis.call('RPUSH', user_key,
                        unpack(ids, i, math.min(i + 999, #ids)))
+        end
+    end
+    -- the moved tickets name the new keys, so that the scripts that read
+    -- a ticket's user (GET tickets/{id}, the prelude's event()) find them;
+    -- once per user and rotation, and never a ticket that is gone
+    for _, moved_id in ipairs(moved) do
+        local tkey = p .. 'ticket:' .. moved_id
+        if redis.pcall('HEXISTS', tkey, 'userKey') == 1 then
+            redis.call('HSET', tkey, 'userKey', ukey)
         end
     end
 end

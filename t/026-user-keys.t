@@ -281,9 +281,14 @@ is($r->hget('cs:ticket:3', 'userKey'), $new,
    "$name - the new ticket names the new key");
 is_deeply([ user_tickets($main::Bob, undef, $main::Secret{new}) ], [4],
           "$name - a user new to the desk is named with the new secret");
+is_deeply([ map { $r->hget("cs:ticket:$_", 'userKey') } 1 .. 3 ],
+          [ ($new) x 3 ], "$name - the moved tickets name the new key");
 my ($st, $b) = main::api(GET => 'tickets/3', $main::Admin);
 is_deeply([ map { $_->{ticketId} } @{ $b->{customer} } ], [2, 1],
           "$name - the customer list finds the moved history");
+($st, $b) = main::api(GET => 'tickets/1', $main::Admin);
+is_deeply([ map { $_->{ticketId} } @{ $b->{customer} } ], [3, 2],
+          "$name - from a ticket taken before the rotation too");
 main::no_user_ids($name, $r);
 
 
@@ -305,6 +310,8 @@ $r->rpush("cs:user:$old:tickets", 1, 4);
 $r->hset("cs:user:$old", 'eventId', 'the-old-one');
 $r->rpush("cs:user:$new:tickets", 2, 3);
 $r->hset("cs:user:$new", 'eventId', 'the-new-one');
+$r->hset('cs:ticket:1', 'id', 1, 'userId', $main::Carol, 'userKey', $old,
+         'state', 'queued');
 $r->set('cs:ticket:seq', 10);
 main::intake($main::Carol);
 --- stored
@@ -315,6 +322,10 @@ is_deeply([ grep { /\Q$old\E/ } main::all_keys($r) ], [],
           "$name - nothing left under the old name");
 is(main::created($r)->{11}{user}, 'the-new-one',
    "$name - the new name's event id");
+is($r->hget('cs:ticket:1', 'userKey'),
+   user_key($main::Carol, $main::Secret{new}),
+   "$name - a moved ticket names the new key");
+is($r->exists('cs:ticket:4'), 0, "$name - a ticket gone is not written");
 
 
 
