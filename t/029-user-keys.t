@@ -51,11 +51,17 @@ sub api {
     return ($res->{status}, $json // $res->{content});
 }
 
+# one ticket; a block's init may run before nginx listens (the real
+# Test::Nginx under valgrind): a refused connection (599) is tried again
 sub intake {
     my ($user, $path) = @_;
-    my ($st, $b) = CsTest::post_ticket(
-        qq({"userId":"$user","issue":"help $user"}),
-        path => $path // '/api/service');
+    my ($st, $b);
+    CsTest::wait_until(sub {
+        ($st, $b) = CsTest::post_ticket(
+            qq({"userId":"$user","issue":"help $user"}),
+            path => $path // '/api/service');
+        return $st != 599;
+    }, 30);
     Test::More::is($st, 201, "intake for a user: 201") or Test::More::diag($b);
     return eval { JSON::PP->new->decode($b) } // {};
 }
