@@ -4,7 +4,8 @@
 -- Deletes the oldest tickets beyond the newest KEEP, at most BATCH per call,
 -- with the Idempotency-Key record of each (the load client's issue text
 -- "<tag> #<i>: ..." names its key "<tag>-<i>"), trims the user's history
--- (named by the ticket's userKey) and the agents' queues.  Run by soak/janitor.pl every 25 ms.
+-- (named by the ticket's userKey) and the agents' queues.  Run by
+-- soak/janitor.pl every 25 ms.
 -- ARGV: prefix, keep, batch, agents...
 local p, keep, batch = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local seq = tonumber(redis.call('GET', p .. 'ticket:seq') or '0')
