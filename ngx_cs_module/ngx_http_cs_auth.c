@@ -314,6 +314,32 @@ ngx_http_cs_hmac_b64(ngx_pool_t *pool, ngx_str_t *key, const char *purpose,
 
 
 ngx_int_t
+ngx_http_cs_hmac_name(ngx_pool_t *pool, ngx_str_t *key, const char *purpose,
+    ngx_str_t *in, ngx_str_t *out)
+{
+    u_char     mac[NGX_HTTP_CS_MAC_LEN];
+    ngx_str_t  src;
+
+    if (ngx_http_cs_hmac(pool, key, purpose, in, 1, mac) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    out->data = ngx_pnalloc(pool,
+                            ngx_base64_encoded_length(NGX_HTTP_CS_NAME_LEN));
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    src.data = mac;
+    src.len = NGX_HTTP_CS_NAME_LEN;
+
+    ngx_encode_base64url(out, &src);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
 ngx_http_cs_nonce(ngx_pool_t *pool, ngx_str_t *out)
 {
     u_char     raw[NGX_HTTP_CS_NONCE_LEN];

@@ -23,6 +23,17 @@
 #define NGX_HTTP_CS_NONCE_B64_LEN   22
 #define NGX_HTTP_CS_SHA256_HEX_LEN  64
 
+/* a name made with an HMAC keeps its first 16 bytes: 22 of base64url */
+#define NGX_HTTP_CS_NAME_LEN        16
+#define NGX_HTTP_CS_NAME_B64_LEN    22
+
+/*
+ * The key of the user key names of a desk without cs_secret: public, so
+ * such names hide a user id from a glance at the key space, not from
+ * anyone who can guess the id.
+ */
+#define NGX_HTTP_CS_USER_KEY_PUBLIC  "ngx_cs_module user keys: no cs_secret"
+
 
 typedef enum {
     NGX_HTTP_CS_ROLE_NONE = 0,
@@ -69,6 +80,13 @@ ngx_int_t ngx_http_cs_hmac(ngx_pool_t *pool, ngx_str_t *key,
 ngx_int_t ngx_http_cs_hmac_b64(ngx_pool_t *pool, ngx_str_t *key,
     const char *purpose, ngx_str_t *parts, ngx_uint_t nparts,
     ngx_str_t *out);
+
+/*
+ * The first NGX_HTTP_CS_NAME_LEN bytes of the HMAC of purpose ":" in, in
+ * base64url: a stable name for a value that does not show the value
+ */
+ngx_int_t ngx_http_cs_hmac_name(ngx_pool_t *pool, ngx_str_t *key,
+    const char *purpose, ngx_str_t *in, ngx_str_t *out);
 
 /* a fresh random nonce, base64url */
 ngx_int_t ngx_http_cs_nonce(ngx_pool_t *pool, ngx_str_t *out);

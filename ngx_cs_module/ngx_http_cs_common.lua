@@ -76,8 +76,24 @@ local function num(s)
     return tonumber(s)
 end
 
+-- the event id of the user of ticket id, from the user's record (named by
+-- the ticket's userKey), or nil when there is none; a record of a foreign
+-- type is the error reply, its name masked
+local function user_event_id(id)
+    local ukey = redis.call('HGET', p .. 'ticket:' .. id, 'userKey')
+    if not ukey then
+        return nil
+    end
+    local r = redis.pcall('HGET', p .. 'user:' .. ukey, 'eventId')
+    if type(r) == 'table' and r.err then
+        return nil, redis.error_reply('CSWRONGTYPE ' .. p .. 'user:*')
+    end
+    return r or nil
+end
+
 -- an event of the desk's stream; the actor is role:name, a customer by
--- its ticket (the user is never named here)
+-- the user's event id (the user id is never named here; a ticket without
+-- a user record is "customer")
 --
 -- A script calls it as its first write, after its checks: a foreign value
 -- at the stream's key then fails the script with nothing written (an error
@@ -85,7 +101,11 @@ end
 local function event(kind, ...)
     local actor = role
     if role == 'customer' then
-        actor = 'customer:ticket:' .. who
+        local id, e = user_event_id(who)
+        if e then
+            return e
+        end
+        actor = id and 'customer:' .. id or 'customer'
     elseif role == 'agent' or role == 'admin' then
         actor = role .. ':' .. who
     end

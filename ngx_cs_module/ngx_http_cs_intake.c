@@ -4,6 +4,8 @@
  * (ngx_http_cs_schema.c); then the Idempotency-Key, the proof of the
  * user id (X-CS-User) and the arguments of the intake script; then the
  * 201, which is v1's answer plus "token" where the desk has cs_secret.
+ * The user's keys in Redis are named here, with an HMAC of the user id,
+ * so that no key name holds the id and no script ever sees the secret.
  */
 
 #include <ngx_config.h>
@@ -95,9 +97,70 @@ ngx_http_cs_user_proof(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf,
 
 
 /*
+ * The user's key name, "key:" userId under the current secret (under the
+ * public NGX_HTTP_CS_USER_KEY_PUBLIC without one); the name under the old
+ * secret ("" when none), whose keys the script moves to the new name; and
+ * an event id for a user who has none yet: a script's math.random is the
+ * same on every call, so randomness comes from here.
+ */
+static ngx_int_t
+ngx_http_cs_user_keys(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf,
+    const ngx_http_cs_json_str_t *user, ngx_array_t *args)
+{
+    ngx_str_t  id, key, name, old, event;
+
+    id.data = (u_char *) user->data;
+    id.len = user->len;
+
+    if (cslcf->secret != NULL) {
+        key = cslcf->secret->current;
+
+    } else {
+        ngx_str_set(&key, NGX_HTTP_CS_USER_KEY_PUBLIC);
+    }
+
+    if (ngx_http_cs_hmac_name(r->pool, &key, "key", &id, &name) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_null(&old);
+
+    if (cslcf->secret != NULL && cslcf->secret->old.len > 0) {
+        if (ngx_http_cs_hmac_name(r->pool, &cslcf->secret->old, "key", &id,
+                                  &old)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        /* the same secret twice: nothing to move */
+        if (old.len == name.len
+            && ngx_memcmp(old.data, name.data, name.len) == 0)
+        {
+            ngx_str_null(&old);
+        }
+    }
+
+    if (ngx_http_cs_nonce(r->pool, &event) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_cs_push(args, name.data, name.len) != NGX_OK
+        || ngx_http_cs_push(args, old.data, old.len) != NGX_OK
+        || ngx_http_cs_push(args, event.data, event.len) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
  * ARGV of the intake script, after the desk's key: assign, idempotency
  * key, the number of agents, the agents, the six fields, the nonce ("" for
- * a desk without cs_secret) and "1" for a proven user id.
+ * a desk without cs_secret), "1" for a proven user id, the presence
+ * timeout, and the user's key names and fresh event id.
  */
 static ngx_int_t
 ngx_http_cs_intake_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
@@ -195,6 +258,15 @@ ngx_http_cs_intake_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
                                         cslcf->presence_timeout)
                             - timeout)
            != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_cs_user_keys(r, cslcf,
+                              ngx_http_cs_json_value(ctx->json,
+                                                     NGX_HTTP_CS_F_USER_ID),
+                              args)
+        != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -1,7 +1,7 @@
 -- Takes one validated ticket into the desk, atomically: the idempotency
 -- check, the id, the routing decision, the ticket hash, the agent's queue,
--- the user's history, the state's index, the event stream entry and the
--- routing state.
+-- the user's history and record, the state's index, the event stream
+-- entry and the routing state.
 --
 -- Every check and read comes before the first write, so an error leaves
 -- nothing behind: the type of every key it writes is checked first, and a
@@ -16,7 +16,9 @@
 --       none), number of agents, agents..., userId, issue, category,
 --       priority, channel, email, the ticket's nonce ('' without
 --       cs_secret), '1' when X-CS-User proved the userId, the presence
---       timeout (ms) of the agents' registry.
+--       timeout (ms) of the agents' registry, the user's key name (nginx's
+--       HMAC of the userId), the name under the old cs_secret ('' for
+--       none), and a random event id for a user who has none yet.
 -- Returns {outcome, id, agent, state, nonce}: outcome is "created",
 -- "replayed" or "reused" (the key was used for a different ticket).
 -- The time is Redis' own (TIME), so hosts with skewed clocks agree.
@@ -39,12 +41,19 @@ local function read(shown, ...)
     return r
 end
 
--- a key only written must hold its type or not exist
-local function writable(key, want, shown)
+-- a key only written must hold its type or not exist: its type, or nil
+-- and the error
+local function kind(key, want, shown)
     local t = redis.call('TYPE', key).ok
     if t ~= 'none' and t ~= want then
-        return wrong(shown or key)
+        return nil, wrong(shown or key)
     end
+    return t
+end
+
+local function writable(key, want, shown)
+    local _, e = kind(key, want, shown)
+    return e
 end
 
 local p = KEYS[1]
@@ -61,13 +70,19 @@ local user, issue, category = ARGV[f], ARGV[f + 1], ARGV[f + 2]
 local priority, channel, email = ARGV[f + 3], ARGV[f + 4], ARGV[f + 5]
 local nonce, proven = ARGV[f + 6], ARGV[f + 7]
 local presence_timeout = tonumber(ARGV[f + 8])
+local ukey, old_ukey, fresh_event_id = ARGV[f + 9], ARGV[f + 10], ARGV[f + 11]
 
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
 local seq_key, events_key = p .. 'ticket:seq', p .. 'events'
-local user_key = p .. 'user:' .. user .. ':tickets'
 local err
+
+-- the user's keys are named by nginx's HMAC of the userId, never by the
+-- id; a wrong type is logged with the name masked all the same
+local user_key = p .. 'user:' .. ukey .. ':tickets'
+local record_key = p .. 'user:' .. ukey
+local user_shown, record_shown = p .. 'user:*:tickets', p .. 'user:*'
 
 local idem_key, digest
 if idem ~= '' then
@@ -194,13 +209,22 @@ if agent ~= '' then
     state = 'assigned'
 end
 
+-- the user's record (a hash): the event id that names the user in the
+-- stream, the first one kept
+local event_id
+event_id, err = read(record_shown, 'HGET', record_key, 'eventId')
+if err then
+    return err
+end
+
 -- the keys only written: the user's history, the state's index, the queue
 -- and, for a static agent, route:last (least_loaded read both already)
 local queue_key = p .. 'queue:' .. (agent ~= '' and agent or 'unassigned')
 local proven_by_reads = assign == 'least_loaded' and nagents > 0
 local state_key = p .. 'state:' .. state
-err = writable(user_key, 'list', p .. 'user:*:tickets')
-    or writable(state_key, 'zset')
+local user_type
+user_type, err = kind(user_key, 'list', user_shown)
+err = err or writable(state_key, 'zset')
 if not err and not proven_by_reads then
     err = writable(queue_key, 'list')
         or (nagents > 0 and writable(p .. 'route:last', 'hash'))
@@ -209,10 +233,33 @@ if err then
     return err
 end
 
+-- cs_secret new old: the keys named under the old secret move to the new
+-- names (below), so that no history is lost; checked on every intake while
+-- the old secret is configured, as a host not yet given the new one may
+-- still write them
+local old_key, old_record, old_type, old_record_type
+local has_event_id = event_id and true or false
+if old_ukey ~= '' then
+    old_key = p .. 'user:' .. old_ukey .. ':tickets'
+    old_record = p .. 'user:' .. old_ukey
+    old_type, err = kind(old_key, 'list', user_shown)
+    if not err then
+        old_record_type, err = kind(old_record, 'hash', record_shown)
+    end
+    if err then
+        return err
+    end
+    -- a user first seen under the old secret keeps its event id
+    if not event_id and old_record_type == 'hash' then
+        event_id = redis.call('HGET', old_record, 'eventId')
+    end
+end
+event_id = event_id or fresh_event_id
+
 -- the first write: when the stream is foreign, nothing is written at all
 local added = redis.pcall('XADD', events_key, 'MAXLEN', '~', 100000, '*',
                           'type', 'ticket.created', 'ticketId', id,
-                          'userId', user, 'agent', agent, 'state', state,
+                          'user', event_id, 'agent', agent, 'state', state,
                           'priority', priority, 'channel', channel)
 if type(added) == 'table' and added.err then
     if string.find(added.err, 'WRONGTYPE', 1, true) then
@@ -227,7 +274,8 @@ if turn then
 end
 
 local ticket = {
-    'id', id, 'userId', user, 'issue', issue, 'priority', priority,
+    'id', id, 'userId', user, 'userKey', ukey, 'issue', issue,
+    'priority', priority,
     'channel', channel, 'state', state, 'createdAt', now
 }
 if category ~= '' then
@@ -263,8 +311,50 @@ else
     redis.call('RPUSH', p .. 'queue:unassigned', id)
 end
 
+if old_type == 'list' then
+    local moved = redis.call('LRANGE', old_key, 0, -1)
+    if user_type == 'none' then
+        redis.call('RENAME', old_key, user_key)
+    else
+        -- both names hold tickets (a host on the old secret wrote the old
+        -- one meanwhile): one history again, in id order
+        local ids = redis.call('LRANGE', user_key, 0, -1)
+        for _, v in ipairs(moved) do
+            ids[#ids + 1] = v
+        end
+        table.sort(ids, function(a, b)
+            return (tonumber(a) or 0) < (tonumber(b) or 0)
+        end)
+        redis.call('DEL', old_key, user_key)
+        for i = 1, #ids, 1000 do
+            redis.call('RPUSH', user_key,
+                       unpack(ids, i, math.min(i + 999, #ids)))
+        end
+    end
+    -- the moved tickets name the new keys, so that the scripts that read
+    -- a ticket's user (GET tickets/{id}, the prelude's event()) find them;
+    -- once per user and rotation, and never a ticket that is gone
+    for _, moved_id in ipairs(moved) do
+        local tkey = p .. 'ticket:' .. moved_id
+        if redis.pcall('HEXISTS', tkey, 'userKey') == 1 then
+            redis.call('HSET', tkey, 'userKey', ukey)
+        end
+    end
+end
+if old_record_type == 'hash' then
+    -- the record at the new name, when there is one, stands: its event id
+    -- is the one the stream knows since the move
+    if has_event_id then
+        redis.call('DEL', old_record)
+    else
+        redis.call('RENAME', old_record, record_key)
+    end
+end
 redis.call('RPUSH', user_key, id)
 redis.call('ZADD', state_key, id, id)
+if not has_event_id then
+    redis.call('HSETNX', record_key, 'eventId', event_id)
+end
 
 if idem_key then
     redis.call('SET', idem_key,

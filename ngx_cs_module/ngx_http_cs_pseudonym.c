@@ -78,8 +78,7 @@ static ngx_int_t
 ngx_http_cs_pseudonym_value(ngx_http_request_t *r, ngx_str_t *res,
     ngx_http_variable_value_t *v)
 {
-    u_char                   mac[NGX_HTTP_CS_MAC_LEN];
-    ngx_str_t                in, raw;
+    ngx_str_t                in;
     ngx_http_cs_loc_conf_t  *cslcf;
 
     cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
@@ -100,24 +99,6 @@ ngx_http_cs_pseudonym_value(ngx_http_request_t *r, ngx_str_t *res,
     in.data = v->data;
     in.len = v->len;
 
-    if (ngx_http_cs_hmac(r->pool, &cslcf->secret->current, "pseudonym", &in,
-                         1, mac)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    res->data = ngx_pnalloc(r->pool,
-                            ngx_base64_encoded_length(
-                                NGX_HTTP_CS_PSEUDONYM_LEN));
-    if (res->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    raw.data = mac;
-    raw.len = NGX_HTTP_CS_PSEUDONYM_LEN;
-
-    ngx_encode_base64url(res, &raw);
-
-    return NGX_OK;
+    return ngx_http_cs_hmac_name(r->pool, &cslcf->secret->current,
+                                 "pseudonym", &in, res);
 }

@@ -15,11 +15,6 @@
 #include <ndk.h>
 
 
-/* bytes of the HMAC kept, and their base64url length without padding */
-#define NGX_HTTP_CS_PSEUDONYM_LEN      16
-#define NGX_HTTP_CS_PSEUDONYM_B64_LEN  22
-
-
 /* the directive's cmd->post: NDK runs it on the value of $in */
 extern ndk_set_var_t  ngx_http_cs_pseudonym_filter;
 

@@ -43,9 +43,13 @@ local answer = obj(
     'answer', t.answer, 'messages', list(messages))
 
 if c.role ~= 'customer' then
-    local others = {}
-    local ids = redis.call('LRANGE', p .. 'user:' .. t.userId .. ':tickets',
-                           -21, -1)
+    -- the user's history is named by the ticket's userKey (an HMAC of the
+    -- userId, see ngx_http_cs_intake.lua)
+    local others, ids = {}, {}
+    if t.userKey then
+        ids = redis.call('LRANGE', p .. 'user:' .. t.userKey .. ':tickets',
+                         -21, -1)
+    end
     for i = #ids, 1, -1 do
         if ids[i] ~= param and #others < 20 then
             local o = redis.call('HMGET', p .. 'ticket:' .. ids[i],

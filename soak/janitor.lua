@@ -4,7 +4,8 @@
 -- Deletes the oldest tickets beyond the newest KEEP, at most BATCH per call,
 -- with the Idempotency-Key record of each (the load client's issue text
 -- "<tag> #<i>: ..." names its key "<tag>-<i>"), trims the user's history
--- and the agents' queues.  Run by soak/janitor.pl every 25 ms.
+-- (named by the ticket's userKey) and the agents' queues.  Run by
+-- soak/janitor.pl every 25 ms.
 -- ARGV: prefix, keep, batch, agents...
 local p, keep, batch = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local seq = tonumber(redis.call('GET', p .. 'ticket:seq') or '0')
@@ -15,8 +16,8 @@ if to < from then
 end
 for id = from, to do
     local k = p .. 'ticket:' .. id
-    local f = redis.call('HMGET', k, 'issue', 'userId')
-    if f[1] then
+    local f = redis.call('HMGET', k, 'issue', 'userKey')
+    if f[1] and f[2] then
         local tag, i = string.match(f[1], '^(%S+) #(%d+):')
         if tag then
             redis.call('UNLINK', p .. 'idem:' .. tag .. '-' .. i)

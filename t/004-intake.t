@@ -1,6 +1,8 @@
 # A ticket taken in: the 201 answer, and what it leaves in Redis (data
-# model v1): the ticket hash, the agent's queue, the user's history, the
-# ticket.created event and the routing state.  Routing (round_robin,
+# model v1, but for privacy: the user's keys are named by an HMAC of the
+# userId, kept in the ticket as userKey, and the event names the user by
+# the event id of the user's record): the ticket hash, the agent's queue,
+# the user's history, the ticket.created event and the routing state.  Routing (round_robin,
 # least_loaded, no agents) and the Redis connection's directives (key
 # prefix, database, unix socket, host name, password).
 use lib 't/lib';
@@ -78,6 +80,8 @@ sub ticket_is {
     my ($name, $r, $key, $want) = @_;
     my %t = $r->hgetall($key);
     my $created = delete $t{createdAt};
+    # privacy: the ticket names the user's keys (an HMAC of the userId)
+    $want = { %$want, userKey => user_key($want->{userId}) };
     # an optional field not given may be absent or empty
     delete @t{ grep { ($t{$_} // 'x') eq '' } qw(category email agent) };
     my $now = Time::HiRes::time() * 1000;
@@ -141,9 +145,14 @@ ticket_is($name, $r, 'cs:ticket:1', {
     category => 'hardware', priority => 'urgent', channel => 'email',
     email => 'ann@example.com', state => 'assigned', agent => 'agent1' });
 is_deeply(list($r, 'cs:queue:agent1'), [1], "$name - agent1's queue");
-is_deeply(list($r, 'cs:user:u-42:tickets'), [1], "$name - user history");
+# privacy: the history is named by the userId's HMAC, and the event names
+# the user by the random event id of the user's record, not by the userId
+is_deeply([ user_tickets('u-42') ], [1], "$name - user history");
+my $user = { $r->hgetall('cs:user:' . user_key('u-42')) };
+like($user->{eventId} // '', qr/^[A-Za-z0-9_-]{22}$/,
+     "$name - the user's record holds an event id");
 is_deeply(events($r, 'cs:events'), [{
-    type => 'ticket.created', ticketId => 1, userId => 'u-42',
+    type => 'ticket.created', ticketId => 1, user => $user->{eventId},
     agent => 'agent1', state => 'assigned', priority => 'urgent',
     channel => 'email' }], "$name - one ticket.created event");
 is($r->get('cs:route:rr'), 1, "$name - round-robin turn taken");
@@ -171,7 +180,8 @@ my $ev = events($r, 'cs:events');
 is(scalar @$ev, 1, "$name - one event");
 is($ev->[0]{priority}, 'normal', "$name - event priority default");
 is($ev->[0]{channel}, 'api', "$name - event channel default");
-is_deeply(list($r, 'cs:user:u1:tickets'), [1], "$name - user history");
+# privacy: the history is named by the userId's HMAC
+is_deeply([ user_tickets('u1') ], [1], "$name - user history");
 
 
 
@@ -191,7 +201,7 @@ is($r->get('cs:ticket:seq'), 1042, "$name - seq");
 is($r->get('cs:route:rr'), 2, "$name - turn");
 is($r->hget('cs:ticket:1042', 'agent'), 'agent2', "$name - ticket");
 is_deeply(list($r, 'cs:queue:agent2'), [1042], "$name - queue");
-is_deeply(list($r, 'cs:user:u1:tickets'), [1042], "$name - history");
+is_deeply([ user_tickets('u1') ], [1042], "$name - history"); # by HMAC
 is(events($r, 'cs:events')->[0]{ticketId}, 1042, "$name - event");
 is($r->exists('cs:ticket:1'), 0, "$name - no ticket 1");
 
@@ -210,7 +220,8 @@ ticket_is($name, $r, 'cs:ticket:1', {
     issue => "Drucker \xf0\x9f\x94\xa5 \"sofort\"\nbitte \xc2\xbbhilfe\xc2\xab \\ /",
     email => "j\xc3\xbcrgen\@example.com", priority => 'normal',
     channel => 'api', state => 'assigned', agent => 'agent1' });
-is_deeply(list($r, "cs:user:j\xc3\xbcrgen:tickets"), [1],
+# privacy: named by the HMAC of the decoded user id
+is_deeply([ user_tickets("j\xc3\xbcrgen") ], [1],
           "$name - history under the decoded user id");
 
 
@@ -234,10 +245,9 @@ if ($id == 7) {
     is_deeply(list($r, 'cs:queue:agent1'), [1, 4, 7], "$name - agent1");
     is_deeply(list($r, 'cs:queue:agent2'), [2, 5], "$name - agent2");
     is_deeply(list($r, 'cs:queue:agent3'), [3, 6], "$name - agent3");
-    is_deeply(list($r, 'cs:user:u1:tickets'), [1, 3, 5, 7],
-              "$name - u1's history");
-    is_deeply(list($r, 'cs:user:u2:tickets'), [2, 4, 6],
-              "$name - u2's history");
+    # privacy: the histories are named by the userIds' HMACs
+    is_deeply([ user_tickets('u1') ], [1, 3, 5, 7], "$name - u1's history");
+    is_deeply([ user_tickets('u2') ], [2, 4, 6], "$name - u2's history");
     is_deeply([ map { "$_->{ticketId}/$_->{agent}" }
                 @{ events($r, 'cs:events') } ],
               [ map { "$_/agent" . (($_ - 1) % 3 + 1) } 1 .. 7 ],
@@ -261,7 +271,7 @@ if ($req_idx == 3) {
     is_deeply(list($r, 'cs:queue:agent1'), [1, 4], "$name - agent1");
     is_deeply(list($r, 'cs:queue:agent2'), [2], "$name - agent2");
     is_deeply(list($r, 'cs:queue:agent3'), [3], "$name - agent3");
-    is_deeply(list($r, 'cs:user:k:tickets'), [1 .. 4], "$name - history");
+    is_deeply([ user_tickets('k') ], [1 .. 4], "$name - history"); # HMAC
     is(scalar @{ events($r, 'cs:events') }, 4, "$name - four events");
 }
 
@@ -396,7 +406,7 @@ is_deeply(list($r, 'cs:queue:unassigned'), [1 .. $id],
           "$name - waiting in cs:queue:unassigned");
 is_deeply([ $r->keys('cs:queue:*') ], ['cs:queue:unassigned'],
           "$name - no agent queue");
-is_deeply(list($r, 'cs:user:u1:tickets'), [1 .. $id], "$name - history");
+is_deeply([ user_tickets('u1') ], [1 .. $id], "$name - history"); # HMAC
 my $ev = events($r, 'cs:events');
 is(scalar @$ev, $id, "$name - events");
 is($ev->[-1]{type}, 'ticket.created', "$name - event type");
@@ -423,9 +433,12 @@ POST /api/service
 --- stored
 # state:assigned: v2 indexes every ticket by its state (GET tickets)
 is_deeply([ sort $r->keys('*') ],
-          [ sort { $a cmp $b } map { "desk7:$_" }
-                qw(ticket:seq ticket:1 queue:agent1 user:u9:tickets events
-                   route:rr route:last state:assigned) ],
+          # privacy: the user's history and record are named by an HMAC
+          [ sort { $a cmp $b } (map { "desk7:$_" }
+                qw(ticket:seq ticket:1 queue:agent1 events route:rr
+                   route:last state:assigned),
+                'user:' . user_key('u9') . ':tickets',
+                'user:' . user_key('u9')) ],
           "$name - every key under desk7:");
 is($r->hget('desk7:ticket:1', 'agent'), 'agent1', "$name - the ticket");
 is(events($r, 'desk7:events')->[0]{ticketId}, 1, "$name - the event");
@@ -478,7 +491,9 @@ ticket_is($name, $r, 'cs:ticket:1', {
     id => 1, userId => 'u1', issue => 'hello', priority => 'normal',
     channel => 'api', state => 'assigned', agent => 'agent1' });
 is_deeply(list($r, 'cs:queue:agent1'), [1], "$name - queue in database 5");
-is_deeply(list($r, 'cs:user:u1:tickets'), [1], "$name - history in 5");
+# privacy: the history is named by the userId's HMAC
+is_deeply(list($r, 'cs:user:' . user_key('u1') . ':tickets'), [1],
+          "$name - history in 5");
 is(scalar @{ events($r, 'cs:events') }, 1, "$name - event in 5");
 
 

@@ -153,7 +153,13 @@ is_deeply(\@types, [qw(agent.created agent.presence ticket.created ticket.messag
                        ticket.message ticket.status ticket.status)],
           "$name - every change is an event");
 my @actors = map { $_->{actor} } grep { $_->{type} =~ /^ticket\.(status|message|reopened)$/ } @{ main::events() };
-is_deeply(\@actors, [ ('agent:alice') x 3, ('customer:ticket:' . $id) x 2,
+# privacy: a customer is named by the event id of the user's record (found
+# through the ticket's userKey), never by the userId or the ticket
+my $customer = 'customer:' . $r->hget('cs:user:'
+                                      . $r->hget("cs:ticket:$id", 'userKey'),
+                                      'eventId');
+like($customer, qr/^customer:[A-Za-z0-9_-]{22}$/, "$name - the customer");
+is_deeply(\@actors, [ ('agent:alice') x 3, ($customer) x 2,
                       ('agent:alice') x 3 ],
           "$name - naming the actor");
 

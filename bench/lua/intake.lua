@@ -35,6 +35,19 @@ local known = { userId = true, issue = true, category = true,
                 priority = true, channel = true, email = true }
 
 
+-- a name of 16 bytes in base64url, as the module makes the user's key name
+-- (HMAC-SHA256 of "key:" userId under the public key of a desk without
+-- cs_secret; lua-nginx has HMAC-SHA1 only, of the same cost) and the event
+-- id of a new user (RAND_bytes in the module)
+local url_chars = { ["+"] = "-", ["/"] = "_" }
+local USER_KEY = "ngx_cs_module user keys: no cs_secret"
+
+local function name(bytes)
+    local b = ngx.encode_base64(bytes:sub(1, 16), true)
+    return (b:gsub("[+/]", url_chars))
+end
+
+
 local function hex(s)
     return (s:gsub(".", function(c)
         return str_format("%02x", str_byte(c))
@@ -254,6 +267,10 @@ function _M.handle()
     args[n + 7] = ""
     args[n + 8] = ""
     args[n + 9] = "60000"
+    -- the user's key name, none under an old secret, a fresh event id
+    args[n + 10] = name(ngx.hmac_sha1(USER_KEY, "key:" .. t.userId))
+    args[n + 11] = ""
+    args[n + 12] = name(ngx.sha1_bin(tostring(math.random()) .. ngx.now()))
 
     local red = redis:new()
 

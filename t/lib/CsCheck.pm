@@ -92,6 +92,9 @@ sub check_created {
     $want{id} = $id;
     $want{state} = $res->{state};
     $want{agent} = $res->{agent} if defined $res->{agent};
+    # the user's keys are named by an HMAC of the userId, which the ticket
+    # keeps as userKey (the data model's change for privacy)
+    $want{userKey} = user_key($want{userId});
 
     my %got = %{ ticket($id) };
     my $at = delete $got{createdAt} // '';

@@ -8,9 +8,11 @@ package CsTest;
 use strict;
 use warnings;
 
+use Digest::SHA qw(hmac_sha256);
 use Exporter 'import';
 use File::Path qw(make_path remove_tree);
 use IO::Socket::INET;
+use MIME::Base64 qw(encode_base64url);
 use POSIX ();
 use Redis;
 use Time::HiRes qw(sleep time);
@@ -18,7 +20,7 @@ use Time::HiRes qw(sleep time);
 our @EXPORT = qw(redis redis_start redis_stop redis_signal redis_restart
                  wait_until redis_keys ticket flush_redis valgrind
                  redis_pid redis_dir post_ticket free_port user_tickets warm_up
-                 nginx_connections);
+                 user_key nginx_connections);
 
 my %server;     # the one redis-server of this test file
 my $owner = $$; # forked children must not stop it
@@ -178,13 +180,28 @@ sub ticket {
     return { redis()->hgetall(($prefix // 'cs:') . "ticket:$id") };
 }
 
+# The cs_secret of the test file's desk (the file's bytes, a final newline
+# not part of them); undef for a desk without cs_secret, whose user keys
+# are named under the module's public key (ngx_http_cs_auth.h).
+our $Secret;
+our $PublicUserKey = 'ngx_cs_module user keys: no cs_secret';
+
+# the name of a user's keys, as nginx makes it: the HMAC-SHA256 of
+# "key:" userId under the secret, its first 16 bytes in base64url
+sub user_key {
+    my ($user, $secret) = @_;
+    $secret //= $Secret // $PublicUserKey;
+    return encode_base64url(substr(hmac_sha256("key:$user", $secret), 0,
+                                   16));
+}
+
 # the ids of a user's tickets, oldest first (their number in scalar
 # context), from the user's history: the one place that knows how that key
 # is named
 sub user_tickets {
-    my ($user, $prefix) = @_;
-    my @ids = redis()->lrange(($prefix // 'cs:') . "user:$user:tickets",
-                              0, -1);
+    my ($user, $prefix, $secret) = @_;
+    my @ids = redis()->lrange(($prefix // 'cs:') . 'user:'
+                              . user_key($user, $secret) . ':tickets', 0, -1);
     return @ids;
 }
 
