@@ -144,6 +144,21 @@ ngx_http_cs_out_key(ngx_http_cs_out_t *o, const char *key)
 
 
 void
+ngx_http_cs_out_list_open(ngx_http_cs_out_t *o, const char *key)
+{
+    ngx_http_cs_out_key(o, key);
+    ngx_http_cs_out_check(o, yajl_gen_array_open(o->g));
+}
+
+
+void
+ngx_http_cs_out_list_close(ngx_http_cs_out_t *o)
+{
+    ngx_http_cs_out_check(o, yajl_gen_array_close(o->g));
+}
+
+
+void
 ngx_http_cs_out_str(ngx_http_cs_out_t *o, const char *key, const u_char *v,
     size_t len)
 {

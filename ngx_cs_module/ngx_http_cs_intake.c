@@ -17,15 +17,21 @@
 #include "ngx_http_cs_json.h"
 #include "ngx_http_cs_schema.h"
 #include "ngx_http_cs_redis.h"
+#include "ngx_http_cs_rules.h"
 
 
-/* what the intake script answers: {outcome, id, agent, state, nonce} */
-#define NGX_HTTP_CS_INTAKE_OUTCOME  0
-#define NGX_HTTP_CS_INTAKE_ID       1
-#define NGX_HTTP_CS_INTAKE_AGENT    2
-#define NGX_HTTP_CS_INTAKE_STATE    3
-#define NGX_HTTP_CS_INTAKE_NONCE    4
-#define NGX_HTTP_CS_INTAKE_REPLY    5
+/*
+ * what the intake script answers: {outcome, id, agent, state, nonce,
+ * answer, categories}
+ */
+#define NGX_HTTP_CS_INTAKE_OUTCOME     0
+#define NGX_HTTP_CS_INTAKE_ID          1
+#define NGX_HTTP_CS_INTAKE_AGENT       2
+#define NGX_HTTP_CS_INTAKE_STATE       3
+#define NGX_HTTP_CS_INTAKE_NONCE       4
+#define NGX_HTTP_CS_INTAKE_ANSWER      5
+#define NGX_HTTP_CS_INTAKE_CATEGORIES  6
+#define NGX_HTTP_CS_INTAKE_REPLY       7
 
 
 static ngx_int_t ngx_http_cs_intake_args(ngx_http_request_t *r,
@@ -157,10 +163,69 @@ ngx_http_cs_user_keys(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf,
 
 
 /*
+ * cs_rule: the rules that match the issue, in order (the first answers,
+ * the others are suggested), kept in ctx for the answer; the answering
+ * rule's name and answer, and "1" when the answer's suggestions draw on
+ * the user's history (a proven user), as the script's last arguments.
+ */
+static ngx_int_t
+ngx_http_cs_intake_rules(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
+    ngx_http_cs_loc_conf_t *cslcf, ngx_uint_t proven, ngx_array_t *args)
+{
+    ngx_int_t                      n;
+    ngx_str_t                      text;
+    ngx_http_cs_rule_t            *rule;
+    const ngx_http_cs_json_str_t  *issue;
+
+    ctx->nmatched = 0;
+
+    if (cslcf->rules == NULL) {
+        return ngx_http_cs_push(args, NULL, 0) == NGX_OK
+               && ngx_http_cs_push(args, NULL, 0) == NGX_OK
+               && ngx_http_cs_push(args, NULL, 0) == NGX_OK
+               ? NGX_OK : NGX_ERROR;
+    }
+
+    issue = ngx_http_cs_json_value(ctx->json, NGX_HTTP_CS_F_ISSUE);
+    text.data = (u_char *) issue->data;
+    text.len = issue->len;
+
+    n = ngx_http_cs_rules_match(cslcf->rules, &text, ctx->matched,
+                                NGX_HTTP_CS_SUGGESTIONS + 1,
+                                r->connection->log);
+    if (n == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    ctx->nmatched = n;
+    rule = cslcf->rules->elts;
+
+    if (n > 0) {
+        rule = &rule[ctx->matched[0]];
+
+        if (ngx_http_cs_push(args, rule->name.data, rule->name.len)
+            != NGX_OK
+            || ngx_http_cs_push(args, rule->answer.data, rule->answer.len)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+    } else if (ngx_http_cs_push(args, NULL, 0) != NGX_OK
+               || ngx_http_cs_push(args, NULL, 0) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_cs_push(args, (u_char *) "1", proven ? 1 : 0);
+}
+
+
+/*
  * ARGV of the intake script, after the desk's key: assign, idempotency
  * key, the number of agents, the agents, the six fields, the nonce ("" for
  * a desk without cs_secret), "1" for a proven user id, the presence
- * timeout, and the user's key names and fresh event id.
+ * timeout, the user's key names and fresh event id, and the rules'.
  */
 static ngx_int_t
 ngx_http_cs_intake_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
@@ -266,7 +331,8 @@ ngx_http_cs_intake_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
                               ngx_http_cs_json_value(ctx->json,
                                                      NGX_HTTP_CS_F_USER_ID),
                               args)
-        != NGX_OK)
+        != NGX_OK
+        || ngx_http_cs_intake_rules(r, ctx, cslcf, proven, args) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -275,8 +341,68 @@ ngx_http_cs_intake_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
 }
 
 
+/*
+ * "suggestions": at most three other rules, never the one that answered:
+ * first those whose regex matched the issue, in order; then, for a proven
+ * user, those whose category is one of the user's earlier tickets',
+ * most recent ticket first; no rule twice.
+ */
+static void
+ngx_http_cs_suggestions(ngx_http_cs_out_t *o, ngx_http_cs_ctx_t *ctx,
+    ngx_array_t *rules, redisReply *cats)
+{
+    ngx_uint_t           i, j, k, n, taken[NGX_HTTP_CS_SUGGESTIONS + 1];
+    ngx_http_cs_rule_t  *rule;
+
+    rule = rules->elts;
+    n = 0;
+
+    for (i = 1; i < ctx->nmatched; i++) {
+        taken[n++] = ctx->matched[i];
+    }
+
+    for (i = 0; i < cats->elements && n < NGX_HTTP_CS_SUGGESTIONS; i++) {
+
+        if (cats->element[i]->type != REDIS_REPLY_STRING) {
+            continue;
+        }
+
+        for (j = 0; j < rules->nelts && n < NGX_HTTP_CS_SUGGESTIONS; j++) {
+
+            if (rule[j].category.len != cats->element[i]->len
+                || ngx_strncmp(rule[j].category.data, cats->element[i]->str,
+                               rule[j].category.len) != 0
+                || (ctx->nmatched > 0 && j == ctx->matched[0]))
+            {
+                continue;
+            }
+
+            for (k = 0; k < n && taken[k] != j; k++) { /* void */ }
+
+            if (k == n) {
+                taken[n++] = j;
+            }
+        }
+    }
+
+    ngx_http_cs_out_list_open(o, "suggestions");
+
+    for (i = 0; i < n; i++) {
+        ngx_http_cs_out_open(o);
+        ngx_http_cs_out_str(o, "rule", rule[taken[i]].name.data,
+                            rule[taken[i]].name.len);
+        ngx_http_cs_out_str(o, "answer", rule[taken[i]].answer.data,
+                            rule[taken[i]].answer.len);
+        ngx_http_cs_out_close(o);
+    }
+
+    ngx_http_cs_out_list_close(o);
+}
+
+
 static ngx_int_t
-ngx_http_cs_send_ticket(ngx_http_request_t *r, redisReply *reply)
+ngx_http_cs_send_ticket(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
+    redisReply *reply)
 {
     u_char                  *p;
     ngx_str_t                id, nonce, token;
@@ -327,6 +453,17 @@ ngx_http_cs_send_ticket(ngx_http_request_t *r, redisReply *reply)
         ngx_http_cs_out_str(&o, "token", token.data, token.len);
     }
 
+    if (e[NGX_HTTP_CS_INTAKE_ANSWER]->len > 0) {
+        ngx_http_cs_out_str(&o, "answer",
+                            (u_char *) e[NGX_HTTP_CS_INTAKE_ANSWER]->str,
+                            e[NGX_HTTP_CS_INTAKE_ANSWER]->len);
+    }
+
+    if (cslcf->rules != NULL) {
+        ngx_http_cs_suggestions(&o, ctx, cslcf->rules,
+                                e[NGX_HTTP_CS_INTAKE_CATEGORIES]);
+    }
+
     ngx_http_cs_out_close(&o);
 
     return ngx_http_cs_send_json(r, NGX_HTTP_CREATED,
@@ -349,11 +486,17 @@ ngx_http_cs_intake_answer(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
     }
 
     for (i = 0; i < NGX_HTTP_CS_INTAKE_REPLY; i++) {
-        if (i != NGX_HTTP_CS_INTAKE_ID
+        if (i != NGX_HTTP_CS_INTAKE_ID && i != NGX_HTTP_CS_INTAKE_CATEGORIES
             && reply->element[i]->type != REDIS_REPLY_STRING)
         {
             goto invalid;
         }
+    }
+
+    if (reply->element[NGX_HTTP_CS_INTAKE_CATEGORIES]->type
+        != REDIS_REPLY_ARRAY)
+    {
+        goto invalid;
     }
 
     if (ngx_strcmp(reply->element[NGX_HTTP_CS_INTAKE_OUTCOME]->str, "reused")
@@ -365,7 +508,7 @@ ngx_http_cs_intake_answer(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
                                       "different ticket", NULL, 0);
     }
 
-    return ngx_http_cs_send_ticket(r, reply);
+    return ngx_http_cs_send_ticket(r, ctx, reply);
 
 invalid:
 

@@ -18,9 +18,14 @@
 --       cs_secret), '1' when X-CS-User proved the userId, the presence
 --       timeout (ms) of the agents' registry, the user's key name (nginx's
 --       HMAC of the userId), the name under the old cs_secret ('' for
---       none), and a random event id for a user who has none yet.
--- Returns {outcome, id, agent, state, nonce}: outcome is "created",
--- "replayed" or "reused" (the key was used for a different ticket).
+--       none), a random event id for a user who has none yet, the
+--       cs_rule that answers the ticket ('' for none) and its answer, and
+--       '1' when the answer lists suggestions from the user's history.
+-- Returns {outcome, id, agent, state, nonce, answer, categories}: outcome
+-- is "created", "replayed" or "reused" (the key was used for a different
+-- ticket); categories are those of the user's earlier tickets, most
+-- recent first, each once (asked for a proven user of a desk with rules).
+-- A ticket a rule answers is auto_resolved: no agent, no routing.
 -- The time is Redis' own (TIME), so hosts with skewed clocks agree.
 
 -- Every key it writes is proven to hold its type, or to be absent, before
@@ -71,6 +76,9 @@ local priority, channel, email = ARGV[f + 3], ARGV[f + 4], ARGV[f + 5]
 local nonce, proven = ARGV[f + 6], ARGV[f + 7]
 local presence_timeout = tonumber(ARGV[f + 8])
 local ukey, old_ukey, fresh_event_id = ARGV[f + 9], ARGV[f + 10], ARGV[f + 11]
+local rule, answer, with_history = ARGV[f + 12], ARGV[f + 13],
+                                   ARGV[f + 14] == '1'
+local auto = rule ~= ''
 
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
@@ -83,6 +91,27 @@ local err
 local user_key = p .. 'user:' .. ukey .. ':tickets'
 local record_key = p .. 'user:' .. ukey
 local user_shown, record_shown = p .. 'user:*:tickets', p .. 'user:*'
+
+-- the categories of the user's tickets before ticket id (its 20 latest),
+-- most recent first, each once; none unless asked
+local function history(id)
+    local cats = {}
+    if not with_history then
+        return cats
+    end
+    local ids, seen = redis.call('LRANGE', user_key, -21, -1), {}
+    for i = #ids, 1, -1 do
+        if tonumber(ids[i]) < id then
+            local c = redis.call('HGET', p .. 'ticket:' .. ids[i],
+                                 'category')
+            if c and not seen[c] then
+                seen[c] = true
+                cats[#cats + 1] = c
+            end
+        end
+    end
+    return cats
+end
 
 local idem_key, digest
 if idem ~= '' then
@@ -103,10 +132,12 @@ if idem ~= '' then
         local id, d, state, agent =
             string.match(seen, '^(%d+):(%x+):([%w_]+):(.*)$')
         if d ~= digest then
-            return {'reused', tonumber(id), '', '', ''}
+            return {'reused', tonumber(id), '', '', '', '', {}}
         end
-        local first = redis.call('HGET', p .. 'ticket:' .. id, 'nonce')
-        return {'replayed', tonumber(id), agent, state, first or ''}
+        local first = redis.call('HMGET', p .. 'ticket:' .. id, 'nonce',
+                                 'answer')
+        return {'replayed', tonumber(id), agent, state, first[1] or '',
+                first[2] or '', history(tonumber(id))}
     end
 end
 
@@ -125,7 +156,9 @@ while redis.call('EXISTS', p .. 'ticket:' .. id) == 1 do
 end
 
 local agent, registry_agent, turn = '', false, nil
-if nagents > 0 then
+if auto then
+    -- a rule answered it: no agent
+elseif nagents > 0 then
     if assign == 'least_loaded' then
         local last
         last, err = read(p .. 'route:last', 'HMGET', p .. 'route:last',
@@ -205,7 +238,9 @@ else
 end
 
 local state = 'queued'
-if agent ~= '' then
+if auto then
+    state = 'auto_resolved'
+elseif agent ~= '' then
     state = 'assigned'
 end
 
@@ -225,13 +260,17 @@ local state_key = p .. 'state:' .. state
 local user_type
 user_type, err = kind(user_key, 'list', user_shown)
 err = err or writable(state_key, 'zset')
-if not err and not proven_by_reads then
+if auto then
+    err = err or writable(p .. 'closing', 'zset')
+        or writable(p .. 'rule:' .. rule, 'hash')
+elseif not err and not proven_by_reads then
     err = writable(queue_key, 'list')
         or (nagents > 0 and writable(p .. 'route:last', 'hash'))
 end
 if err then
     return err
 end
+local cats = history(id)
 
 -- cs_secret new old: the keys named under the old secret move to the new
 -- names (below), so that no history is lost; checked on every intake while
@@ -257,10 +296,15 @@ end
 event_id = event_id or fresh_event_id
 
 -- the first write: when the stream is foreign, nothing is written at all
-local added = redis.pcall('XADD', events_key, 'MAXLEN', '~', 100000, '*',
-                          'type', 'ticket.created', 'ticketId', id,
-                          'user', event_id, 'agent', agent, 'state', state,
-                          'priority', priority, 'channel', channel)
+local entry = {'XADD', events_key, 'MAXLEN', '~', 100000, '*',
+               'type', 'ticket.created', 'ticketId', id, 'user', event_id,
+               'agent', agent, 'state', state, 'priority', priority,
+               'channel', channel}
+if auto then
+    entry[#entry + 1] = 'rule'
+    entry[#entry + 1] = rule
+end
+local added = redis.pcall(unpack(entry))
 if type(added) == 'table' and added.err then
     if string.find(added.err, 'WRONGTYPE', 1, true) then
         return wrong(events_key)
@@ -298,9 +342,19 @@ if proven == '1' then
     table.insert(ticket, 'userProven')
     table.insert(ticket, '1')
 end
+if auto then
+    -- answered at once: solved when created, counted once
+    for _, v in ipairs({'rule', rule, 'answer', answer, 'solvedAt', now,
+                        'firstSolvedAt', now}) do
+        table.insert(ticket, v)
+    end
+end
 redis.call('HSET', p .. 'ticket:' .. id, unpack(ticket))
 
-if registry_agent then
+if auto then
+    redis.call('ZADD', p .. 'closing', now, id)
+    redis.call('HINCRBY', p .. 'rule:' .. rule, 'answered', 1)
+elseif registry_agent then
     redis.call('RPUSH', p .. 'queue:' .. agent, id)
     redis.call('HINCRBY', p .. 'agent:' .. agent, 'load', 1)
     redis.call('HSET', p .. 'agent:' .. agent, 'lastAssigned', now)
@@ -362,4 +416,4 @@ if idem_key then
                'PX', 86400000)
 end
 
-return {'created', id, agent, state, nonce}
+return {'created', id, agent, state, nonce, auto and answer or '', cats}

@@ -11,6 +11,7 @@
 #endif
 
 #include "ngx_http_cs_module.h"
+#include "ngx_http_cs_rules.h"
 #include "ngx_http_cs_json.h"
 #include "ngx_http_cs_schema.h"
 #include "ngx_http_cs_redis.h"
@@ -174,6 +175,13 @@ static ngx_command_t  ngx_http_cs_commands[] = {
     { ngx_string("cs_cors_origin"),
       NGX_HTTP_CS_CONF|NGX_CONF_TAKE1,
       ngx_http_cs_cors_origin_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("cs_rule"),
+      NGX_HTTP_CS_CONF|NGX_CONF_TAKE3|NGX_CONF_TAKE4,
+      ngx_http_cs_rule_directive,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -508,6 +516,7 @@ ngx_http_cs_create_loc_conf(ngx_conf_t *cf)
     conf->assign = NGX_CONF_UNSET_UINT;
     conf->issue_max_length = NGX_CONF_UNSET_SIZE;
     conf->cors_origins = NGX_CONF_UNSET_PTR;
+    conf->rules = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -569,6 +578,8 @@ ngx_http_cs_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->issue_max_length, prev->issue_max_length,
                               4096);
     ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
+    /* a list of rules at a lower level replaces the inherited one */
+    ngx_conf_merge_ptr_value(conf->rules, prev->rules, NULL);
     ngx_conf_merge_ptr_value(conf->secret, prev->secret, NULL);
     ngx_conf_merge_ptr_value(conf->admin_keys, prev->admin_keys, NULL);
     ngx_conf_merge_msec_value(conf->presence_timeout, prev->presence_timeout,

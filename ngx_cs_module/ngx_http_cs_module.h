@@ -90,6 +90,9 @@ struct ngx_http_cs_ctx_s {
     ngx_int_t                      rc;        /* of an answer already sent */
     ngx_str_t                      token;     /* made here, shown once */
     ngx_str_t                      idem_key;  /* "" when none was sent */
+    /* the intake's matching rules: the first answers, 3 more suggested */
+    ngx_uint_t                     matched[4];
+    ngx_uint_t                     nmatched;
     ngx_buf_t                     *error_body; /* nginx's own error, JSON */
     unsigned                       error_sent:1;
     unsigned                       body_unread:1;
@@ -127,6 +130,7 @@ typedef struct {
     ngx_uint_t                  assign;
     size_t                      issue_max_length;
     ngx_array_t                *cors_origins; /* ngx_str_t */
+    ngx_array_t                *rules;       /* ngx_http_cs_rule_t */
 
     ngx_http_cs_redis_t        *redis;
 } ngx_http_cs_loc_conf_t;
@@ -196,6 +200,9 @@ void ngx_http_cs_yajl_funcs(ngx_http_request_t *r, yajl_alloc_funcs *af);
 ngx_int_t ngx_http_cs_out_init(ngx_http_request_t *r, ngx_http_cs_out_t *o);
 void ngx_http_cs_out_open(ngx_http_cs_out_t *o);
 void ngx_http_cs_out_close(ngx_http_cs_out_t *o);
+/* a list member: its items follow, then ngx_http_cs_out_list_close() */
+void ngx_http_cs_out_list_open(ngx_http_cs_out_t *o, const char *key);
+void ngx_http_cs_out_list_close(ngx_http_cs_out_t *o);
 /* a string member; v NULL makes it null */
 void ngx_http_cs_out_str(ngx_http_cs_out_t *o, const char *key,
     const u_char *v, size_t len);

@@ -1,7 +1,8 @@
 -- POST tickets/{id}/messages: a message from the ticket's customer, its
 -- agent or an admin (201).  A customer's message on a pending, solved or
 -- auto_resolved ticket reopens it: back to its agent when that agent may
--- take work, else routed like a new ticket.  The first public message of
+-- take work, else routed like a new ticket; a rule's answer reopened so
+-- counts against the rule.  The first public message of
 -- an agent or admin sets firstResponseAt, once.  A closed ticket takes no
 -- message (409 ticket_closed).
 -- ARGV[6..]: the body, '1' when internal, the Idempotency-Key ('' for
@@ -75,6 +76,9 @@ local reopen = c.role == 'customer'
 local keys = desk_keys({messages_key, 'list'})
 if reopen then
     keys = routing_keys(agent_keys(keys, t.agent), R)
+    if t.rule then
+        keys[#keys + 1] = {p .. 'rule:' .. t.rule, 'hash'}
+    end
 end
 local refused = foreign(unpack(keys))
     or (reopen and event('ticket.reopened', 'ticketId', param,
@@ -102,6 +106,10 @@ redis.call('HSET', key, unpack(fields))
 local state, agent = t.state, t.agent
 if reopen then
     redis.call('ZREM', p .. 'closing', param)
+    -- a rule's answer that did not help counts against the rule, once
+    if t.state == 'auto_resolved' and t.rule then
+        redis.call('HINCRBY', p .. 'rule:' .. t.rule, 'reopened', 1)
+    end
     -- back to its agent when it may take work
     local back = false
     if agent and static_agents then
