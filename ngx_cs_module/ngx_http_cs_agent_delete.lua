@@ -32,9 +32,9 @@ redis.call('DEL', p .. 'queue:' .. param)
 
 local routed = 0
 for _, id in ipairs(open) do
-    local state = redis.call('HGET', p .. 'ticket:' .. id, 'state')
+    local t = redis.call('HMGET', p .. 'ticket:' .. id, 'state', 'category')
     redis.call('HSET', p .. 'ticket:' .. id, 'previousAgent', param)
-    if place(id, R, now, state, param) then
+    if place(id, {state = t[1], category = t[2] or nil}, R, now, param) then
         routed = routed + 1
     end
 end

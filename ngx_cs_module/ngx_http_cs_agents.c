@@ -33,8 +33,9 @@ ngx_http_cs_push_msec(ngx_http_request_t *r, ngx_array_t *args, ngx_msec_t ms)
 
 
 /*
- * What a script that routes needs (routing() in ngx_http_cs_common.lua):
- * assign, the presence timeout, and cs_agents' names, a count first.
+ * What a script that routes needs (routing() in ngx_http_cs_routing.lua):
+ * assign, the presence timeout, cs_sticky, and cs_agents' names, a count
+ * first.
  */
 ngx_int_t
 ngx_http_cs_push_routing(ngx_http_request_t *r, ngx_array_t *args)
@@ -60,6 +61,7 @@ ngx_http_cs_push_routing(ngx_http_request_t *r, ngx_array_t *args)
     if (ngx_http_cs_push(args, (u_char *) assign, ngx_strlen(assign))
         != NGX_OK
         || ngx_http_cs_push_msec(r, args, cslcf->presence_timeout) != NGX_OK
+        || ngx_http_cs_push_msec(r, args, cslcf->sticky) != NGX_OK
         || ngx_http_cs_push(args, p, ngx_sprintf(p, "%ui", n) - p) != NGX_OK)
     {
         return NGX_ERROR;

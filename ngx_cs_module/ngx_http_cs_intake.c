@@ -225,7 +225,8 @@ ngx_http_cs_intake_rules(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
  * ARGV of the intake script, after the desk's key: assign, idempotency
  * key, the number of agents, the agents, the six fields, the nonce ("" for
  * a desk without cs_secret), "1" for a proven user id, the presence
- * timeout, the user's key names and fresh event id, and the rules'.
+ * timeout, the user's key names and fresh event id, the rules', and
+ * cs_sticky.
  */
 static ngx_int_t
 ngx_http_cs_intake_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
@@ -332,7 +333,8 @@ ngx_http_cs_intake_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
                                                      NGX_HTTP_CS_F_USER_ID),
                               args)
         != NGX_OK
-        || ngx_http_cs_intake_rules(r, ctx, cslcf, proven, args) != NGX_OK)
+        || ngx_http_cs_intake_rules(r, ctx, cslcf, proven, args) != NGX_OK
+        || ngx_http_cs_push_msec(r, args, cslcf->sticky) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -19,8 +19,10 @@
 --       timeout (ms) of the agents' registry, the user's key name (nginx's
 --       HMAC of the userId), the name under the old cs_secret ('' for
 --       none), a random event id for a user who has none yet, the
---       cs_rule that answers the ticket ('' for none) and its answer, and
---       '1' when the answer lists suggestions from the user's history.
+--       cs_rule that answers the ticket ('' for none) and its answer,
+--       '1' when the answer lists suggestions from the user's history,
+--       and cs_sticky (ms, 0 for off).
+-- Runs after ngx_http_cs_routing.lua, whose rules choose a registry agent.
 -- Returns {outcome, id, agent, state, nonce, answer, categories}: outcome
 -- is "created", "replayed" or "reused" (the key was used for a different
 -- ticket); categories are those of the user's earlier tickets, most
@@ -61,7 +63,7 @@ local function writable(key, want, shown)
     return e
 end
 
-local p = KEYS[1]
+-- p (KEYS[1]) comes from ngx_http_cs_routing.lua
 local assign = ARGV[1]
 local idem = ARGV[2]
 local nagents = tonumber(ARGV[3])
@@ -78,6 +80,7 @@ local presence_timeout = tonumber(ARGV[f + 8])
 local ukey, old_ukey, fresh_event_id = ARGV[f + 9], ARGV[f + 10], ARGV[f + 11]
 local rule, answer, with_history = ARGV[f + 12], ARGV[f + 13],
                                    ARGV[f + 14] == '1'
+local sticky = tonumber(ARGV[f + 15]) or 0
 local auto = rule ~= ''
 
 local time = redis.call('TIME')
@@ -193,46 +196,17 @@ elseif nagents > 0 then
         agent = agents[(turn - 1) % nagents + 1]
     end
 else
-    -- the registry (as ngx_http_cs_common.lua chooses): an agent online
-    -- with a fresh heartbeat and load under capacity; round_robin takes the
-    -- oldest last assignment, least_loaded the most spare capacity first;
-    -- never assigned is oldest; then the name.  None: the backlog.
-    local best, names
-    names, err = read(p .. 'agents', 'SMEMBERS', p .. 'agents')
-    if err then
-        return err
+    -- the registry: the rules of ngx_http_cs_routing.lua, the returning
+    -- customer's agent first.  None: the backlog.
+    local history_key = user_key
+    if old_ukey ~= '' and redis.call('EXISTS', user_key) == 0 then
+        history_key = p .. 'user:' .. old_ukey .. ':tickets'
     end
-    for _, name in ipairs(names) do
-        local a
-        a, err = read(p .. 'agent:' .. name, 'HMGET', p .. 'agent:' .. name,
-                      'status', 'lastSeen', 'capacity', 'load',
-                      'lastAssigned')
-        if err then
-            return err
-        end
-        local load, cap = tonumber(a[4]) or 0, tonumber(a[3]) or 0
-        if a[1] == 'online' and a[2]
-           and now - tonumber(a[2]) <= presence_timeout and load < cap
-        then
-            local c = {name = name, spare = cap - load,
-                       last = tonumber(a[5]) or -1}
-            local better = not best
-            if best then
-                if assign == 'least_loaded' and c.spare ~= best.spare then
-                    better = c.spare > best.spare
-                elseif c.last ~= best.last then
-                    better = c.last < best.last
-                else
-                    better = c.name < best.name
-                end
-            end
-            if better then
-                best = c
-            end
-        end
-    end
-    if best then
-        agent = best.name
+    local chosen = route({assign = assign, timeout = presence_timeout},
+                         now, nil, category ~= '' and category or nil,
+                         sticky_agent(history_key, now, sticky))
+    if chosen then
+        agent = chosen
         registry_agent = true
     end
 end

@@ -29,6 +29,8 @@ static char *ngx_http_cs_agents(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_cs_cors_origin_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_cs_sticky(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_cs_check_prefix(ngx_conf_t *cf, void *post, void *data);
 static char *ngx_http_cs_check_positive(ngx_conf_t *cf, void *post,
     void *data);
@@ -175,6 +177,13 @@ static ngx_command_t  ngx_http_cs_commands[] = {
     { ngx_string("cs_cors_origin"),
       NGX_HTTP_CS_CONF|NGX_CONF_TAKE1,
       ngx_http_cs_cors_origin_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("cs_sticky"),
+      NGX_HTTP_CS_CONF|NGX_CONF_TAKE1,
+      ngx_http_cs_sticky,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -364,6 +373,38 @@ invalid:
 }
 
 
+/* cs_sticky time | off: off is 0 */
+static char *
+ngx_http_cs_sticky(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_cs_loc_conf_t *cslcf = conf;
+
+    ngx_str_t  *value;
+    ngx_msec_t  ms;
+
+    if (cslcf->sticky != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        cslcf->sticky = 0;
+        return NGX_CONF_OK;
+    }
+
+    ms = ngx_parse_time(&value[1], 0);
+
+    if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
+        return "must be a time above 0, or off";
+    }
+
+    cslcf->sticky = ms;
+
+    return NGX_CONF_OK;
+}
+
+
 static char *
 ngx_http_cs_cors_origin_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
@@ -509,6 +550,7 @@ ngx_http_cs_create_loc_conf(ngx_conf_t *cf)
     conf->secret = NGX_CONF_UNSET_PTR;
     conf->admin_keys = NGX_CONF_UNSET_PTR;
     conf->presence_timeout = NGX_CONF_UNSET_MSEC;
+    conf->sticky = NGX_CONF_UNSET_MSEC;
     conf->redis_database = NGX_CONF_UNSET;
     conf->redis_connect_timeout = NGX_CONF_UNSET_MSEC;
     conf->redis_timeout = NGX_CONF_UNSET_MSEC;
@@ -582,6 +624,8 @@ ngx_http_cs_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->rules, prev->rules, NULL);
     ngx_conf_merge_ptr_value(conf->secret, prev->secret, NULL);
     ngx_conf_merge_ptr_value(conf->admin_keys, prev->admin_keys, NULL);
+    ngx_conf_merge_msec_value(conf->sticky, prev->sticky,
+                              7 * 24 * 60 * 60 * 1000);
     ngx_conf_merge_msec_value(conf->presence_timeout, prev->presence_timeout,
                               60000);
 

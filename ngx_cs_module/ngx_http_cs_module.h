@@ -114,6 +114,7 @@ typedef struct {
     ngx_http_cs_secret_t       *secret;
     ngx_array_t                *admin_keys;  /* ngx_http_cs_admin_key_t */
     ngx_msec_t                  presence_timeout;
+    ngx_msec_t                  sticky;      /* 0: off */
 
     /* where this block's set_cs_pseudonym is; line 0: it has none */
     ngx_str_t                   pseudonym_file;

@@ -785,6 +785,15 @@ ngx_http_cs_redis_connect(ngx_http_cs_redis_t *rs)
                           "SELECT %s", db);
     }
 
+    /*
+     * a small command first: a server that wants a password answers it
+     * NOAUTH, which the log then names, where a script's text would be
+     * more than Redis reads from a client that has not authenticated (it
+     * closes the connection then, without a word)
+     */
+    rs->handshake++;
+    redisAsyncCommand(ac, ngx_http_cs_redis_handshake_reply, rs, "PING");
+
     for (i = 0; i < NGX_HTTP_CS_SCRIPT_COUNT; i++) {
         rs->handshake++;
         redisAsyncCommand(ac, ngx_http_cs_redis_handshake_reply, rs,

@@ -81,7 +81,7 @@ local freed = release(param, t)
 local agent, state
 if target == '' then
     redis.call('HSET', key, 'previousAgent', t.agent)
-    agent = place(param, R, now, from, t.agent)
+    agent = place(param, t, R, now, t.agent)
     state = agent and 'assigned' or 'queued'
 elseif from == 'pending' then
     -- stays pending: an open ticket of the new agent, not its load

@@ -133,7 +133,7 @@ if reopen then
         assign_to(param, agent, now, state)
     else
         release(param, t)
-        agent = place(param, R, now, state)
+        agent = place(param, t, R, now)
     end
     state = agent and 'assigned' or 'queued'
 end

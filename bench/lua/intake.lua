@@ -55,12 +55,17 @@ local function hex(s)
 end
 
 
--- c: script, redis_host, redis_port, prefix, agents, assign, timeout (ms),
---    connect_timeout (ms), pool_size, issue_max
+-- c: scripts (the files of the script, in order, as the module's build
+--    puts them together), redis_host, redis_port, prefix, agents, assign,
+--    timeout (ms), connect_timeout (ms), pool_size, issue_max
 function _M.init(c)
-    local f = assert(io.open(c.script, "rb"))
-    script = f:read("*a")
-    f:close()
+    local parts = {}
+    for i, path in ipairs(c.scripts) do
+        local f = assert(io.open(path, "rb"))
+        parts[i] = f:read("*a")
+        f:close()
+    end
+    script = table.concat(parts)
     sha = hex(ngx.sha1_bin(script))
 
     conf = c
@@ -271,6 +276,12 @@ function _M.handle()
     args[n + 10] = name(ngx.hmac_sha1(USER_KEY, "key:" .. t.userId))
     args[n + 11] = ""
     args[n + 12] = name(ngx.sha1_bin(tostring(math.random()) .. ngx.now()))
+    -- no cs_rule answers (no rules), no history, cs_sticky (unused with
+    -- static agents)
+    args[n + 13] = ""
+    args[n + 14] = ""
+    args[n + 15] = ""
+    args[n + 16] = "0"
 
     local red = redis:new()
 
