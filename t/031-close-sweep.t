@@ -1,15 +1,15 @@
 # cs_close_after: solved and auto_resolved tickets close by themselves,
 # counted from the latest solve, by a sweep that one worker per desk runs
 # from a timer, one host at a time (the desk's lock in Redis).  Tickets are
-# seeded as the lifecycle scripts leave them: the hash, <prefix>closing
-# (score: the latest solvedAt) and <prefix>state:<state>.
+# seeded as the lifecycle scripts leave them (the hash, <prefix>closing
+# scored by the latest solvedAt, <prefix>state:<state>), and driven end to
+# end through the API (TEST 7).
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use CsTest;
 use CsCheck;
-use Digest::SHA qw(sha256_hex);
+use CsApi;
 use File::Temp qw(tempdir);
-use POSIX ();
 use Time::HiRes ();
 
 master_on();
@@ -18,15 +18,7 @@ workers(2);
 redis_start();
 
 my $dir = tempdir(CLEANUP => 1);
-open my $s, '>', "$dir/cs.secret" or die;
-print $s join('', map { sprintf '%02x', int rand 256 } 1 .. 32), "\n";
-close $s;
-our $Admin = 'admin-key-' . int(rand(1e9));
-open my $k, '>', "$dir/admin.keys" or die;
-print $k 'root ' . sha256_hex($Admin) . "\n";
-close $k;
-$ENV{TEST_NGINX_CS_SECRET} = "$dir/cs.secret";
-$ENV{TEST_NGINX_CS_ADMIN_KEYS} = "$dir/admin.keys";
+our $Admin = $CsApi::Admin;
 
 our $Lock = qr/^[^:]+:(\d+):[A-Za-z0-9_-]{22}$/;
 
@@ -507,3 +499,61 @@ main::seed(id => 4, state => 'solved', solvedAt => main::now_ms() - 5000);
 ok(CsTest::wait_until(sub { main::state_of(4) eq 'closed' }, 15),
    "$name - and the next one closes");
 is(scalar(main::closed_events()), 4, "$name - one event per ticket");
+
+
+
+=== TEST 7: end to end: an agent solves two tickets; the customer writes again on one (reopened); the other closes by itself, the reopened one does not
+--- config
+location /api/ {
+    cs_api;
+    cs_secret $TEST_NGINX_CS_SECRET;
+    cs_admin_keys $TEST_NGINX_CS_ADMIN_KEYS;
+    cs_redis_server 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    cs_close_after 2s;
+}
+--- init
+CsTest::flush_redis();
+--- stored
+my $alice = CsApi::new_agent('alice', 5);
+my ($one, $two, $three) = map { CsApi::intake("u-$_") } 1 .. 3;
+is_deeply([ map { $_->{agent} } $one, $two, $three ], [ ('alice') x 3 ],
+          "$name - alice has the three tickets");
+for my $t ($one, $two) {
+    my ($st, $res) = CsApi::api(POST => "tickets/$t->{ticketId}/status",
+                                $alice, '{"state":"solved"}');
+    is($st, 200, "$name - alice solves $t->{ticketId}");
+}
+my ($st) = CsApi::api(POST => "tickets/$two->{ticketId}/messages", $two->{token},
+                      '{"body":"it is back"}');
+is($st, 201, "$name - the customer writes again on $two->{ticketId}");
+is(main::state_of($two->{ticketId}), 'assigned', "$name - reopened");
+ok(CsTest::wait_until(sub { main::state_of($one->{ticketId}) eq 'closed' }, 10),
+   "$name - $one->{ticketId} closes by itself");
+my ($gst, $got) = CsApi::api(GET => "tickets/$one->{ticketId}", $one->{token});
+is($got->{state}, 'closed', "$name - its customer reads it closed");
+my %t = $r->hgetall("cs:ticket:$one->{ticketId}");
+ok($t{closedAt} - $t{solvedAt} >= 2000, "$name - cs_close_after after the solve");
+my (undef, $list) = CsApi::admin(GET => 'tickets?state=closed');
+is_deeply([ map { $_->{ticketId} } @{ $list->{tickets} } ],
+          [ $one->{ticketId} ], "$name - GET tickets?state=closed lists it");
+# a solve after the reopened one's would-be closing: once it is closed,
+# a sweep has passed the reopened one by
+($st) = CsApi::api(POST => "tickets/$three->{ticketId}/status", $alice,
+                   '{"state":"solved"}');
+ok(CsTest::wait_until(sub { main::state_of($three->{ticketId}) eq 'closed' }, 10),
+   "$name - $three->{ticketId} closes too");
+is(main::state_of($two->{ticketId}), 'assigned',
+   "$name - the reopened ticket does not close");
+my @mine = map { "$_->{type}:$_->{ticketId}:" . ($_->{actor} // '') }
+           grep { $_->{type} =~ /^ticket\.(status|closed)$/ }
+           map { +{ @{ $_->[1] } } } $r->xrange('cs:events', '-', '+');
+my %closed = map { $_->{ticketId} => $_->{from} } main::closed_events();
+is_deeply(\%closed, { $one->{ticketId} => 'solved',
+                      $three->{ticketId} => 'solved' },
+          "$name - one ticket.closed each, from its state");
+is_deeply(\@mine, [ "ticket.status:$one->{ticketId}:agent:alice",
+                    "ticket.status:$two->{ticketId}:agent:alice",
+                    "ticket.closed:$one->{ticketId}:sweep",
+                    "ticket.status:$three->{ticketId}:agent:alice",
+                    "ticket.closed:$three->{ticketId}:sweep" ],
+          "$name - the events, in order");
