@@ -17,6 +17,7 @@
 #include "ngx_http_cs_redis.h"
 #include "ngx_http_cs_auth.h"
 #include "ngx_http_cs_pseudonym.h"
+#include "ngx_http_cs_desk.h"
 
 
 static char *ngx_http_cs_service(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -95,6 +96,13 @@ static ngx_command_t  ngx_http_cs_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_cs_loc_conf_t, presence_timeout),
+      &ngx_http_cs_positive_post },
+
+    { ngx_string("cs_close_after"),
+      NGX_HTTP_CS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_cs_loc_conf_t, close_after),
       &ngx_http_cs_positive_post },
 
     { ngx_string("cs_admin_keys"),
@@ -249,6 +257,10 @@ ngx_http_cs_service(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     cslcf->kind = cmd->offset;
+
+    /* named when two locations of one desk disagree */
+    cslcf->api_file = cf->conf_file->file.name;
+    cslcf->api_line = cf->conf_file->line;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_cs_handler;
@@ -521,6 +533,13 @@ ngx_http_cs_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    if (ngx_array_init(&cmcf->desks, cf->pool, 2,
+                       sizeof(ngx_http_cs_desk_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
     return cmcf;
 }
 
@@ -543,6 +562,8 @@ ngx_http_cs_create_loc_conf(ngx_conf_t *cf)
      *     conf->key_prefix = { 0, NULL };
      *     conf->pseudonym_file = { 0, NULL };
      *     conf->pseudonym_line = 0;
+     *     conf->api_file = { 0, NULL };
+     *     conf->api_line = 0;
      *     conf->redis = NULL;
      */
 
@@ -551,6 +572,7 @@ ngx_http_cs_create_loc_conf(ngx_conf_t *cf)
     conf->admin_keys = NGX_CONF_UNSET_PTR;
     conf->presence_timeout = NGX_CONF_UNSET_MSEC;
     conf->sticky = NGX_CONF_UNSET_MSEC;
+    conf->close_after = NGX_CONF_UNSET_MSEC;
     conf->redis_database = NGX_CONF_UNSET;
     conf->redis_connect_timeout = NGX_CONF_UNSET_MSEC;
     conf->redis_timeout = NGX_CONF_UNSET_MSEC;
@@ -628,6 +650,8 @@ ngx_http_cs_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               7 * 24 * 60 * 60 * 1000);
     ngx_conf_merge_msec_value(conf->presence_timeout, prev->presence_timeout,
                               60000);
+    ngx_conf_merge_msec_value(conf->close_after, prev->close_after,
+                              4 * 24 * 60 * 60 * 1000);
 
     /* a set_cs_pseudonym of this very block, now that its secret is known */
     if (ngx_http_cs_check_pseudonym(cf, conf) != NGX_CONF_OK) {
@@ -657,6 +681,11 @@ ngx_http_cs_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         if (conf->redis == NULL) {
             return NGX_CONF_ERROR;
         }
+    }
+
+    /* an "if" block inside a cs_api location is that location */
+    if (conf->kind == NGX_HTTP_CS_KIND_API && !clcf->noname) {
+        return ngx_http_cs_desk_add(cf, conf);
     }
 
     return NGX_CONF_OK;
@@ -726,7 +755,11 @@ ngx_http_cs_init_process(ngx_cycle_t *cycle)
 
     ngx_http_cs_seed_json(cycle);
 
-    return ngx_http_cs_redis_init_process(cycle);
+    if (ngx_http_cs_redis_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_cs_sweep_init_process(cycle);
 }
 
 
@@ -737,5 +770,7 @@ ngx_http_cs_exit_process(ngx_cycle_t *cycle)
         return;
     }
 
+    /* first: the sweep hands its lock back on the connection */
+    ngx_http_cs_sweep_exit_process(cycle);
     ngx_http_cs_redis_exit_process(cycle);
 }

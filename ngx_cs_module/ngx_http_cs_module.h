@@ -41,6 +41,7 @@ typedef struct {
 
 typedef struct {
     ngx_array_t                 servers;     /* ngx_http_cs_redis_t * */
+    ngx_array_t                 desks;       /* ngx_http_cs_desk_t * */
 } ngx_http_cs_main_conf_t;
 
 
@@ -111,10 +112,15 @@ typedef struct {
     ngx_uint_t                  kind;        /* NGX_HTTP_CS_KIND_* */
     ngx_str_t                   prefix_uri;  /* cs_api: the location's */
 
+    /* where this location's cs_api is, for the desk-wide check */
+    ngx_str_t                   api_file;
+    ngx_uint_t                  api_line;
+
     ngx_http_cs_secret_t       *secret;
     ngx_array_t                *admin_keys;  /* ngx_http_cs_admin_key_t */
     ngx_msec_t                  presence_timeout;
     ngx_msec_t                  sticky;      /* 0: off */
+    ngx_msec_t                  close_after;
 
     /* where this block's set_cs_pseudonym is; line 0: it has none */
     ngx_str_t                   pseudonym_file;

@@ -14,6 +14,11 @@
  * dropped; the record itself returns to the free list only when hiredis is
  * done with it.
  *
+ * A call without a request (a timer's, ngx_http_cs_redis_call()) names a
+ * callback and its data instead; it has a pool of its own for its
+ * arguments, destroyed with the record whatever the outcome, and a
+ * cancelable timer, so that it never holds up a graceful quit.
+ *
  * A call whose own timer fires answers its request 504 and is detached in
  * the same way: Redis answers in order, so its late reply still finds its
  * record and is dropped there.  The connection is dropped only when Redis
@@ -87,6 +92,9 @@ typedef struct {
     ngx_http_request_t           *r;           /* NULL once detached */
     ngx_pool_cleanup_t           *cln;
     ngx_http_cs_redis_handler_pt  handler;
+    ngx_http_cs_redis_done_pt     done;        /* a call without a request */
+    void                         *data;
+    ngx_pool_t                   *pool;        /* its own, for its args */
     ngx_event_t                   timer;
     ngx_msec_t                    timeout;
     ngx_uint_t                    script;
@@ -129,7 +137,8 @@ static ngx_http_cs_script_t  ngx_http_cs_scripts[NGX_HTTP_CS_SCRIPT_COUNT] = {
     { ngx_http_cs_script_ticket_assign, { 0 } },
     { ngx_http_cs_script_ticket_fields, { 0 } },
     { ngx_http_cs_script_tickets_list, { 0 } },
-    { ngx_http_cs_script_agent_queue, { 0 } }
+    { ngx_http_cs_script_agent_queue, { 0 } },
+    { ngx_http_cs_script_sweep, { 0 } }
 };
 
 static ngx_queue_t  ngx_http_cs_redis_free;
@@ -874,6 +883,7 @@ ngx_http_cs_redis_init_process(ngx_cycle_t *cycle)
 void
 ngx_http_cs_redis_exit_process(ngx_cycle_t *cycle)
 {
+    int                       done;
     ngx_uint_t                i;
     ngx_http_cs_redis_t      *rs, **rsp;
     ngx_http_cs_main_conf_t  *cmcf;
@@ -896,6 +906,14 @@ ngx_http_cs_redis_exit_process(ngx_cycle_t *cycle)
         if (rs->resolving != NULL) {
             ngx_resolve_name_done(rs->resolving);
             rs->resolving = NULL;
+        }
+
+        /*
+         * a last word, such as the sweep's lock handed back, goes out now
+         * if the socket takes it (it never blocks: the fd is non-blocking)
+         */
+        if (rs->state == NGX_HTTP_CS_REDIS_READY) {
+            (void) redisBufferWrite(&rs->ac->c, &done);
         }
 
         ngx_http_cs_redis_drop(rs);
@@ -930,7 +948,13 @@ ngx_http_cs_redis_recycle(ngx_http_cs_redis_call_t *call)
         ngx_del_timer(&call->timer);
     }
 
+    if (call->pool != NULL) {
+        ngx_destroy_pool(call->pool);
+        call->pool = NULL;
+    }
+
     call->r = NULL;
+    call->done = NULL;
     ngx_queue_insert_head(&ngx_http_cs_redis_free, &call->queue);
 }
 
@@ -963,12 +987,16 @@ static void
 ngx_http_cs_redis_finish(ngx_http_cs_redis_call_t *call, redisReply *reply,
     ngx_int_t rc)
 {
+    void                          *data;
     ngx_connection_t              *c;
     ngx_http_request_t            *r;
+    ngx_http_cs_redis_done_pt      done;
     ngx_http_cs_redis_handler_pt   handler;
 
     r = call->r;
     handler = call->handler;
+    done = call->done;
+    data = call->data;
 
     /* the request no longer owns the call, whatever happens next */
     if (r != NULL) {
@@ -977,7 +1005,16 @@ ngx_http_cs_redis_finish(ngx_http_cs_redis_call_t *call, redisReply *reply,
 
     ngx_http_cs_redis_recycle(call);
 
-    if (r == NULL || ngx_http_cs_redis_exiting) {
+    if (ngx_http_cs_redis_exiting) {
+        return;
+    }
+
+    if (done != NULL) {
+        done(data, reply, rc);
+        return;
+    }
+
+    if (r == NULL) {
         return;
     }
 
@@ -1067,7 +1104,8 @@ ngx_http_cs_redis_reply(redisAsyncContext *ac, void *rp, void *data)
 
     if (reply->type == REDIS_REPLY_ERROR
         && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0
-        && !call->retried && call->r != NULL && call->rs->ac == ac)
+        && !call->retried && (call->r != NULL || call->done != NULL)
+        && call->rs->ac == ac)
     {
         /* SCRIPT FLUSH or a restart: load again and retry once, in order */
         ngx_log_error(NGX_LOG_INFO, call->rs->log, 0,
@@ -1095,14 +1133,23 @@ ngx_http_cs_redis_reply(redisAsyncContext *ac, void *rp, void *data)
 static void
 ngx_http_cs_redis_call_timeout(ngx_event_t *ev)
 {
-    ngx_connection_t          *c;
-    ngx_http_request_t        *r;
-    ngx_http_cs_redis_call_t  *call = ev->data;
+    ngx_connection_t           *c;
+    ngx_http_request_t         *r;
+    ngx_http_cs_redis_done_pt   done;
+    ngx_http_cs_redis_call_t   *call = ev->data;
 
     if (!call->sent) {
         /* still waiting for the connection */
         ngx_queue_remove(&call->queue);
         ngx_http_cs_redis_finish(call, NULL, NGX_HTTP_SERVICE_UNAVAILABLE);
+        return;
+    }
+
+    if (call->done != NULL) {
+        /* as a request's: the record waits for the late reply */
+        done = call->done;
+        call->done = NULL;
+        done(call->data, NULL, NGX_HTTP_GATEWAY_TIME_OUT);
         return;
     }
 
@@ -1169,14 +1216,108 @@ ngx_http_cs_redis_send(ngx_http_cs_redis_call_t *call)
 }
 
 
+/*
+ * A record with its argument vector from pool (and the arguments, when
+ * copy is set); the caller sets its owner.
+ */
+static ngx_http_cs_redis_call_t *
+ngx_http_cs_redis_new_call(ngx_http_cs_redis_t *rs, ngx_uint_t script,
+    ngx_array_t *args, ngx_msec_t timeout, ngx_pool_t *pool, ngx_uint_t copy)
+{
+    u_char                    *data;
+    ngx_str_t                 *arg;
+    ngx_uint_t                 i;
+    ngx_queue_t               *q;
+    ngx_http_cs_redis_call_t  *call;
+
+    if (!ngx_queue_empty(&ngx_http_cs_redis_free)) {
+        q = ngx_queue_head(&ngx_http_cs_redis_free);
+        ngx_queue_remove(q);
+        call = ngx_queue_data(q, ngx_http_cs_redis_call_t, queue);
+
+    } else {
+        call = ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_cs_redis_call_t));
+        if (call == NULL) {
+            return NULL;
+        }
+
+        call->timer.handler = ngx_http_cs_redis_call_timeout;
+        call->timer.data = call;
+    }
+
+    call->argc = (int) args->nelts + 3;
+    call->argv = ngx_palloc(pool, call->argc * sizeof(char *));
+    call->argvlen = ngx_palloc(pool, call->argc * sizeof(size_t));
+
+    if (call->argv == NULL || call->argvlen == NULL) {
+        ngx_queue_insert_head(&ngx_http_cs_redis_free, &call->queue);
+        return NULL;
+    }
+
+    call->argv[0] = "EVALSHA";
+    call->argvlen[0] = sizeof("EVALSHA") - 1;
+    call->argv[1] = (const char *) ngx_http_cs_scripts[script].sha1;
+    call->argvlen[1] = 40;
+    call->argv[2] = "1";
+    call->argvlen[2] = 1;
+
+    arg = args->elts;
+    for (i = 0; i < args->nelts; i++) {
+        data = arg[i].data;
+
+        if (copy && arg[i].len > 0) {
+            data = ngx_pnalloc(pool, arg[i].len);
+            if (data == NULL) {
+                ngx_queue_insert_head(&ngx_http_cs_redis_free, &call->queue);
+                return NULL;
+            }
+
+            ngx_memcpy(data, arg[i].data, arg[i].len);
+        }
+
+        call->argv[i + 3] = (const char *) data;
+        call->argvlen[i + 3] = arg[i].len;
+    }
+
+    call->rs = rs;
+    call->script = script;
+    call->timeout = timeout;
+    call->sent = 0;
+    call->retried = 0;
+
+    return call;
+}
+
+
+/* NGX_AGAIN, or NGX_DECLINED when it could not be sent (not recycled) */
+static ngx_int_t
+ngx_http_cs_redis_start(ngx_http_cs_redis_call_t *call)
+{
+    ngx_http_cs_redis_t  *rs;
+
+    rs = call->rs;
+
+    if (rs->state == NGX_HTTP_CS_REDIS_READY) {
+        if (ngx_http_cs_redis_send(call) != NGX_OK) {
+            return NGX_DECLINED;
+        }
+
+        return NGX_AGAIN;
+    }
+
+    /* a connect is under way: wait for it, within its own bound */
+    ngx_queue_insert_tail(&rs->waiting, &call->queue);
+    ngx_add_timer(&call->timer, rs->connect_timeout);
+
+    return NGX_AGAIN;
+}
+
+
 ngx_int_t
 ngx_http_cs_redis_eval(ngx_http_request_t *r, ngx_http_cs_redis_t *rs,
     ngx_uint_t script, ngx_array_t *args, ngx_msec_t timeout,
     ngx_http_cs_redis_handler_pt handler)
 {
-    ngx_str_t                 *arg;
-    ngx_uint_t                 i;
-    ngx_queue_t               *q;
     ngx_pool_cleanup_t        *cln;
     ngx_http_cs_redis_call_t  *call;
 
@@ -1189,69 +1330,64 @@ ngx_http_cs_redis_eval(ngx_http_request_t *r, ngx_http_cs_redis_t *rs,
         return NGX_ERROR;
     }
 
-    if (!ngx_queue_empty(&ngx_http_cs_redis_free)) {
-        q = ngx_queue_head(&ngx_http_cs_redis_free);
-        ngx_queue_remove(q);
-        call = ngx_queue_data(q, ngx_http_cs_redis_call_t, queue);
-
-    } else {
-        call = ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_cs_redis_call_t));
-        if (call == NULL) {
-            return NGX_ERROR;
-        }
-
-        call->timer.handler = ngx_http_cs_redis_call_timeout;
-        call->timer.data = call;
-    }
-
-    call->argc = (int) args->nelts + 3;
-    call->argv = ngx_palloc(r->pool, call->argc * sizeof(char *));
-    call->argvlen = ngx_palloc(r->pool, call->argc * sizeof(size_t));
-
-    if (call->argv == NULL || call->argvlen == NULL) {
-        ngx_queue_insert_head(&ngx_http_cs_redis_free, &call->queue);
+    call = ngx_http_cs_redis_new_call(rs, script, args, timeout, r->pool, 0);
+    if (call == NULL) {
         return NGX_ERROR;
     }
 
-    call->argv[0] = "EVALSHA";
-    call->argvlen[0] = sizeof("EVALSHA") - 1;
-    call->argv[1] = (const char *) ngx_http_cs_scripts[script].sha1;
-    call->argvlen[1] = 40;
-    call->argv[2] = "1";
-    call->argvlen[2] = 1;
-
-    arg = args->elts;
-    for (i = 0; i < args->nelts; i++) {
-        call->argv[i + 3] = (const char *) arg[i].data;
-        call->argvlen[i + 3] = arg[i].len;
-    }
-
-    call->rs = rs;
-    call->script = script;
     call->r = r;
     call->cln = cln;
     call->handler = handler;
-    call->timeout = timeout;
-    call->sent = 0;
-    call->retried = 0;
     call->timer.log = r->connection->log;
+    call->timer.cancelable = 0;
 
     cln->handler = ngx_http_cs_redis_detach;
     cln->data = call;
 
-    if (rs->state == NGX_HTTP_CS_REDIS_READY) {
-        if (ngx_http_cs_redis_send(call) != NGX_OK) {
-            cln->handler = NULL;
-            ngx_http_cs_redis_recycle(call);
-            return NGX_DECLINED;
-        }
-
-        return NGX_AGAIN;
+    if (ngx_http_cs_redis_start(call) != NGX_AGAIN) {
+        cln->handler = NULL;
+        ngx_http_cs_redis_recycle(call);
+        return NGX_DECLINED;
     }
 
-    /* a connect is under way: wait for it, within its own bound */
-    ngx_queue_insert_tail(&rs->waiting, &call->queue);
-    ngx_add_timer(&call->timer, rs->connect_timeout);
+    return NGX_AGAIN;
+}
+
+
+ngx_int_t
+ngx_http_cs_redis_call(ngx_http_cs_redis_t *rs, ngx_uint_t script,
+    ngx_array_t *args, ngx_msec_t timeout, ngx_http_cs_redis_done_pt done,
+    void *data)
+{
+    ngx_pool_t                *pool;
+    ngx_http_cs_redis_call_t  *call;
+
+    if (rs->state == NGX_HTTP_CS_REDIS_DOWN) {
+        return NGX_DECLINED;
+    }
+
+    pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, rs->log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    call = ngx_http_cs_redis_new_call(rs, script, args, timeout, pool, 1);
+    if (call == NULL) {
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
+    }
+
+    call->r = NULL;
+    call->done = done;
+    call->data = data;
+    call->pool = pool;
+    call->timer.log = rs->log;
+    call->timer.cancelable = 1;
+
+    if (ngx_http_cs_redis_start(call) != NGX_AGAIN) {
+        ngx_http_cs_redis_recycle(call);
+        return NGX_DECLINED;
+    }
 
     return NGX_AGAIN;
 }

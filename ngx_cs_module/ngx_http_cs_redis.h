@@ -28,7 +28,8 @@
 #define NGX_HTTP_CS_SCRIPT_TICKET_FIELDS   11
 #define NGX_HTTP_CS_SCRIPT_TICKETS_LIST    12
 #define NGX_HTTP_CS_SCRIPT_AGENT_QUEUE     13
-#define NGX_HTTP_CS_SCRIPT_COUNT           14
+#define NGX_HTTP_CS_SCRIPT_SWEEP           14
+#define NGX_HTTP_CS_SCRIPT_COUNT           15
 
 
 /*
@@ -39,6 +40,10 @@
  */
 typedef void (*ngx_http_cs_redis_handler_pt)(ngx_http_request_t *r,
     redisReply *reply, ngx_int_t rc);
+
+/* the same for a call made without a request (a timer's) */
+typedef void (*ngx_http_cs_redis_done_pt)(void *data, redisReply *reply,
+    ngx_int_t rc);
 
 
 ngx_http_cs_redis_t *ngx_http_cs_redis_add(ngx_conf_t *cf, ngx_str_t *server,
@@ -58,6 +63,20 @@ void ngx_http_cs_redis_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_cs_redis_eval(ngx_http_request_t *r,
     ngx_http_cs_redis_t *rs, ngx_uint_t script, ngx_array_t *args,
     ngx_msec_t timeout, ngx_http_cs_redis_handler_pt handler);
+
+/*
+ * Runs a script for no request, as ngx_http_cs_redis_eval() does, with
+ * args copied into the call's own pool.  Returns NGX_AGAIN, NGX_DECLINED
+ * when Redis is unavailable, or NGX_ERROR.  After NGX_AGAIN, done(data,
+ * reply, rc) is called once, with rc as a request's handler gets it; not
+ * at all when the worker exits first, or when done is NULL (the reply is
+ * then dropped).  Whatever the outcome (a reply, Redis down, a timeout,
+ * the worker exiting), the call frees all it took.  Its timer is
+ * cancelable: it never holds up a graceful quit.
+ */
+ngx_int_t ngx_http_cs_redis_call(ngx_http_cs_redis_t *rs, ngx_uint_t script,
+    ngx_array_t *args, ngx_msec_t timeout, ngx_http_cs_redis_done_pt done,
+    void *data);
 
 time_t ngx_http_cs_redis_retry_after(ngx_http_cs_redis_t *rs);
 

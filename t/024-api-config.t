@@ -112,4 +112,79 @@ SKIP: {
             "location /api/ { cs_api; cs_secret $f; }");
 }
 
+# cs_close_after: a time, more than zero
+accepted('cs_close_after at http level and in the location',
+         "cs_close_after 4d; location /api/ { cs_api; cs_secret $secret; "
+         . "cs_close_after 90m; }");
+refused('cs_close_after 0', '"cs_close_after" directive must be greater than zero',
+        "location /api/ { cs_api; cs_secret $secret; cs_close_after 0; }");
+refused('cs_close_after without a time', 'invalid value',
+        "location /api/ { cs_api; cs_secret $secret; cs_close_after soon; }");
+
+# One desk, one value: two cs_api locations on one prefix and one Redis
+# share the desk-wide settings; nginx -t names the directive and both
+# locations' cs_api lines.
+my $other = write_file('other.secret', ('e' x 64) . "\n");
+my $same = write_file('same.secret', "$secret_text\n");
+my $keys2 = write_file('admin2.keys', sha256_hex('k2') . "\n"
+                                      . "alice " . sha256_hex('k1') . "\n");
+my $keys3 = write_file('admin3.keys', "alice " . sha256_hex('k1') . "\n");
+
+# two cs_api locations, each with its own lines, on lines of their own
+sub two {
+    my ($a, $b) = @_;
+    return "location /a/ {\n            cs_api;\n            cs_secret $secret;"
+         . " $a\n        }\n        location /b/ {\n            cs_api;\n"
+         . "            cs_secret $secret; $b\n        }";
+}
+
+# the line of each location's cs_api in the configuration nginx_t wrote
+sub api_lines {
+    open my $fh, '<', "$prefix/nginx.conf" or die;
+    my @lines;
+    while (<$fh>) {
+        push @lines, $. if /^\s*cs_api;/;
+    }
+    return @lines;
+}
+
+for my $d ([ 'cs_close_after', 'cs_close_after 1h;', 'cs_close_after 2h;' ],
+           [ 'cs_presence_timeout', 'cs_presence_timeout 30s;', '' ],
+           [ 'cs_assign', 'cs_assign least_loaded;', 'cs_assign round_robin;' ],
+           [ 'cs_admin_keys', "cs_admin_keys $keys;", "cs_admin_keys $keys3;" ],
+           [ 'cs_admin_keys', "cs_admin_keys $keys;", '' ],
+           [ 'cs_secret', '', "cs_secret $secret $other;" ])
+{
+    my ($directive, $a, $b) = @$d;
+    # a second cs_secret in a location is a duplicate: say it instead
+    my $loc = two($a, $b);
+    $loc =~ s/cs_secret \Q$secret\E; (cs_secret [^;]+;)/$1/g;
+    my ($rc, $log) = nginx_t($loc);
+    my ($la, $lb) = api_lines();
+    isnt($rc, 0, "one desk, two $directive: nginx -t fails");
+    like($log, qr/\[emerg\] "\Q$directive\E" differs between the cs_api locations in \Q$prefix\E\/nginx\.conf:$la and \Q$prefix\E\/nginx\.conf:$lb, which serve one desk \(prefix "cs:" on 127\.0\.0\.1:6379, database 0\)/,
+         "one desk, two $directive: names it and both locations")
+        or diag($log);
+    unlike($log, qr/\Q$secret_text\E|eeeeeeee|ffffffff/,
+           "one desk, two $directive: no secret in the message");
+}
+
+accepted('one desk, the same settings in both locations',
+         two("cs_close_after 1h; cs_admin_keys $keys;",
+             "cs_close_after 1h; cs_admin_keys $keys;"));
+accepted('one desk, the settings inherited from the server',
+         "cs_close_after 1h; cs_assign least_loaded; cs_admin_keys $keys;\n"
+         . two('', ''));
+accepted('one desk, one secret in two files, one set of keys in any order',
+         two("cs_admin_keys $keys;", "cs_admin_keys $keys2;")
+         =~ s/(location \/b\/ \{\s+cs_api;\s+cs_secret )\Q$secret\E/$1$same/r);
+accepted('two desks (two prefixes) keep their own settings',
+         two('cs_close_after 1h;', 'cs_close_after 2h; cs_key_prefix b:;'));
+accepted('two desks (two Redis databases) keep their own settings',
+         two('cs_close_after 1h;', 'cs_close_after 2h; cs_redis_database 1;'));
+accepted('a cs_service location keeps its own settings',
+         two('cs_close_after 1h;', 'cs_close_after 1h;')
+         . "\n        location = /service { cs_service; cs_close_after 2h; "
+         . "cs_assign least_loaded; }");
+
 done_testing();

@@ -443,14 +443,7 @@ cs: the key "cs:user:*:tickets" holds a value of the wrong type
 CsTest::flush_redis();
 main::intake($main::Ann);
 --- stored
-# as the build puts them together: the routing file, then the prelude
-my $prelude = '';
-for my $part (qw(routing common)) {
-    open my $f, '<', "$FindBin::Bin/../ngx_cs_module/ngx_http_cs_$part.lua"
-        or die "the prelude: $!";
-    $prelude .= do { local $/; <$f> };
-    close $f;
-}
+my $prelude = CsTest::desk_script();
 my $nonce = $r->hget('cs:ticket:1', 'nonce');
 my $script = $prelude . "\nreturn event('test.event', 'ticketId', who)\n";
 $r->eval($script, 1, 'cs:', 'customer', 1, $nonce, '', '');

@@ -146,6 +146,22 @@ sub warm_up {
     return @res;
 }
 
+# a desk script's text as the build puts it together (see config): the
+# routing file, the prelude, then the script itself (none: the prelude
+# alone), for a test that calls it directly
+sub desk_script {
+    my ($name) = @_;
+    my $root = __FILE__ =~ s{t/lib/CsTest\.pm$}{}r;
+    my $src = '';
+    for my $part ('routing', 'common', defined $name ? ($name) : ()) {
+        open my $fh, '<', "${root}ngx_cs_module/ngx_http_cs_$part.lua"
+            or die "$part: $!";
+        local $/;
+        $src .= <$fh>;
+    }
+    return $src;
+}
+
 # a fresh client each time: tests kill and restart the server; its name
 # tells it apart from nginx's connections in CLIENT LIST
 sub redis {
