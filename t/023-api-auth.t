@@ -209,7 +209,7 @@ is($st, 401, "$name - nor does it name a caller");
 --- response_body eval
 [ ('{"status":"error","error":"unauthorized","message":"send valid credentials as Authorization: Bearer <token>"}') x 6 ]
 --- stored
-is_deeply([ $r->keys('*') ], [], "$name - nothing written");
+is_deeply([ CsTest::redis_keys() ], [], "$name - nothing written");
 
 
 
@@ -253,7 +253,7 @@ is_deeply([ $r->keys('*') ], [], "$name - nothing written");
 --- response_body_like eval
 [ '"error":"unauthorized"', '"error":"unsupported_media_type"' ]
 --- stored
-is_deeply([ $r->keys('*') ], [], "$name - nothing written");
+is_deeply([ CsTest::redis_keys() ], [], "$name - nothing written");
 
 
 

@@ -187,4 +187,27 @@ accepted('a cs_service location keeps its own settings',
          . "\n        location = /service { cs_service; cs_close_after 2h; "
          . "cs_assign least_loaded; }");
 
+# cs_rule: every part is checked when the configuration is read, and the
+# message names the rule
+my $api = "cs_api; cs_secret $secret;";
+accepted('cs_rule with and without a category',
+         qq[location /api/ { $api cs_rule pw "(?i)password" "Reset it" account; ]
+         . qq[cs_rule hi "hello" "Hi"; }]);
+refused('a regex that does not compile', 'cs_rule "broken": the regex does not compile',
+        qq[location /api/ { $api cs_rule broken "(unclosed" "x"; }]);
+refused('a rule named twice in one list', 'cs_rule "twice" is already defined',
+        qq[location /api/ { $api cs_rule twice "a" "x"; cs_rule twice "b" "y"; }]);
+refused('a rule name outside [A-Za-z0-9_.-]', 'a rule\'s name is 1 to 64 characters',
+        qq[location /api/ { $api cs_rule "no spaces" "a" "x"; }]);
+refused('a category that is not category-shaped', 'cs_rule "cat": the category "Not Ok"',
+        qq[location /api/ { $api cs_rule cat "a" "x" "Not Ok"; }]);
+refused('an empty answer', 'cs_rule "empty": the answer must be 1 to 4096 bytes',
+        qq[location /api/ { $api cs_rule empty "a" ""; }]);
+refused('an answer that is not UTF-8', 'cs_rule "latin": the answer must be 1 to 4096 bytes',
+        qq[location /api/ { $api cs_rule latin "a" "caf\xe9"; }]);
+accepted('cs_sticky off and a time', "location /api/ { $api cs_sticky off; } "
+         . "location /b/ { cs_api; cs_secret $secret; cs_key_prefix b:; cs_sticky 2h; }");
+refused('cs_sticky 0', 'must be a time above 0, or off',
+        "location /api/ { $api cs_sticky 0; }");
+
 done_testing();

@@ -186,7 +186,7 @@ is($st, 404, "$name - a token for no agent is 404");
 --- error_code eval
 [401, 404, 404, 401]
 --- stored
-is_deeply([ $r->keys('*') ], [], "$name - nothing written");
+is_deeply([ CsTest::redis_keys() ], [], "$name - nothing written");
 
 
 
@@ -209,7 +209,7 @@ location /api/ {
 --- response_body_like eval
 [ ('"error":"static_agents"') x 3 ]
 --- stored
-is_deeply([ $r->keys('*') ], [], "$name - nothing written");
+is_deeply([ CsTest::redis_keys() ], [], "$name - nothing written");
 
 
 
@@ -223,7 +223,7 @@ CsTest::redis()->set('cs:events', 'not a stream');
 "Content-Type: application/json\nAuthorization: Bearer $main::Admin"
 --- error_code: 500
 --- stored
-is_deeply([ sort $r->keys('*') ], ['cs:events'], "$name - nothing written");
+is_deeply([ CsTest::redis_keys() ], ['cs:events'], "$name - nothing written");
 --- error_log
 cs: the key "cs:events" holds a value of the wrong type
 
@@ -252,7 +252,7 @@ is($me->{name}, 'jane.doe', "$name - and names jane.doe");
 --- stored
 my ($kim) = $body =~ /"token":"([^"]+)"/;
 my $cust = CsApi::intake('z1')->{token};
-my @keys = sort $r->keys('*');
+my @keys = CsTest::redis_keys();
 my ($st) = CsApi::api(PUT => 'agents/lee', $kim, '{"capacity":1}');
 is($st, 403, "$name - an agent creating an agent: 403");
 ($st) = CsApi::api(GET => 'agents', $cust);
@@ -261,7 +261,7 @@ is($st, 403, "$name - a customer listing agents: 403");
 is($st, 403, "$name - a customer setting presence: 403");
 ($st) = CsApi::api(DELETE => 'agents/kim', $kim);
 is($st, 403, "$name - an agent deleting itself: 403");
-is_deeply([ sort $r->keys('*') ], \@keys, "$name - nothing written");
+is_deeply([ CsTest::redis_keys() ], \@keys, "$name - nothing written");
 
 
 
@@ -277,4 +277,4 @@ is_deeply([ sort $r->keys('*') ], \@keys, "$name - nothing written");
 --- response_body_like eval
 [ ('"error":"invalid_field"') x 5 ]
 --- stored
-is_deeply([ $r->keys('*') ], [], "$name - nothing written");
+is_deeply([ CsTest::redis_keys() ], [], "$name - nothing written");

@@ -1,0 +1,106 @@
+# Routing by skills and for returning customers (DESIGN §Routing): a
+# ticket of a category goes to an eligible agent that lists it, else to
+# one that lists no skills, else it waits; an agent that lists other
+# skills never takes it, not even from the backlog.  A returning
+# customer's ticket goes to the agent of the user's latest ticket within
+# cs_sticky when that agent may take it.
+use lib 't/lib';
+use Test::Nginx::Socket 'no_plan';
+use CsTest;
+use CsCheck;
+use CsApi;
+
+redis_start();
+
+our $Admin = $CsApi::Admin;
+
+sub skilled_agent {
+    my ($name, $skills, $status) = @_;
+    my ($st, $b) = CsApi::admin(PUT => "agents/$name",
+                                qq({"capacity":10,"skills":[$skills]}));
+    die "PUT agents/$name: $st\n" unless $st == 201;
+    CsApi::api(PUT => "agents/$name/presence", $b->{token},
+               '{"status":"' . ($status // 'online') . '"}');
+    return $b->{token};
+}
+
+sub presence { CsApi::api(PUT => "agents/$_[0]/presence", $_[1], qq({"status":"$_[2]"})) }
+
+check_stored_sections();
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    $block->set_value('init', 'CsTest::flush_redis();')
+        unless defined $block->init;
+    $block->set_value('config', <<'CONF') unless defined $block->config;
+location /api/ {
+    cs_api;
+    cs_secret $TEST_NGINX_CS_SECRET;
+    cs_admin_keys $TEST_NGINX_CS_ADMIN_KEYS;
+    cs_redis_server 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+}
+CONF
+    $block->set_value('request', "GET /api/me\n") unless defined $block->request;
+    $block->set_value('more_headers', "Authorization: Bearer $main::Admin")
+        unless defined $block->more_headers;
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: skills: a category's agent first; else an agent without skills; else the backlog; an agent with other skills never takes it
+--- stored
+my $billing = main::skilled_agent('bea', '"billing"');
+my $shipping = main::skilled_agent('sam', '"shipping"');
+my $general = main::skilled_agent('gus', '');
+is(intake('u1', category => 'billing')->{agent}, 'bea', "$name - billing to bea");
+is(intake('u2', category => 'shipping')->{agent}, 'sam', "$name - shipping to sam");
+is(intake('u3', category => 'account')->{agent}, 'gus', "$name - a category no one lists: the agent without skills");
+main::presence('bea', $billing, 'away');
+is(intake('u4', category => 'billing')->{agent}, 'gus', "$name - bea away: the agent without skills");
+main::presence('gus', $general, 'away');
+my $t = intake('u5', category => 'billing');
+is($t->{state}, 'queued', "$name - no billing agent, no agent without skills: queued, though sam is online");
+is($r->llen('cs:queue:sam'), 1, "$name - sam took nothing more");
+my $a = intake('u6');
+is($a->{agent}, 'sam', "$name - a ticket without a category goes to any eligible agent");
+main::presence('sam', $shipping, 'online');
+is($r->hget("cs:ticket:$t->{ticketId}", 'state'), 'queued', "$name - sam's heartbeat does not drain a billing ticket to him");
+main::presence('bea', $billing, 'online');
+is($r->hget("cs:ticket:$t->{ticketId}", 'agent'), 'bea', "$name - bea back: the backlog drains to her");
+
+
+
+=== TEST 2: a returning customer goes to the agent of its latest ticket within cs_sticky, unless that agent is offline or at capacity
+--- stored
+my $alice = new_agent('alice', 2);
+my $bob = new_agent('bob', 5);
+my $first = intake('ret');
+is($first->{agent}, 'alice', "$name - the first ticket: alice (never assigned, then the name)");
+my $other = intake('someone');
+is($other->{agent}, 'bob', "$name - round robin: bob next");
+is(intake('ret')->{agent}, 'alice', "$name - the returning customer: alice again, though round robin says bob... ");
+is(intake('ret2')->{agent}, 'bob', "$name - ...as it does for a new customer");
+# alice is at capacity (2)
+is(intake('ret')->{agent}, 'bob', "$name - alice at capacity: bob");
+main::presence('alice', $alice, 'offline');
+api(POST => "tickets/1/status", $alice, '{"state":"solved"}');
+is(intake('ret')->{agent}, 'bob', "$name - alice offline: bob");
+
+
+
+=== TEST 3: cs_sticky off: a returning customer is routed like any other
+--- config
+location /api/ {
+    cs_api;
+    cs_secret $TEST_NGINX_CS_SECRET;
+    cs_admin_keys $TEST_NGINX_CS_ADMIN_KEYS;
+    cs_redis_server 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    cs_sticky off;
+}
+--- stored
+new_agent('alice', 5);
+new_agent('bob', 5);
+is(intake('ret')->{agent}, 'alice', "$name - alice first");
+is(intake('ret')->{agent}, 'bob', "$name - then bob, round robin");
