@@ -32,9 +32,12 @@ redis.call('DEL', p .. 'queue:' .. param)
 
 local routed = 0
 for _, id in ipairs(open) do
-    local t = redis.call('HMGET', p .. 'ticket:' .. id, 'state', 'category')
+    local t = redis.call('HMGET', p .. 'ticket:' .. id, 'state', 'category',
+                         'priority')
     redis.call('HSET', p .. 'ticket:' .. id, 'previousAgent', param)
-    if place(id, {state = t[1], category = t[2] or nil}, R, now, param) then
+    if place(id, {state = t[1], category = t[2] or nil, priority = t[3]}, R,
+             now, param)
+    then
         routed = routed + 1
     end
 end

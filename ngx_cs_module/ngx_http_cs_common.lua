@@ -138,7 +138,7 @@ local STATES = {'queued', 'assigned', 'pending', 'solved', 'closed',
                 'auto_resolved'}
 
 local function desk_keys(...)
-    local keys = {{p .. 'queue:unassigned', 'list'}, {p .. 'closing', 'zset'}}
+    local keys = {{p .. 'backlog', 'zset'}, {p .. 'closing', 'zset'}}
     for _, s in ipairs(STATES) do
         keys[#keys + 1] = {p .. 'state:' .. s, 'zset'}
     end

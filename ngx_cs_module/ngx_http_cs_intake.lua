@@ -227,8 +227,12 @@ if err then
 end
 
 -- the keys only written: the user's history, the state's index, the queue
--- and, for a static agent, route:last (least_loaded read both already)
-local queue_key = p .. 'queue:' .. (agent ~= '' and agent or 'unassigned')
+-- (the backlog, a sorted set, for a ticket without an agent) and, for a
+-- static agent, route:last (least_loaded read both already)
+local queue_key, queue_type = p .. 'backlog', 'zset'
+if agent ~= '' then
+    queue_key, queue_type = p .. 'queue:' .. agent, 'list'
+end
 local proven_by_reads = assign == 'least_loaded' and nagents > 0
 local state_key = p .. 'state:' .. state
 local user_type
@@ -238,7 +242,7 @@ if auto then
     err = err or writable(p .. 'closing', 'zset')
         or writable(p .. 'rule:' .. rule, 'hash')
 elseif not err and not proven_by_reads then
-    err = writable(queue_key, 'list')
+    err = writable(queue_key, queue_type)
         or (nagents > 0 and writable(p .. 'route:last', 'hash'))
 end
 if err then
@@ -336,7 +340,7 @@ elseif agent ~= '' then
     redis.call('RPUSH', p .. 'queue:' .. agent, id)
     redis.call('HSET', p .. 'route:last', agent, id)
 else
-    redis.call('RPUSH', p .. 'queue:unassigned', id)
+    redis.call('ZADD', queue_key, backlog_score(priority, now, id), id)
 end
 
 if old_type == 'list' then

@@ -207,12 +207,24 @@ local function assign_to(id, name, now, from)
     end
 end
 
+-- the backlog, <prefix>backlog, is a sorted set in drain order: by
+-- priority (urgent, high, normal, low), then by the time the ticket
+-- entered it (ms), then by id within a ms; a score holds all three
+-- exactly (a band of 1e15 per priority holds ms * 100 until the year
+-- 2286, and 4 bands stay under 2^53)
+local RANK = {urgent = 0, high = 1, normal = 2, low = 3}
+local BAND = 1e15
+
+local function backlog_score(priority, entered, id)
+    return (RANK[priority] or 2) * BAND + entered * 100 + tonumber(id) % 100
+end
+
 -- a ticket waits in the backlog for an agent
-local function to_backlog(id, now, from)
+local function to_backlog(id, now, from, priority)
     local key = p .. 'ticket:' .. id
     redis.call('HSET', key, 'state', 'queued', 'updatedAt', now)
     redis.call('HDEL', key, 'agent')
-    redis.call('RPUSH', p .. 'queue:unassigned', id)
+    redis.call('ZADD', p .. 'backlog', backlog_score(priority, now, id), id)
     index_state(id, from, 'queued')
 end
 
@@ -231,7 +243,7 @@ local function release(id, t)
     return nil
 end
 
--- a ticket (its hash t, its state and category) goes to the agent routing
+-- a ticket (its hash t: state, category, priority) goes to the agent routing
 -- gives it, never `except`, or to the backlog; the agent's name or nil
 local function place(id, t, R, now, except)
     local to = route(R, now, except, t.category)
@@ -239,11 +251,11 @@ local function place(id, t, R, now, except)
         assign_to(id, to, now, t.state)
         return to
     end
-    to_backlog(id, now, t.state)
+    to_backlog(id, now, t.state, t.priority)
     return nil
 end
 
--- hands the backlog, oldest first, to this agent while it may take work:
+-- hands the backlog, in its order, to this agent while it may take work:
 -- the tickets its skills allow (any, for an agent that lists none; one
 -- without a category, for any agent); a ticket this agent let go is never
 -- handed back to it.  Looks at the first 100 waiting tickets at most.
@@ -254,7 +266,7 @@ local function drain(name, now, timeout)
     local taken = 0
     local skills, nskills = skill_set(redis.call('HGET', p .. 'agent:' .. name,
                                                  'skills'))
-    local waiting = redis.call('LRANGE', p .. 'queue:unassigned', 0, 99)
+    local waiting = redis.call('ZRANGE', p .. 'backlog', 0, 99)
     for _, id in ipairs(waiting) do
         local a = redis.call('HMGET', p .. 'agent:' .. name, 'status',
                              'lastSeen', 'capacity', 'load')
@@ -266,7 +278,7 @@ local function drain(name, now, timeout)
         local t = redis.call('HMGET', p .. 'ticket:' .. id, 'previousAgent',
                              'category')
         if t[1] ~= name and (nskills == 0 or not t[2] or skills[t[2]]) then
-            redis.call('LREM', p .. 'queue:unassigned', 1, id)
+            redis.call('ZREM', p .. 'backlog', id)
             assign_to(id, name, now, 'queued')
             redis.call('XADD', p .. 'events', 'MAXLEN', '~', 100000, '*',
                        'type', 'ticket.assigned', 'actor', 'routing',

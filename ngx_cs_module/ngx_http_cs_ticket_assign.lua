@@ -74,7 +74,7 @@ end
 
 local from = t.state
 if from == 'queued' then
-    redis.call('LREM', p .. 'queue:unassigned', 0, param)
+    redis.call('ZREM', p .. 'backlog', param)
 end
 local freed = release(param, t)
 

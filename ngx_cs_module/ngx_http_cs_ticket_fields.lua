@@ -1,6 +1,6 @@
 -- POST tickets/{id}/fields: its agent or an admin sets the priority, the
 -- category (null: none) or both, while the ticket is queued, assigned or
--- pending.
+-- pending; a waiting ticket whose priority changes moves in the backlog.
 -- ARGV[6..9]: '1' when a priority was sent, the priority, '1' when a
 -- category was sent, the category ('' for null).
 -- Runs after ngx_http_cs_common.lua.
@@ -31,7 +31,8 @@ end
 
 local now = now_ms()
 
-local refused = event('ticket.fields', 'ticketId', param,
+local refused = foreign({p .. 'backlog', 'zset'})
+    or event('ticket.fields', 'ticketId', param,
                       'priority', has_priority and priority or '',
                       'category', has_category and category or '')
 if refused then
@@ -53,6 +54,16 @@ elseif has_category then
     t.category = nil
 end
 redis.call('HSET', key, unpack(fields))
+
+-- a waiting ticket takes its new priority's place in the backlog, and
+-- keeps the time it entered it
+if has_priority and t.state == 'queued' then
+    local old = redis.call('ZSCORE', p .. 'backlog', param)
+    if old then
+        redis.call('ZADD', p .. 'backlog',
+                   RANK[priority] * BAND + tonumber(old) % BAND, param)
+    end
+end
 
 return ok(200, obj('ticketId', tonumber(param), 'state', t.state,
                    'agent', t.agent, 'priority', t.priority,

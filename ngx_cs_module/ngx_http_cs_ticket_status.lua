@@ -58,7 +58,7 @@ if to == 'pending' then
         freed = t.agent
     end
 elseif from == 'queued' then
-    redis.call('LREM', p .. 'queue:unassigned', 0, param)
+    redis.call('ZREM', p .. 'backlog', param)
 else
     freed = release(param, t)
 end

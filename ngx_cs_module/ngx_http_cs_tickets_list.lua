@@ -43,12 +43,12 @@ if state == 'queued' then
     -- the backlog has no agent
     if agent == '' then
         local from = tonumber(cursor) or 0
-        local ids = redis.call('LRANGE', p .. 'queue:unassigned', from,
+        local ids = redis.call('ZRANGE', p .. 'backlog', from,
                                from + limit - 1)
         for _, id in ipairs(ids) do
             out[#out + 1] = summary(id)
         end
-        if redis.call('LLEN', p .. 'queue:unassigned') > from + limit then
+        if redis.call('ZCARD', p .. 'backlog') > from + limit then
             next_cursor = tostring(from + limit)
         end
     end

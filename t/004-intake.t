@@ -402,10 +402,11 @@ ticket_is($name, $r, "cs:ticket:$id", {
     id => $id, userId => 'u1', issue => $id == 1 ? 'first' : 'second',
     priority => $id == 1 ? 'normal' : 'high', channel => 'api',
     state => 'queued' });
-is_deeply(list($r, 'cs:queue:unassigned'), [1 .. $id],
-          "$name - waiting in cs:queue:unassigned");
-is_deeply([ $r->keys('cs:queue:*') ], ['cs:queue:unassigned'],
-          "$name - no agent queue");
+# v2: the backlog is the sorted set cs:backlog, in drain order (priority,
+# then age), where v1 had the list cs:queue:unassigned: the high one first
+is_deeply([ $r->zrange('cs:backlog', 0, -1) ], $id == 1 ? [1] : [2, 1],
+          "$name - waiting in cs:backlog, by priority");
+is_deeply([ $r->keys('cs:queue:*') ], [], "$name - no agent queue");
 is_deeply([ user_tickets('u1') ], [1 .. $id], "$name - history"); # HMAC
 my $ev = events($r, 'cs:events');
 is(scalar @$ev, $id, "$name - events");

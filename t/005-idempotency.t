@@ -204,7 +204,8 @@ location = /api/service {
 --- response_body eval
 [ ('{"status":"success","message":"Request received and processed.","ticketId":1,"agent":null,"state":"queued"}') x 2 ]
 --- stored
-is_deeply(list($r, 'cs:queue:unassigned'), [1], "$name - queued once");
+# v2: the backlog is the sorted set cs:backlog (v1: cs:queue:unassigned)
+is_deeply([ $r->zrange('cs:backlog', 0, -1) ], [1], "$name - queued once");
 is(nevents($r), 1, "$name - one event");
 
 

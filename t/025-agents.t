@@ -92,7 +92,7 @@ is_deeply([ map { $_->{agent} } @t ], ['bob', 'bob', undef],
 is_deeply([ map { $_->{state} } @t ], ['assigned', 'assigned', 'queued'],
           "$name - states");
 is(CsApi::agents_by_name()->{bob}{load}, 2, "$name - bob's load is his capacity");
-is_deeply([ $r->lrange('cs:queue:unassigned', 0, -1) ], [3],
+is_deeply([ $r->zrange('cs:backlog', 0, -1) ], [3],
           "$name - the third is in the backlog");
 
 
@@ -106,7 +106,7 @@ is_deeply([ $r->lrange('cs:queue:unassigned', 0, -1) ], [3],
 --- stored
 my ($dave) = $body =~ /"token":"([^"]+)"/;
 CsApi::intake("w$_") for 1 .. 3;
-is($r->llen('cs:queue:unassigned'), 3, "$name - no one online: all queued");
+is($r->zcard('cs:backlog'), 3, "$name - no one online: all queued");
 my ($st, $p) = CsApi::api(PUT => 'agents/dave/presence', $dave,
                          '{"status":"online"}');
 is($p->{taken}, 1, "$name - coming online takes one, its capacity");
@@ -117,7 +117,7 @@ is($r->hget('cs:ticket:1', 'agent'), 'dave', "$name - to dave");
 CsApi::admin(PUT => 'agents/dave', '{"capacity":3}');
 is_deeply([ $r->lrange('cs:queue:dave', 0, -1) ], [1, 2, 3],
           "$name - more capacity takes the rest");
-is($r->llen('cs:queue:unassigned'), 0, "$name - the backlog is empty");
+is($r->zcard('cs:backlog'), 0, "$name - the backlog is empty");
 
 
 

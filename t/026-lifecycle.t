@@ -47,7 +47,7 @@ sub ticket_in {
         # store is set as the intake leaves it
         my $r = CsTest::redis();
         CsApi::api(POST => "tickets/$id/assign", $alice, '{"agent":null}');
-        $r->lrem('cs:queue:unassigned', 0, $id);
+        $r->zrem('cs:backlog', $id);
         $r->zrem('cs:state:queued', $id);
         $r->zadd('cs:state:auto_resolved', $id, $id);
         $r->hset("cs:ticket:$id", 'state', 'auto_resolved', 'solvedAt',
@@ -229,7 +229,7 @@ is_deeply([ $r->lrange('cs:queue:bob', 0, -1) ], [$id], "$name - in bob's queue"
 api(PUT => 'agents/bob/presence', $bob, '{"status":"away"}');
 ($st, $m) = main::message($id, $tok, 'again');
 is($m->{state}, 'queued', "$name - no one may take it: queued");
-is($r->lindex('cs:queue:unassigned', -1), $id, "$name - in the backlog");
+is(($r->zrange('cs:backlog', -1, -1))[0], $id, "$name - in the backlog");
 ok(!grep({ $_ == $id } $r->lrange('cs:queue:bob', 0, -1)), "$name - out of bob's queue");
 # a message on an assigned ticket changes nothing
 api(PUT => 'agents/bob/presence', $bob, '{"status":"online"}');
@@ -309,7 +309,7 @@ my ($id2, $tok2) = main::ticket_in('pending', $alice);
 new_agent('bob', 5);
 for my $c ([ 'cs:state:solved', sub { main::status($id, $alice, 'solved') } ],
            [ 'cs:queue:bob', sub { api(POST => "tickets/$id/assign", $alice, '{"agent":null}') } ],
-           [ 'cs:queue:unassigned', sub { main::message($id2, $tok2, 'reopen me') } ],
+           [ 'cs:backlog', sub { main::message($id2, $tok2, 'reopen me') } ],
            [ 'cs:closing', sub { main::status($id, $alice, 'solved') } ]) {
     my ($key, $call) = @$c;
     my $was = $r->type($key);
@@ -326,5 +326,5 @@ for my $c ([ 'cs:state:solved', sub { main::status($id, $alice, 'solved') } ],
 --- error_log
 cs: the key "cs:state:solved" holds a value of the wrong type
 cs: the key "cs:queue:bob" holds a value of the wrong type
-cs: the key "cs:queue:unassigned" holds a value of the wrong type
+cs: the key "cs:backlog" holds a value of the wrong type
 cs: the key "cs:closing" holds a value of the wrong type

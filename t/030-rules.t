@@ -80,7 +80,7 @@ ok(!exists $t->{agent}, "$name - no agent");
 is($r->hget('cs:rule:password', 'answered'), 1, "$name - counted for the rule");
 is($r->zscore('cs:state:auto_resolved', $b->{ticketId}), $b->{ticketId}, "$name - indexed");
 is($r->zscore('cs:closing', $b->{ticketId}), $t->{solvedAt}, "$name - closes after cs_close_after");
-is($r->llen('cs:queue:unassigned'), 0, "$name - not in the backlog");
+is($r->zcard('cs:backlog'), 0, "$name - not in the backlog");
 my ($st, $g) = api(GET => "tickets/$b->{ticketId}", $b->{token});
 is($g->{answer}, $b->{answer}, "$name - GET tickets/{id} shows the answer");
 

@@ -104,3 +104,24 @@ new_agent('alice', 5);
 new_agent('bob', 5);
 is(intake('ret')->{agent}, 'alice', "$name - alice first");
 is(intake('ret')->{agent}, 'bob', "$name - then bob, round robin");
+
+
+
+=== TEST 4: the backlog drains by priority, then age: a low ticket waits behind two urgent ones that came after it; a changed priority moves a waiting ticket
+--- stored
+my $low = intake('b1', priority => 'low')->{ticketId};
+my $u1 = intake('b2', priority => 'urgent')->{ticketId};
+my $n = intake('b3')->{ticketId};
+my $u2 = intake('b4', priority => 'urgent')->{ticketId};
+is_deeply([ $r->zrange('cs:backlog', 0, -1) ], [$u1, $u2, $n, $low], "$name - cs:backlog in drain order");
+my (undef, $b) = api(GET => 'tickets?state=queued', $main::Admin);
+is_deeply([ map { $_->{ticketId} } @{ $b->{tickets} } ], [$u1, $u2, $n, $low], "$name - GET tickets?state=queued in the same order");
+api(POST => "tickets/$low/fields", $main::Admin, '{"priority":"high"}');
+is_deeply([ $r->zrange('cs:backlog', 0, -1) ], [$u1, $u2, $low, $n], "$name - low made high moves ahead of normal, behind the urgent ones");
+my $alice = new_agent('alice', 1);
+is_deeply([ $r->lrange('cs:queue:alice', 0, -1) ], [$u1], "$name - coming online takes the first urgent one");
+api(PUT => 'agents/alice', $main::Admin, '{"capacity":3}');
+is_deeply([ $r->lrange('cs:queue:alice', 0, -1) ], [$u1, $u2, $low], "$name - more capacity: the next urgent one, then the high one");
+api(POST => "tickets/$u1/status", $alice, '{"state":"solved"}');
+is_deeply([ $r->lrange('cs:queue:alice', 0, -1) ], [$u2, $low, $n], "$name - a solve drains the last one");
+is($r->zcard('cs:backlog'), 0, "$name - the backlog is empty");

@@ -102,8 +102,13 @@ sub check_created {
                    < 600, "$name - createdAt is a time in ms ($at)");
     Test::More::is_deeply(\%got, \%want, "$name - ticket $id holds the body");
 
-    my $queue = 'cs:queue:' . ($res->{agent} // 'unassigned');
-    Test::More::ok((grep { $_ eq $id } redis()->lrange($queue, 0, -1)),
+    # an agent's queue, or the backlog (a sorted set since v2's priority
+    # order; v1's list cs:queue:unassigned)
+    my $queue = defined $res->{agent} ? "cs:queue:$res->{agent}"
+                                      : 'cs:backlog';
+    my @in = defined $res->{agent} ? redis()->lrange($queue, 0, -1)
+                                   : redis()->zrange($queue, 0, -1);
+    Test::More::ok((grep { $_ eq $id } @in),
                    "$name - ticket $id is in $queue");
 
     Test::More::ok((grep { $_ eq $id } user_tickets($want{userId})),
