@@ -28,7 +28,7 @@
 #   - <prefix>closing holds exactly the solved and auto_resolved tickets,
 #     each scored by its solvedAt; a closed ticket has closedAt;
 #   - firstResponseAt is the time of the first public agent message, and
-#     is set when there is one;
+#     is set when there is one; no messages list outlives its ticket;
 #   - ticket:seq is at least the highest id.
 # From the records: every acknowledged intake is stored with its fields
 # (lost), no key gave two tickets and no ticket answered two keys
@@ -383,6 +383,10 @@ my ($msgs, $msg_lost, $msg_doubled, $msgs_acked) = (0, 0, 0, 0);
                      @ids);
     @lists{@ids} = @l;
     my $json = JSON::PP->new->utf8;
+    for my $id (@ids) {
+        bad(message => "ticket:$id:messages belongs to no ticket")
+            unless $ticket{$id};
+    }
     for my $id (@ticket_ids) {
         my $t = $ticket{$id};
         my ($first, %body);
