@@ -167,7 +167,7 @@ for my $tid (sort { $a <=> $b } keys %by_ticket) {
     bad(doubled => "ticket $tid handed to requests @reqs") if @reqs > 1;
 }
 
-# --- the store ----------------------------------------------------------------
+# --- the store ---------------------------------------------------------------
 
 my $r = Resp->new($o{redis});
 my @keys = $r->keys_like("$p*");
@@ -444,12 +444,12 @@ my $seq = $r->call('GET', "${p}ticket:seq") // 0;
 bad(seq => "ticket:seq is $seq, below ticket $ticket_ids[-1]")
     if @ticket_ids && $seq < $ticket_ids[-1];
 
-# --- verdict ------------------------------------------------------------------
+# --- verdict -----------------------------------------------------------------
 
 my $violations = 0;
 $violations += $kinds{$_}
     for grep { !/^(lost|doubled|unexpected)$/ } keys %kinds;
-my $fail = %kinds || !%acked || ($o{records} && !$ops);
+my $fail = %kinds || ($o{records} && (!%acked || !$ops));
 
 print STDERR "  $_\n" for @problems;
 printf "desk[%s]: %s tickets=%d acked=%d lost=%d doubled=%d ops=%d"

@@ -189,7 +189,8 @@ done
 printf '%s\n' "${lines[@]}" | perl -ne '
     if (/^desk\[\S+\]: \S+ (.*)/) {
         my $kv = $1;
-        $d{$1} += $2 while $kv =~ /\b(tickets|acked|lost|doubled|ops|unexpected|violations)=(\d+)/g;
+        $d{$1} += $2 while $kv =~
+            /\b(tickets|acked|lost|doubled|ops|unexpected|violations)=(\d+)/g;
         next;
     }
     next unless /^chaos\[(\S+)\]: (PASS|FAIL) (.*)/;
