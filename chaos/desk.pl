@@ -29,6 +29,8 @@
 #     each scored by its solvedAt; a closed ticket has closedAt;
 #   - firstResponseAt is the time of the first public agent message, and
 #     is set when there is one; no messages list outlives its ticket;
+#   - a ticket is once in the history of the user its userKey names, and
+#     in no other;
 #   - ticket:seq is at least the highest id.
 # From the records: every acknowledged intake is stored with its fields
 # (lost), no key gave two tickets and no ticket answered two keys
@@ -172,7 +174,7 @@ for my $tid (sort { $a <=> $b } keys %by_ticket) {
 my $r = Resp->new($o{redis});
 my @keys = $r->keys_like("$p*");
 my @types = $r->many(map { ['TYPE', $_] } @keys);
-my (%type, @ticket_ids, @queues, @indexes, @msg_lists);
+my (%type, @ticket_ids, @queues, @indexes, @msg_lists, @histories);
 my %want = (events => 'stream', agents => 'set', closing => 'zset',
             'ticket:seq' => 'string');
 my $other = 0;
@@ -195,8 +197,13 @@ for my $n (0 .. $#keys) {
         bad(index => "$k: no such state") unless $STATE{$1};
     } elsif ($rest =~ /^agent:/) {
         $w = 'hash';
-    } elsif ($rest =~ /^user:.*:tickets$/) {
+    } elsif ($rest =~ /^user:([^:]+):tickets$/) {
         $w = 'list';
+        push @histories, $1 if $t eq 'list';
+    } elsif ($rest =~ /^user:[^:]+$/) {
+        $w = 'hash';        # the user's record (its event id)
+    } elsif ($rest =~ /^route:/) {
+        $w = $rest eq 'route:rr' ? 'string' : 'hash';
     } elsif ($rest =~ /^idem:/) {
         $w = 'string';
     } elsif ($want{$rest}) {
@@ -342,6 +349,31 @@ for my $ag (sort keys %agents) {
 for my $ag (sort keys %assigned_to) {
     bad(load => "$assigned_to{$ag} tickets are assigned to $ag, not an"
                 . " agent") unless $agents{$ag};
+}
+
+# the users' histories: each ticket once in the one its userKey names
+{
+    my %in;
+    my @l = $r->many(map { ['LRANGE', "${p}user:$_:tickets", 0, -1] }
+                     @histories);
+    for my $n (0 .. $#histories) {
+        for my $id (@{ $l[$n] }) {
+            $in{$id}{ $histories[$n] }++;
+            bad(history => "user:$histories[$n]:tickets holds $id, which"
+                           . " is no ticket") unless $ticket{$id};
+        }
+    }
+    for my $id (@ticket_ids) {
+        my $uk = $ticket{$id}{userKey};
+        my $h = $in{$id} // {};
+        next if !defined $uk && !%$h;   # a store before user keys
+        if (!defined $uk || keys(%$h) != 1 || ($h->{$uk} // 0) != 1) {
+            bad(history => "ticket $id (userKey " . ($uk // 'none')
+                . ") is in the history of "
+                . (join(', ', map { "$_ x$h->{$_}" } sort keys %$h)
+                   || 'no user'));
+        }
+    }
 }
 
 # closing, solved and closed times
