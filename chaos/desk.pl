@@ -31,6 +31,10 @@
 #     is set when there is one; no messages list outlives its ticket;
 #   - a ticket is once in the history of the user its userKey names, and
 #     in no other;
+#   - an auto_resolved ticket has a rule and its answer, no agent, no first
+#     response, and solvedAt = createdAt; a rule's `answered` is the number
+#     of tickets it answered, its `reopened` at most that and at least
+#     those of them routed since;
 #   - ticket:seq is at least the highest id.
 # From the records: every acknowledged intake is stored with its fields
 # (lost), no key gave two tickets and no ticket answered two keys
@@ -174,7 +178,7 @@ for my $tid (sort { $a <=> $b } keys %by_ticket) {
 my $r = Resp->new($o{redis});
 my @keys = $r->keys_like("$p*");
 my @types = $r->many(map { ['TYPE', $_] } @keys);
-my (%type, @ticket_ids, @queues, @indexes, @msg_lists, @histories);
+my (%type, @ticket_ids, @queues, @indexes, @msg_lists, @histories, @rules);
 my %want = (events => 'stream', agents => 'set', closing => 'zset',
             'ticket:seq' => 'string');
 my $other = 0;
@@ -202,6 +206,9 @@ for my $n (0 .. $#keys) {
         push @histories, $1 if $t eq 'list';
     } elsif ($rest =~ /^user:[^:]+$/) {
         $w = 'hash';        # the user's record (its event id)
+    } elsif ($rest =~ /^rule:(.+)$/) {
+        $w = 'hash';
+        push @rules, $1 if $t eq 'hash';
     } elsif ($rest =~ /^route:/) {
         $w = $rest eq 'route:rr' ? 'string' : 'hash';
     } elsif ($rest =~ /^idem:/) {
@@ -404,6 +411,44 @@ for my $id (@ticket_ids) {
 for my $id (keys %closing) {
     bad(closing => "closing holds $id, which is no ticket")
         unless $ticket{$id};
+}
+
+# a rule's answers: auto_resolved has no agent and no first response, and
+# was solved when created; a rule's counts are its tickets
+my (%answered, %surely_reopened);
+for my $id (@ticket_ids) {
+    my $t = $ticket{$id};
+    my $s = $t->{state} // '';
+    if ($s eq 'auto_resolved') {
+        bad(auto => "ticket $id is auto_resolved with agent $t->{agent}")
+            if defined $t->{agent};
+        bad(auto => "ticket $id is auto_resolved with a first response")
+            if defined $t->{firstResponseAt};
+        bad(auto => "ticket $id is auto_resolved with no rule or answer")
+            if !defined $t->{rule} || !defined $t->{answer};
+        bad(auto => "ticket $id: auto_resolved, solvedAt "
+                    . ($t->{solvedAt} // '(none)') . ", createdAt "
+                    . ($t->{createdAt} // '(none)'))
+            if ($t->{solvedAt} // -1) != ($t->{createdAt} // -2);
+    }
+    next unless defined $t->{rule};
+    $answered{ $t->{rule} }++;
+    # routed since: a customer's message reopened it
+    $surely_reopened{ $t->{rule} }++
+        if $s =~ /^(queued|assigned|pending|solved)$/;
+}
+{
+    my %rule_names = map { $_ => 1 } @rules, keys %answered;
+    for my $name (sort keys %rule_names) {
+        my $h = { @{ $r->call('HGETALL', "${p}rule:$name") } };
+        my ($ans, $re) = ($h->{answered} // 0, $h->{reopened} // 0);
+        my ($n, $min) = ($answered{$name} // 0, $surely_reopened{$name} // 0);
+        bad(rule => "rule $name: answered $ans, but $n tickets carry it")
+            if $ans != $n;
+        bad(rule => "rule $name: reopened $re, but $min of its tickets"
+                    . " were routed since, of $n")
+            if $re < $min || $re > $n;
+    }
 }
 
 # messages: first response, and what the records say was acknowledged

@@ -79,7 +79,8 @@ redis_pid() { cat "$1/redis.pid" 2>/dev/null; }
 # a config with one cs_service location.  X-Pid names the worker that
 # answered, on every status (always), so that recovery can be measured per
 # worker.  With DESK_DIR (made by desk_files) it also serves a desk below
-# /desk/: cs_api, prefix desk:, the registry's agents (no cs_agents).
+# /desk/: cs_api, prefix desk:, the registry's agents (no cs_agents), and
+# one cs_rule, so that some intakes are auto_resolved.
 
 nginx_conf() {
     local prefix=$1 port=$2 rport=$3 workers=$4 kprefix=$5 level=$6
@@ -140,6 +141,8 @@ EOF
             cs_redis_server 127.0.0.1:$rport;
             cs_key_prefix desk:;
             cs_assign least_loaded;
+            cs_rule reset "(?i)password reset"
+                    "Use the link on the sign-in page.";
             cs_redis_timeout 1s;
             cs_redis_connect_timeout 1s;
             client_max_body_size 16k;

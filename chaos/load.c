@@ -31,11 +31,14 @@
  *
  * With -l N and -A FILE, N more connections work a desk (a cs_api location
  * below -x PREFIX, default /desk/) as its customers, agents and admin do:
- * intakes there (retried like the others, with their own keys), and calls
+ * intakes there (retried like the others, with their own keys; one in
+ * five asks for a "password reset", which the desk's cs_rule answers:
+ * auto_resolved), and calls
  * on the tickets they acknowledged: an agent reads its queue, replies,
  * sets pending or solved, hands a ticket to another agent or lets it go
  * (assign null); the admin solves and closes; the customer writes with the
- * ticket's token (a reopen when it is pending or solved); agents flip
+ * ticket's token (a reopen when it is pending, solved or auto_resolved);
+ * agents flip
  * between away and online, and the admin changes capacities (a "grow"
  * agent's only rises).  FILE has "admin KEY" and "agent NAME TOKEN
  * CAPACITY grow|swing" lines.  Tickets and agents are chosen from what the
@@ -376,6 +379,13 @@ snap_add(int a, long id)
 }
 
 
+static void
+ring_push(long id)
+{
+    ring[ring_n++ % RING] = id;
+}
+
+
 /* a desk intake was acknowledged: its ticket and the customer's token */
 static void
 desk_acked(long id, const char *body)
@@ -415,6 +425,12 @@ desk_acked(long id, const char *body)
         && (a = agent_index(token)) >= 0)
     {
         snap_add(a, id);
+    }
+    if (json_str(body, "state", token, sizeof(token)) == 1
+        && strcmp(token, "auto_resolved") == 0)
+    {
+        /* answered by a rule: for its customer to reopen, or to close */
+        ring_push(id);
     }
 }
 
@@ -699,6 +715,10 @@ build_request(conn_t *c, long i)
     }
 
     fields(i, user, sizeof(user), issue, sizeof(issue), &prio, &chan);
+    if (desk && i % 5 == 0) {
+        /* the desk's cs_rule answers it: auto_resolved */
+        strncat(issue, " (password reset)", sizeof(issue) - strlen(issue) - 1);
+    }
 
     snprintf(body, sizeof(body),
              "{\"userId\":\"%s\",\"issue\":\"%s\","
@@ -763,13 +783,6 @@ retry_push(long i, double due)
     rq[(rq_head + rq_len) % rq_cap].i = i;
     rq[(rq_head + rq_len) % rq_cap].due = due;
     rq_len++;
-}
-
-
-static void
-ring_push(long id)
-{
-    ring[ring_n++ % RING] = id;
 }
 
 

@@ -15,16 +15,17 @@
 # Every nginx has two locations, cs_redis_timeout 1s and
 # cs_redis_connect_timeout 1s in each: /api/service (cs_service, v1: 3
 # agents round_robin, prefix chaos:) and a desk below /desk/ (cs_api,
-# cs_secret, cs_admin_keys, prefix desk:, least_loaded) whose registry
-# agents (chaos/lib.sh's desk_agent_spec, small capacities so that the
-# backlog is used) are created and put online before the load.
+# cs_secret, cs_admin_keys, prefix desk:, least_loaded, one cs_rule) whose
+# registry agents (chaos/lib.sh's desk_agent_spec, small capacities so
+# that the backlog is used) are created and put online before the load.
 #
 # chaos/load.c posts tickets to /api/service on CHAOS_CONNECTIONS
 # keep-alive connections for the mode's seconds, each with its own
 # Idempotency-Key, and sends a request answered 503/504 or cut off again
 # with the same key (every 250 ms, at most 60 tries).  On
 # CHAOS_DESK_CONNECTIONS more it works the desk: intakes there (retried
-# the same way), and the ticket's life on tickets it was answered 201 for:
+# the same way; one in five answered by the rule: auto_resolved), and the
+# ticket's life on tickets it was answered 201 for:
 # agents' replies, pending, solved, closed by the admin, customers'
 # messages with the ticket's token (reopens), assign to another agent and
 # assign null, presence (away, online) and capacity changes; a 403 or 409
