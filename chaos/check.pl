@@ -7,7 +7,8 @@
 #   check.pl --mode NAME --records FILE --faults FILE --redis PORT
 #            --prefix P --limit SECONDS --load-end MS
 #            [--errlog FILE]... [--workers-before "pids" --workers-after "pids"]...
-#            [--desk-creds FILE [--desk-prefix P]] [--calm]
+#            [--desk-creds FILE [--desk-prefix P] [--desk-close-after MS
+#            [--desk-swept-until MS]]] [--calm]
 #
 # The v1 location's intakes (Q lines ending in v1) are checked here; with
 # --desk-creds, chaos/desk.pl checks the desk's intakes, its calls and the
@@ -29,7 +30,8 @@ my (%o, @errlogs, @before, @after);
 GetOptions(\%o, 'mode=s', 'records=s', 'faults=s', 'redis=i', 'prefix=s',
            'limit=f', 'load-end=i', 'errlog=s' => \@errlogs,
            'workers-before=s' => \@before, 'workers-after=s' => \@after,
-           'desk-creds=s', 'desk-prefix=s', 'calm')
+           'desk-creds=s', 'desk-prefix=s', 'desk-close-after=i',
+           'desk-swept-until=i', 'calm')
     or die "check.pl: bad options\n";
 
 my @agents = qw(agent1 agent2 agent3);
@@ -331,7 +333,11 @@ if ($o{'desk-creds'}) {
     my @cmd = ($^X, "$FindBin::Bin/desk.pl", '--redis', $o{redis},
                '--prefix', $o{'desk-prefix'} // 'desk:',
                '--records', $o{records}, '--creds', $o{'desk-creds'},
-               '--mode', $o{mode}, $o{calm} ? () : '--faults');
+               '--mode', $o{mode}, $o{calm} ? () : '--faults',
+               defined $o{'desk-close-after'}
+                   ? ('--close-after', $o{'desk-close-after'}) : (),
+               defined $o{'desk-swept-until'}
+                   ? ('--swept-until', $o{'desk-swept-until'}) : ());
     open my $dp, '-|', @cmd or die "check.pl: cannot run desk.pl: $!\n";
     @desk_lines = <$dp>;
     close $dp;

@@ -5,10 +5,15 @@
 # SCAN.  chaos/check.pl runs it; it also runs by hand on any desk's Redis.
 #
 #   desk.pl --redis PORT [--prefix desk:] [--records FILE] [--creds FILE]
-#           [--mode NAME] [--faults]
+#           [--mode NAME] [--faults] [--close-after MS [--swept-until MS]]
 #
 # --faults: Redis was killed or paused meanwhile, so a call may have no
 # answer (0) or a 503/504; without it, any such answer is a failure.
+# --close-after: the desk's cs_close_after; then nothing may wait in
+# closing longer than that plus 5 s (the sweep stopped, or lost tickets),
+# counted to --swept-until (ms: when nginx, and so its sweep, was
+# stopped; chaos/run.sh keeps it in build/chaos/<mode>/swept-until), or to
+# now (a desk whose nginx still runs).
 #
 # Invariants (DESIGN §Ticket states, §Routing), each violation reported
 # with its ticket id or agent:
@@ -26,7 +31,8 @@
 #     at most the highest capacity it was given (routing never assigns at
 #     or over capacity, and lowering takes no ticket away);
 #   - <prefix>closing holds exactly the solved and auto_resolved tickets,
-#     each scored by its solvedAt; a closed ticket has closedAt;
+#     each scored by its solvedAt, none (with --close-after) overdue for
+#     the sweep by more than 5 s; a closed ticket has closedAt;
 #   - firstResponseAt is the time of the first public agent message, and
 #     is set when there is one; no messages list outlives its ticket;
 #   - a ticket is once in the history of the user its userKey names, and
@@ -56,7 +62,7 @@ use Resp;
 
 my %o = (prefix => 'desk:', mode => 'desk');
 GetOptions(\%o, 'redis=i', 'prefix=s', 'records=s', 'creds=s', 'mode=s',
-           'faults')
+           'faults', 'close-after=i', 'swept-until=i')
     or die "desk.pl: bad options\n";
 defined $o{redis} or die "desk.pl: --redis PORT is required\n";
 
@@ -180,7 +186,7 @@ my @keys = $r->keys_like("$p*");
 my @types = $r->many(map { ['TYPE', $_] } @keys);
 my (%type, @ticket_ids, @queues, @indexes, @msg_lists, @histories, @rules);
 my %want = (events => 'stream', agents => 'set', closing => 'zset',
-            'ticket:seq' => 'string');
+            'ticket:seq' => 'string', 'lock:sweep' => 'string');
 my $other = 0;
 for my $n (0 .. $#keys) {
     my ($k, $t) = ($keys[$n], $types[$n]);
@@ -411,6 +417,22 @@ for my $id (@ticket_ids) {
 for my $id (keys %closing) {
     bad(closing => "closing holds $id, which is no ticket")
         unless $ticket{$id};
+}
+if (defined $o{'close-after'}) {
+    # the sweep closes a ticket within cs_close_after and a tick (at most
+    # 1 s) of its solve
+    my $until = $o{'swept-until'};
+    if (!defined $until) {
+        my ($s, $us) = @{ $r->call('TIME') };
+        $until = $s * 1000 + int($us / 1000);
+    }
+    my $due = $until - $o{'close-after'} - 5000;
+    for my $id (sort { $a <=> $b } keys %closing) {
+        bad(sweep => "ticket $id solved at $closing{$id}, still not closed"
+                     . " " . ($due + 5000 - $closing{$id}) . " ms after"
+                     . " cs_close_after")
+            if $closing{$id} < $due;
+    }
 }
 
 # a rule's answers: auto_resolved has no agent and no first response, and

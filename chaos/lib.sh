@@ -79,8 +79,10 @@ redis_pid() { cat "$1/redis.pid" 2>/dev/null; }
 # a config with one cs_service location.  X-Pid names the worker that
 # answered, on every status (always), so that recovery can be measured per
 # worker.  With DESK_DIR (made by desk_files) it also serves a desk below
-# /desk/: cs_api, prefix desk:, the registry's agents (no cs_agents), and
-# one cs_rule, so that some intakes are auto_resolved.
+# /desk/: cs_api, prefix desk:, the registry's agents (no cs_agents), one
+# cs_rule, so that some intakes are auto_resolved, and a short
+# cs_close_after, so that the sweep closes tickets while the load reopens
+# and closes them too.
 
 nginx_conf() {
     local prefix=$1 port=$2 rport=$3 workers=$4 kprefix=$5 level=$6
@@ -141,6 +143,7 @@ EOF
             cs_redis_server 127.0.0.1:$rport;
             cs_key_prefix desk:;
             cs_assign least_loaded;
+            cs_close_after ${desk_close_after}ms;
             cs_rule reset "(?i)password reset"
                     "Use the link on the sign-in page.";
             cs_redis_timeout 1s;
@@ -162,6 +165,8 @@ EOF
 # ever raised by the load (so load <= capacity holds for it exactly),
 # the others' is set anyhow.
 desk_agent_spec=(ann:2:grow bob:2:grow cat:2 dan:3 eve:1)
+# the desk's cs_close_after, in ms
+desk_close_after=5000
 
 # desk_files DIR: the desk's cs_secret, and an admin key (DIR/admin.key)
 # whose SHA-256 is the one line of DIR/admin.keys

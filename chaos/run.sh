@@ -15,7 +15,8 @@
 # Every nginx has two locations, cs_redis_timeout 1s and
 # cs_redis_connect_timeout 1s in each: /api/service (cs_service, v1: 3
 # agents round_robin, prefix chaos:) and a desk below /desk/ (cs_api,
-# cs_secret, cs_admin_keys, prefix desk:, least_loaded, one cs_rule) whose
+# cs_secret, cs_admin_keys, prefix desk:, least_loaded, one cs_rule,
+# cs_close_after 5 s, so that its sweep works alongside the load) whose
 # registry agents (chaos/lib.sh's desk_agent_spec, small capacities so
 # that the backlog is used) are created and put online before the load.
 #
@@ -92,7 +93,7 @@ mkdir -p "$work"
 # verdict lines
 run_mode() {
     local name=$1 instances=$2 workers=$3 seconds=$4 faults=$5
-    local dir=$work/$name n rport port start rc=0
+    local dir=$work/$name n rport port start swept_until rc=0
     local targets=() errlogs=() before=() after=() mine=() calm=()
 
     rm -rf "$dir"
@@ -156,6 +157,12 @@ run_mode() {
         after+=(--workers-after "$(worker_pids "$m")")
     done
 
+    # the store is checked as the load left it: nginx stops first, so that
+    # the desk's cs_close_after sweep closes nothing more meanwhile
+    swept_until=$(now_ms)
+    echo "$swept_until" > "$dir/swept-until"
+    for m in "${mine[@]}"; do nginx_stop "$m"; done
+
     redis_ping "$rport" || die "$name: Redis is not up for the check"
 
     perl "$root/chaos/check.pl" --mode "$name" \
@@ -164,11 +171,12 @@ run_mode() {
         --load-end $(( start + seconds * 1000 )) \
         "${errlogs[@]}" "${before[@]}" "${after[@]}" "${calm[@]}" \
         --desk-creds "$dir/desk/desk.creds" --desk-prefix desk: \
+        --desk-close-after "$desk_close_after" \
+        --desk-swept-until "$swept_until" \
         >"$dir/verdict.txt" 2>"$dir/problems.txt" || rc=1
     sed -n '1,20p' "$dir/problems.txt" >&2
     cat "$dir/verdict.txt"
 
-    for m in "${mine[@]}"; do nginx_stop "$m"; done
     stop_pid "$(redis_pid "$dir/redis")"
     return "$rc"
 }
