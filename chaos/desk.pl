@@ -22,9 +22,11 @@
 #   - a ticket is in exactly one <prefix>state:<state> index, the one of its
 #     state, scored by its id; no index holds a missing ticket;
 #   - no ticket id is in two queues (nor twice in one); a ticket is in
-#     queue:unassigned iff it is queued (and then has no agent), in
-#     queue:<agent> iff it is assigned or pending and that is its agent, a
-#     registry agent; no queue holds a missing ticket or names no agent;
+#     the backlog (<prefix>backlog; before it, the list queue:unassigned)
+#     iff it is queued (and then has no agent), scored by its priority's
+#     rank and its id's last digits, in queue:<agent> iff it is assigned
+#     or pending and that is its agent, a registry agent; no queue holds a
+#     missing ticket or names no agent;
 #   - an agent's load is the number of its assigned tickets, and at most
 #     its capacity; where capacity may have been lowered meanwhile (two
 #     calls that may have been applied in either order, one lower),
@@ -186,7 +188,8 @@ my @keys = $r->keys_like("$p*");
 my @types = $r->many(map { ['TYPE', $_] } @keys);
 my (%type, @ticket_ids, @queues, @indexes, @msg_lists, @histories, @rules);
 my %want = (events => 'stream', agents => 'set', closing => 'zset',
-            'ticket:seq' => 'string', 'lock:sweep' => 'string');
+            backlog => 'zset', 'ticket:seq' => 'string',
+            'lock:sweep' => 'string');
 my $other = 0;
 for my $n (0 .. $#keys) {
     my ($k, $t) = ($keys[$n], $types[$n]);
@@ -269,17 +272,40 @@ for my $id (@ticket_ids) {
     }
 }
 
-# the queues
+# the queues: the backlog (a sorted set; before it, the list
+# queue:unassigned) and the agents' lists
 my %agents = map { $_ => 1 } @{ $r->call('SMEMBERS', "${p}agents") };
+my $has_backlog = grep { $_ eq "${p}backlog" } @keys;
+my $legacy = !$has_backlog && grep { $_ eq 'unassigned' } @queues;
+my $backlog = $legacy ? 'queue:unassigned' : 'backlog';
+my %RANK = (urgent => 0, high => 1, normal => 2, low => 3);
 my %queued_in;
 for my $q (sort @queues) {
     my $list = $r->call('LRANGE', "${p}queue:$q", 0, -1);
     bad(queue => "queue:$q belongs to no agent")
-        unless $q eq 'unassigned' || $agents{$q};
+        unless $agents{$q} || ($legacy && $q eq 'unassigned');
     for my $id (@$list) {
-        $queued_in{$id}{$q}++;
+        $queued_in{$id}{"queue:$q"}++;
         bad(queue => "queue:$q holds $id, which is no ticket")
             unless $ticket{$id};
+    }
+}
+if ($has_backlog) {
+    # the score: priority rank x 10^15 + the time it entered (ms) x 100 +
+    # the id's last two digits
+    my $z = $r->call('ZRANGE', "${p}backlog", 0, -1, 'WITHSCORES');
+    for (my $n = 0; $n < @$z; $n += 2) {
+        my ($id, $score) = @$z[$n, $n + 1];
+        $queued_in{$id}{backlog}++;
+        my $t = $ticket{$id};
+        if (!$t) {
+            bad(queue => "backlog holds $id, which is no ticket");
+            next;
+        }
+        my $rank = $RANK{ $t->{priority} // '' } // -1;
+        bad(queue => "ticket $id ($t->{priority}) waits in the backlog"
+                     . " scored $score")
+            if int($score / 1e15) != $rank || $score % 100 != $id % 100;
     }
 }
 my %assigned_to;
@@ -291,7 +317,7 @@ for my $id (@ticket_ids) {
                 || 'no queue';
     my $want;
     if ($s eq 'queued') {
-        $want = 'unassigned';
+        $want = $backlog;
         bad(queue => "ticket $id is queued with agent $t->{agent}")
             if defined $t->{agent};
     } elsif ($s eq 'assigned' || $s eq 'pending') {
@@ -301,14 +327,14 @@ for my $id (@ticket_ids) {
             bad(queue => "ticket $id is $s to $t->{agent}, no agent of the"
                          . " registry");
         }
-        $want = $t->{agent} // '(none)';
-        $assigned_to{$want}++ if $s eq 'assigned';
+        $want = 'queue:' . ($t->{agent} // '(none)');
+        $assigned_to{ $t->{agent} // '(none)' }++ if $s eq 'assigned';
     }
     if (defined $want) {
         if (keys(%$in) != 1 || ($in->{$want} // 0) != 1) {
             bad(queue => "ticket $id ($s"
                          . (defined $t->{agent} ? ", $t->{agent}" : '')
-                         . ") is in $where, not once in queue:$want");
+                         . ") is in $where, not once in $want");
         }
     } elsif (%$in) {
         bad(queue => "ticket $id ($s) is in $where");
