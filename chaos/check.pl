@@ -2,23 +2,36 @@
 # The verdict of one `make chaos` mode: what the load client recorded
 # (chaos/load.c -o), what the fault script did (chaos/faults.sh), what
 # Redis holds, and what the nginx error logs say.  Core Perl only; Redis is
-# read with a few lines of RESP over a socket.
+# read with a few lines of RESP over a socket (chaos/Resp.pm).
 #
 #   check.pl --mode NAME --records FILE --faults FILE --redis PORT
 #            --prefix P --limit SECONDS --load-end MS
 #            [--errlog FILE]... [--workers-before "pids" --workers-after "pids"]...
+#            [--desk-creds FILE [--desk-prefix P] [--desk-close-after MS
+#            [--desk-swept-until MS]]] [--calm]
 #
-# Prints one line, "chaos[NAME]: PASS|FAIL key=value ...", details of any
-# failure before it on stderr, and exits 1 on any failed check.
+# The v1 location's intakes (Q lines ending in v1) are checked here; with
+# --desk-creds, chaos/desk.pl checks the desk's intakes, its calls and the
+# invariants of its whole store, and its line joins the verdict.  --calm:
+# no fault was made, so there are no recovery windows to measure and any
+# 503, 504 or failed connection is a failure.
+#
+# Prints "chaos[NAME]: PASS|FAIL key=value ...", then the desk's lines,
+# details of any failure before them on stderr, and exits 1 on any failed
+# check.
 use strict;
 use warnings;
 use Getopt::Long;
-use IO::Socket::INET;
+use FindBin;
+use lib $FindBin::Bin;
+use Resp;
 
 my (%o, @errlogs, @before, @after);
 GetOptions(\%o, 'mode=s', 'records=s', 'faults=s', 'redis=i', 'prefix=s',
            'limit=f', 'load-end=i', 'errlog=s' => \@errlogs,
-           'workers-before=s' => \@before, 'workers-after=s' => \@after)
+           'workers-before=s' => \@before, 'workers-after=s' => \@after,
+           'desk-creds=s', 'desk-prefix=s', 'desk-close-after=i',
+           'desk-swept-until=i', 'calm')
     or die "check.pl: bad options\n";
 
 my @agents = qw(agent1 agent2 agent3);
@@ -41,13 +54,15 @@ while (my $line = <$rf>) {
     chomp $line;
     my @f = split /\t/, $line;
     if ($f[0] eq 'Q') {
-        my (undef, $i, $key, $user, $prio, $chan, $issue) = @f;
+        my (undef, $i, $key, $user, $prio, $chan, $issue, $where) = @f;
+        next if ($where // 'v1') ne 'v1';   # the desk's: chaos/desk.pl
         $req{$i} = { key => $key, userId => $user, priority => $prio,
                      channel => $chan, issue => $issue };
 
     } elsif ($f[0] eq 'R') {
         my (undef, $i, $try, $sent, $recv, $st, $tid, $agent, $state, $pid,
             $target, $err) = @f;
+        next unless $req{$i};
         $status{$st}++;
         push @answers, [$recv, $st, $pid, $target, $tid];
         $first504{$i} //= $recv if $st == 504;
@@ -73,10 +88,14 @@ while (my $line = <$rf>) {
         } elsif ($st != 0 && $st != 503 && $st != 504) {
             $unexpected++;
             problem("request $i try $try: unexpected $st ($err)");
+
+        } elsif ($o{calm}) {
+            $unexpected++;
+            problem("request $i try $try: $st ($err) with no fault");
         }
 
     } elsif ($f[0] eq 'G') {
-        $gave_up++;
+        $gave_up++ if $req{ $f[1] };
     }
 }
 close $rf;
@@ -92,51 +111,9 @@ for my $tid (sort { $a <=> $b } keys %by_ticket) {
 
 # --- what Redis holds ---------------------------------------------------
 
-my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                 PeerPort => $o{redis}, Timeout => 10)
-    or die "check.pl: cannot reach Redis on $o{redis}: $!\n";
-binmode $sock;
+my $redis = Resp->new($o{redis});
 
-sub resp_cmd {
-    my $s = '*' . scalar(@_) . "\r\n";
-    $s .= '$' . length($_) . "\r\n$_\r\n" for @_;
-    return $s;
-}
-
-sub resp_read {
-    local $/ = "\r\n";
-    my $line = <$sock>;
-    defined $line or die "check.pl: Redis closed the connection\n";
-    chomp $line;
-    my ($t, $v) = (substr($line, 0, 1), substr($line, 1));
-    return $v if $t eq '+' or $t eq ':';
-    die "check.pl: Redis error: $v\n" if $t eq '-';
-    if ($t eq '$') {
-        return undef if $v < 0;
-        my $buf = '';
-        while (length($buf) < $v + 2) {
-            my $n = read($sock, $buf, $v + 2 - length($buf), length($buf));
-            die "check.pl: short read from Redis\n" unless $n;
-        }
-        return substr($buf, 0, $v);
-    }
-    if ($t eq '*') {
-        return undef if $v < 0;
-        return [ map { resp_read() } 1 .. $v ];
-    }
-    die "check.pl: bad reply from Redis: $line\n";
-}
-
-# many commands, pipelined in batches
-sub redis_many {
-    my @cmds = @_;
-    my @out;
-    while (my @batch = splice(@cmds, 0, 2000)) {
-        print $sock join('', map { resp_cmd(@$_) } @batch);
-        push @out, resp_read() for @batch;
-    }
-    return @out;
-}
+sub redis_many { return $redis->many(@_) }
 
 my ($seq, $rr) = redis_many(['GET', "${p}ticket:seq"], ['GET', "${p}route:rr"]);
 $seq //= 0;
@@ -256,7 +233,7 @@ if ($rr != $seq) {
 # --- recovery after each fault, per worker -------------------------------
 
 my @faults;
-if (open my $ff, '<', $o{faults}) {
+if (!$o{calm} && open my $ff, '<', $o{faults}) {
     while (<$ff>) {
         chomp;
         my (undef, $kind, $t0, $avail, $arg) = split /\t/;
@@ -349,12 +326,32 @@ for my $n (0 .. $#before) {
     }
 }
 
+# --- the desk ------------------------------------------------------------------
+
+my ($desk_fail, @desk_lines) = (0);
+if ($o{'desk-creds'}) {
+    my @cmd = ($^X, "$FindBin::Bin/desk.pl", '--redis', $o{redis},
+               '--prefix', $o{'desk-prefix'} // 'desk:',
+               '--records', $o{records}, '--creds', $o{'desk-creds'},
+               '--mode', $o{mode}, $o{calm} ? () : '--faults',
+               defined $o{'desk-close-after'}
+                   ? ('--close-after', $o{'desk-close-after'}) : (),
+               defined $o{'desk-swept-until'}
+                   ? ('--swept-until', $o{'desk-swept-until'}) : ());
+    open my $dp, '-|', @cmd or die "check.pl: cannot run desk.pl: $!\n";
+    @desk_lines = <$dp>;
+    close $dp;
+    $desk_fail = $? != 0;
+    problem("desk.pl exited with " . ($? >> 8)) if $desk_fail && !@desk_lines;
+}
+
 # --- verdict ----------------------------------------------------------------
 
 my $fail = $lost || $doubled || $orphan2xx || $idem_dups || $dup_tickets
            || $corrupt || $gaps || $rr_bad || $rr_answer_bad || $queue_bad
            || $idem_bad || $unexpected || $crashes || $alerts || $rr != $seq
-           || $recovery_max > $o{limit} || !%acked || !@faults;
+           || $recovery_max > $o{limit} || !%acked
+           || (!$o{calm} && !@faults) || $desk_fail;
 
 print STDERR "  $_\n" for @problems;
 printf "chaos[%s]: %s acked=%d lost=%d doubled=%d orphan2xx=%d idem_dups=%d"
@@ -370,5 +367,6 @@ printf "chaos[%s]: %s acked=%d lost=%d doubled=%d orphan2xx=%d idem_dups=%d"
     $status{504} // 0, $status{0} // 0, $replayed, scalar(@faults),
     $recovery_max,
     $o{limit}, join(' ', @recovery);
+print @desk_lines;
 
 exit($fail ? 1 : 0);

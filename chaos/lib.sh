@@ -75,12 +75,18 @@ redis_start() {
 redis_pid() { cat "$1/redis.pid" 2>/dev/null; }
 
 # --- nginx ------------------------------------------------------------
-# nginx_conf PREFIX PORT REDIS_PORT WORKERS KEY_PREFIX LOGLEVEL: a config
-# with one cs_service location.  X-Pid names the worker that answered, on
-# every status (always), so that recovery can be measured per worker.
+# nginx_conf PREFIX PORT REDIS_PORT WORKERS KEY_PREFIX LOGLEVEL [DESK_DIR]:
+# a config with one cs_service location.  X-Pid names the worker that
+# answered, on every status (always), so that recovery can be measured per
+# worker.  With DESK_DIR (made by desk_files) it also serves a desk below
+# /desk/: cs_api, prefix desk:, the registry's agents (no cs_agents), one
+# cs_rule, so that some intakes are auto_resolved, and a short
+# cs_close_after, so that the sweep closes tickets while the load reopens
+# and closes them too.
 
 nginx_conf() {
     local prefix=$1 port=$2 rport=$3 workers=$4 kprefix=$5 level=$6
+    local desk=${7:-}
     mkdir -p "$prefix/logs" "$prefix/temp"
     # the module is copied: a concurrent `make build` rewriting the .so in
     # place would crash a running nginx that has it mapped
@@ -126,10 +132,81 @@ http {
             client_body_buffer_size 16k;
             add_header X-Pid \$pid always;
         }
-    }
-}
 EOF
+        if [ -n "$desk" ]; then
+            cat <<EOF
+
+        location /desk/ {
+            cs_api;
+            cs_secret $desk/cs.secret;
+            cs_admin_keys $desk/admin.keys;
+            cs_redis_server 127.0.0.1:$rport;
+            cs_key_prefix desk:;
+            cs_assign least_loaded;
+            cs_close_after ${desk_close_after}ms;
+            cs_rule reset "(?i)password reset"
+                    "Use the link on the sign-in page.";
+            cs_redis_timeout 1s;
+            cs_redis_connect_timeout 1s;
+            client_max_body_size 16k;
+            client_body_buffer_size 16k;
+            add_header X-Pid \$pid always;
+        }
+EOF
+        fi
+        echo "    }"
+        echo "}"
     } > "$prefix/nginx.conf"
+}
+
+# --- the desk ---------------------------------------------------------
+# The registry's agents of the chaos desk, name:capacity[:grow].  Small
+# capacities, so that the backlog is used; a grow agent's capacity is only
+# ever raised by the load (so load <= capacity holds for it exactly),
+# the others' is set anyhow.
+desk_agent_spec=(ann:2:grow bob:2:grow cat:2 dan:3 eve:1)
+# the desk's cs_close_after, in ms
+desk_close_after=5000
+
+# desk_files DIR: the desk's cs_secret, and an admin key (DIR/admin.key)
+# whose SHA-256 is the one line of DIR/admin.keys
+desk_files() {
+    local dir=$1 key
+    mkdir -p "$dir"
+    (umask 077; openssl rand -hex 32 > "$dir/cs.secret")
+    key=$(openssl rand -hex 24)
+    printf '%s\n' "$key" > "$dir/admin.key"
+    printf 'chaos %s\n' "$(printf %s "$key" | sha256sum | cut -d' ' -f1)" \
+        > "$dir/admin.keys"
+}
+
+# desk_agents PORT DIR: creates the agents (PUT agents/NAME as the admin)
+# and puts them online with their own tokens; DIR/desk.creds then has
+# "admin KEY" and one "agent NAME TOKEN CAPACITY GROW" line each, for
+# chaos/load.c -A
+desk_agents() {
+    local port=$1 dir=$2 spec name cap grow key out token
+    local url=http://127.0.0.1:$port/desk
+    key=$(cat "$dir/admin.key")
+    printf 'admin %s\n' "$key" > "$dir/desk.creds"
+    for spec in "${desk_agent_spec[@]}"; do
+        IFS=: read -r name cap grow <<< "$spec"
+        out=$(curl -s --max-time 5 -X PUT -H "Authorization: Bearer $key" \
+                   -H 'Content-Type: application/json' \
+                   -d "{\"capacity\":$cap}" "$url/agents/$name") \
+            || die "PUT /desk/agents/$name failed"
+        token=$(printf %s "$out" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+        [ -n "$token" ] || die "PUT /desk/agents/$name answered: $out"
+        out=$(curl -s --max-time 5 -X PUT -H "Authorization: Bearer $token" \
+                   -H 'Content-Type: application/json' \
+                   -d '{"status":"online"}' "$url/agents/$name/presence")
+        case $out in
+            *'"presence":"online"'*) ;;
+            *) die "PUT /desk/agents/$name/presence answered: $out" ;;
+        esac
+        printf 'agent %s %s %s %s\n' "$name" "$token" "$cap" \
+            "${grow:-swing}" >> "$dir/desk.creds"
+    done
 }
 
 # nginx_start PREFIX: the master runs in the foreground as our child (not

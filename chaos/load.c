@@ -29,6 +29,28 @@
  * unbounded backlog.  The last stdout line is the summary,
  * "load: key=value ...".
  *
+ * With -l N and -A FILE, N more connections work a desk (a cs_api location
+ * below -x PREFIX, default /desk/) as its customers, agents and admin do:
+ * intakes there (retried like the others, with their own keys; one in
+ * five asks for a "password reset", which the desk's cs_rule answers:
+ * auto_resolved), and calls
+ * on the tickets they acknowledged: an agent reads its queue, replies,
+ * sets pending or solved, hands a ticket to another agent or lets it go
+ * (assign null); the admin solves and closes; the customer writes with the
+ * ticket's token (a reopen when it is pending, solved or auto_resolved);
+ * agents flip
+ * between away and online, and the admin changes capacities (a "grow"
+ * agent's only rises).  FILE has "admin KEY" and "agent NAME TOKEN
+ * CAPACITY grow|swing" lines.  Tickets and agents are chosen from what the
+ * answers showed, so a 403 or 409 (the ticket moved meanwhile) is a normal
+ * outcome.  These calls are never sent again; each is recorded as
+ *   L  i  op  ticketId  actor  arg  sent_ms  recv_ms  status  code  state
+ *      agent  pid  target  next
+ * (arg: the agent a ticket is handed to, NAME=CAPACITY, the presence set,
+ * or the message's body; next: the first i sent after this answer came, so
+ * that a checker knows which calls were surely later).  A Q line ends
+ * with its location, v1 or desk.
+ *
  * Build: gcc -O2 -Wall -o load chaos/load.c
  */
 
@@ -53,12 +75,57 @@
 #define WBUF_SIZE    4096
 #define MAX_TARGETS  16
 #define MAX_PIDS     16
+#define MAX_AGENTS   16
+#define SNAP_IDS     32      /* an agent's queue as last read */
+#define RECENT       500     /* "recent" acknowledged desk tickets */
+#define RING         256     /* tickets lately made pending or solved */
+#define MAX_TICKET   50000000L
 
 
 typedef struct {
     struct sockaddr_in  addr;
     char                name[64];
 } target_t;
+
+
+/* what logical request i is */
+enum { K_INTAKE = 0, K_DESK, K_OP };
+
+
+/* the desk's calls; op_names[] in the same order */
+enum { OP_QUEUE = 0, OP_REPLY, OP_PENDING, OP_SOLVED, OP_CLOSE,
+       OP_CUSTOMER, OP_ASSIGN, OP_UNASSIGN, OP_PRESENCE, OP_CAPACITY,
+       OP_N };
+
+static const char  *op_names[] = { "queue", "reply", "pending", "solved",
+                                   "close", "customer", "assign",
+                                   "unassign", "presence", "capacity" };
+
+/* the share of each in 100 draws; the rest (10) are intakes */
+static const int    op_weights[] = { 8, 14, 8, 13, 8, 12, 9, 5, 9, 4 };
+
+
+typedef struct {
+    char       name[65];
+    char       token[256];
+    int        capacity;     /* as last sent */
+    int        grow;         /* capacity only ever raised */
+    int        cap_busy;     /* a capacity call for it is in flight */
+    long       ids[SNAP_IDS];
+    int        nids;
+} agent_t;
+
+
+/* what an op call was, for its answer */
+typedef struct {
+    int        op;
+    long       ticket;       /* -1: none */
+    int        agent;        /* the agent it concerns (acts, is set), -1 */
+    int        to;           /* assign: the agent it goes to, -1 null */
+    int        capacity;     /* capacity: the one set */
+    char       actor[72];
+    char       arg[192];
+} opcall_t;
 
 
 enum { C_IDLE = 0, C_CONNECTING, C_WRITING, C_READING };
@@ -78,6 +145,8 @@ typedef struct {
     size_t     wlen, woff;
     char       rbuf[RBUF_SIZE + 1];
     size_t     rlen;
+    int        desk;         /* a desk connection (-l) */
+    opcall_t   call;         /* the op in flight, when kinds[req] is K_OP */
 } conn_t;
 
 
@@ -91,6 +160,7 @@ typedef struct {
 static target_t     targets[MAX_TARGETS];
 static int          ntargets;
 static int          nconns = 64;
+static int          nall;            /* nconns + nlife */
 static double       duration = 10;
 static long         max_requests = 1000000;
 static double       rate;
@@ -105,6 +175,9 @@ static long         users = 1000;
 static int          with_key = 1;
 static int          pids[MAX_PIDS];
 static int          npids;
+static int          nlife;
+static const char  *desk_prefix = "/desk/";
+static const char  *creds_path;
 
 /* state */
 static FILE        *out;
@@ -117,6 +190,21 @@ static long         tries_cap;
 static retry_t     *rq;              /* retry FIFO (ring) */
 static long         rq_head, rq_len, rq_cap;
 static int          in_flight;
+static uint8_t     *kinds;           /* per logical request */
+
+/* the desk as the answers showed it */
+static char         admin_key[256];
+static agent_t      agents[MAX_AGENTS];
+static int          nagents;
+static char       **tokens;          /* a customer token per ticket id */
+static long         tokens_cap;
+static long        *acked;           /* acknowledged desk tickets, in order */
+static long         nacked, acked_cap;
+static long         ring[RING];      /* lately pending or solved */
+static long         ring_n;
+static uint64_t     rnd_state = 88172645463325252ULL;
+static long         n_ops, n_ops_2xx, n_ops_403, n_ops_409, n_ops_4xx;
+static long         n_ops_5xx, n_ops_conn;
 
 /* totals */
 static long  n_answers, n_2xx, n_201, n_non2xx, n_conn_err, n_timeouts;
@@ -204,6 +292,193 @@ pct(uint32_t *a, long n, double p)
 }
 
 
+/* xorshift64*: the desk's choices; seeded from the run tag */
+static uint64_t
+rnd(void)
+{
+    rnd_state ^= rnd_state >> 12;
+    rnd_state ^= rnd_state << 25;
+    rnd_state ^= rnd_state >> 27;
+    return rnd_state * 2685821657736338717ULL;
+}
+
+
+static long
+rnd_below(long n)
+{
+    return n > 0 ? (long) (rnd() % (uint64_t) n) : 0;
+}
+
+
+/* the answer's first "name":"value" (1), "name":null (0), or none (-1) */
+static int
+json_str(const char *body, const char *name, char *out, size_t len)
+{
+    char         pat[64];
+    const char  *p, *e;
+
+    snprintf(pat, sizeof(pat), "\"%s\":", name);
+    p = strstr(body, pat);
+    if (p == NULL) {
+        return -1;
+    }
+    p += strlen(pat);
+    if (*p != '"') {
+        return 0;
+    }
+    p++;
+    e = strchr(p, '"');
+    if (e == NULL || (size_t) (e - p) >= len) {
+        return -1;
+    }
+    memcpy(out, p, e - p);
+    out[e - p] = '\0';
+    return 1;
+}
+
+
+static int
+agent_index(const char *name)
+{
+    int  k;
+
+    for (k = 0; k < nagents; k++) {
+        if (strcmp(agents[k].name, name) == 0) {
+            return k;
+        }
+    }
+    return -1;
+}
+
+
+static void
+snap_del(int a, long id)
+{
+    int  k;
+
+    if (a < 0) {
+        return;
+    }
+    for (k = 0; k < agents[a].nids; k++) {
+        if (agents[a].ids[k] == id) {
+            agents[a].ids[k] = agents[a].ids[--agents[a].nids];
+            return;
+        }
+    }
+}
+
+
+static void
+snap_add(int a, long id)
+{
+    if (a < 0 || agents[a].nids == SNAP_IDS) {
+        return;
+    }
+    snap_del(a, id);
+    agents[a].ids[agents[a].nids++] = id;
+}
+
+
+static void
+ring_push(long id)
+{
+    ring[ring_n++ % RING] = id;
+}
+
+
+/* a desk intake was acknowledged: its ticket and the customer's token */
+static void
+desk_acked(long id, const char *body)
+{
+    char  token[256];
+    int   a;
+
+    if (id < 1 || id > MAX_TICKET
+        || json_str(body, "token", token, sizeof(token)) != 1)
+    {
+        return;
+    }
+    if (id >= tokens_cap) {
+        long  ncap = tokens_cap ? tokens_cap : 65536;
+
+        while (ncap <= id) {
+            ncap *= 2;
+        }
+        tokens = xrealloc(tokens, ncap * sizeof(char *));
+        memset(tokens + tokens_cap, 0, (ncap - tokens_cap) * sizeof(char *));
+        tokens_cap = ncap;
+    }
+    if (tokens[id] != NULL) {
+        return;     /* a replay through its Idempotency-Key */
+    }
+    tokens[id] = strdup(token);
+    if (tokens[id] == NULL) {
+        die("out of memory");
+    }
+    if (nacked == acked_cap) {
+        acked_cap = acked_cap ? acked_cap * 2 : 65536;
+        acked = xrealloc(acked, acked_cap * sizeof(long));
+    }
+    acked[nacked++] = id;
+
+    if (json_str(body, "agent", token, sizeof(token)) == 1
+        && (a = agent_index(token)) >= 0)
+    {
+        snap_add(a, id);
+    }
+    if (json_str(body, "state", token, sizeof(token)) == 1
+        && strcmp(token, "auto_resolved") == 0)
+    {
+        /* answered by a rule: for its customer to reopen, or to close */
+        ring_push(id);
+    }
+}
+
+
+/* an acknowledged desk ticket, mostly among the latest */
+static long
+pick_ticket(void)
+{
+    if (nacked == 0) {
+        return -1;
+    }
+    if (rnd_below(4) != 0 && nacked > RECENT) {
+        return acked[nacked - 1 - rnd_below(RECENT)];
+    }
+    return acked[rnd_below(nacked)];
+}
+
+
+/* one made pending or solved lately, else any */
+static long
+pick_reopenable(void)
+{
+    if (ring_n > 0 && rnd_below(10) < 7) {
+        return ring[rnd_below(ring_n < RING ? ring_n : RING)];
+    }
+    return pick_ticket();
+}
+
+
+/* an agent and a ticket of its queue as last read; 0: none known */
+static int
+pick_agent_ticket(int *a, long *id)
+{
+    int  k, start = (int) rnd_below(nagents);
+
+    for (k = 0; k < nagents; k++) {
+        agent_t  *ag = &agents[(start + k) % nagents];
+
+        if (ag->nids > 0) {
+            *a = (start + k) % nagents;
+            *id = ag->ids[rnd_below(ag->nids)];
+            return 1;
+        }
+    }
+    return 0;
+}
+
+
 static const char *priorities[] = { "low", "normal", "high", "urgent" };
 static const char *channels[] = { "web", "email", "chat", "social", "phone",
                                   "api" };
@@ -223,38 +498,242 @@ fields(long i, char *user, size_t ulen, char *issue, size_t ilen,
 }
 
 
+/* a request in wbuf; body NULL: none (a GET) */
+static void
+http_request(conn_t *c, const char *method, const char *path,
+    const char *auth, const char *idem, const char *body)
+{
+    int   n = 0;
+    char  hdr[512];
+
+    hdr[0] = '\0';
+    if (auth != NULL) {
+        n += snprintf(hdr + n, sizeof(hdr) - n,
+                      "Authorization: Bearer %s\r\n", auth);
+    }
+    if (idem != NULL) {
+        snprintf(hdr + n, sizeof(hdr) - n, "Idempotency-Key: %s\r\n", idem);
+    }
+
+    if (body == NULL) {
+        c->wlen = snprintf(c->wbuf, sizeof(c->wbuf),
+                           "%s %s HTTP/1.1\r\nHost: %s\r\n%s\r\n",
+                           method, path, targets[c->target].name, hdr);
+
+    } else {
+        c->wlen = snprintf(c->wbuf, sizeof(c->wbuf),
+                           "%s %s HTTP/1.1\r\n"
+                           "Host: %s\r\n"
+                           "Content-Type: application/json\r\n"
+                           "%s"
+                           "Content-Length: %zu\r\n"
+                           "\r\n%s",
+                           method, path, targets[c->target].name, hdr,
+                           strlen(body), body);
+    }
+    if (c->wlen >= sizeof(c->wbuf)) {
+        die("a request does not fit its buffer");
+    }
+    c->woff = 0;
+}
+
+
+/* the desk call chosen for c (c->call), to send as request i */
+static void
+build_op(conn_t *c, long i)
+{
+    char       path[256], body[256], key[160];
+    opcall_t  *o = &c->call;
+    agent_t   *a = o->agent >= 0 ? &agents[o->agent] : NULL;
+    char      *auth = strcmp(o->actor, "admin") == 0 ? admin_key
+                      : a != NULL ? a->token : NULL;
+
+    snprintf(key, sizeof(key), "%s-%ld", tag, i);
+    snprintf(path, sizeof(path), "%stickets/%ld/%s", desk_prefix, o->ticket,
+             o->op == OP_REPLY || o->op == OP_CUSTOMER ? "messages"
+             : o->op == OP_ASSIGN || o->op == OP_UNASSIGN ? "assign"
+             : "status");
+
+    switch (o->op) {
+    case OP_QUEUE:
+        snprintf(path, sizeof(path), "%sagents/%s/queue?limit=%d",
+                 desk_prefix, a->name, SNAP_IDS);
+        http_request(c, "GET", path, auth, NULL, NULL);
+        return;
+
+    case OP_REPLY:
+    case OP_CUSTOMER:
+        snprintf(o->arg, sizeof(o->arg), "%s %s",
+                 o->op == OP_REPLY ? "reply" : "customer", key);
+        snprintf(body, sizeof(body), "{\"body\":\"%s\"}", o->arg);
+        if (o->op == OP_CUSTOMER) {
+            auth = tokens[o->ticket];
+        }
+        http_request(c, "POST", path, auth, key, body);
+        return;
+
+    case OP_PENDING:
+    case OP_SOLVED:
+    case OP_CLOSE:
+        snprintf(body, sizeof(body), "{\"state\":\"%s\"}",
+                 o->op == OP_PENDING ? "pending"
+                 : o->op == OP_SOLVED ? "solved" : "closed");
+        http_request(c, "POST", path, auth, NULL, body);
+        return;
+
+    case OP_ASSIGN:
+        snprintf(o->arg, sizeof(o->arg), "%s", agents[o->to].name);
+        snprintf(body, sizeof(body), "{\"agent\":\"%s\"}", o->arg);
+        http_request(c, "POST", path, auth, NULL, body);
+        return;
+
+    case OP_UNASSIGN:
+        snprintf(o->arg, sizeof(o->arg), "null");
+        http_request(c, "POST", path, auth, NULL, "{\"agent\":null}");
+        return;
+
+    case OP_PRESENCE:
+        snprintf(path, sizeof(path), "%sagents/%s/presence", desk_prefix,
+                 a->name);
+        snprintf(body, sizeof(body), "{\"status\":\"%s\"}", o->arg);
+        http_request(c, "PUT", path, auth, NULL, body);
+        return;
+
+    default:    /* OP_CAPACITY */
+        snprintf(path, sizeof(path), "%sagents/%s", desk_prefix, a->name);
+        snprintf(body, sizeof(body), "{\"capacity\":%d}", o->capacity);
+        http_request(c, "PUT", path, auth, NULL, body);
+        return;
+    }
+}
+
+
+/* the desk call a free desk connection makes next, in c->call; 0: an
+ * intake instead */
+static int
+choose_op(conn_t *c)
+{
+    int        k, r, a;
+    long       id;
+    opcall_t  *o = &c->call;
+
+    r = (int) rnd_below(100);
+    for (k = 0; k < OP_N && r >= op_weights[k]; k++) {
+        r -= op_weights[k];
+    }
+    if (k == OP_N || nacked == 0) {
+        return 0;
+    }
+
+    o->op = k;
+    o->ticket = -1;
+    o->agent = -1;
+    o->to = -1;
+    o->arg[0] = '\0';
+    a = (int) rnd_below(nagents);
+
+    switch (k) {
+    case OP_REPLY:
+    case OP_PENDING:
+    case OP_SOLVED:
+    case OP_ASSIGN:
+    case OP_UNASSIGN:
+        if (!pick_agent_ticket(&a, &id)) {
+            o->op = OP_QUEUE;
+            break;
+        }
+        o->ticket = id;
+        if (k == OP_ASSIGN) {
+            o->to = (a + 1 + (int) rnd_below(nagents - 1)) % nagents;
+        }
+        /* the admin does a share of what agents do */
+        if (k != OP_REPLY && rnd_below(10) < (k == OP_ASSIGN ? 5 : 2)) {
+            snprintf(o->actor, sizeof(o->actor), "admin");
+            o->agent = a;
+            return 1;
+        }
+        break;
+
+    case OP_CLOSE:
+        o->ticket = pick_reopenable();
+        snprintf(o->actor, sizeof(o->actor), "admin");
+        return 1;
+
+    case OP_CUSTOMER:
+        o->ticket = pick_reopenable();
+        if (o->ticket >= tokens_cap || tokens[o->ticket] == NULL) {
+            /* stored, but its 201 was never seen: no token */
+            o->ticket = acked[rnd_below(nacked)];
+        }
+        snprintf(o->actor, sizeof(o->actor), "customer");
+        return 1;
+
+    case OP_PRESENCE:
+        snprintf(o->arg, sizeof(o->arg), "%s",
+                 rnd_below(10) < 3 ? "away" : "online");
+        break;
+
+    case OP_CAPACITY:
+        if (agents[a].cap_busy) {
+            /* one at a time, so that they apply in the order sent */
+            o->op = OP_QUEUE;
+            break;
+        }
+        agents[a].cap_busy = 1;
+        if (agents[a].grow) {
+            if (agents[a].capacity < 6) {
+                agents[a].capacity++;
+            }
+
+        } else {
+            agents[a].capacity = 1 + (int) rnd_below(5);
+        }
+        o->capacity = agents[a].capacity;
+        snprintf(o->arg, sizeof(o->arg), "%s=%d", agents[a].name,
+                 o->capacity);
+        snprintf(o->actor, sizeof(o->actor), "admin");
+        o->agent = a;
+        return 1;
+    }
+
+    o->agent = a;
+    snprintf(o->actor, sizeof(o->actor), "%s", agents[a].name);
+    return 1;
+}
+
+
 static void
 build_request(conn_t *c, long i)
 {
-    int          blen;
-    char         body[1024], user[160], issue[512], key[160];
+    int          desk = kinds[i] == K_DESK;
+    char         body[1024], user[160], issue[512], key[160], path[256];
     const char  *prio, *chan;
 
-    fields(i, user, sizeof(user), issue, sizeof(issue), &prio, &chan);
-
-    blen = snprintf(body, sizeof(body),
-                    "{\"userId\":\"%s\",\"issue\":\"%s\","
-                    "\"priority\":\"%s\",\"channel\":\"%s\"}",
-                    user, issue, prio, chan);
-
-    key[0] = '\0';
-    if (with_key) {
-        snprintf(key, sizeof(key), "Idempotency-Key: %s-%ld\r\n", tag, i);
+    if (kinds[i] == K_OP) {
+        build_op(c, i);
+        return;
     }
 
-    c->wlen = snprintf(c->wbuf, sizeof(c->wbuf),
-                       "POST /api/service HTTP/1.1\r\n"
-                       "Host: %s\r\n"
-                       "Content-Type: application/json\r\n"
-                       "%s"
-                       "Content-Length: %d\r\n"
-                       "\r\n%s",
-                       targets[c->target].name, key, blen, body);
-    c->woff = 0;
+    fields(i, user, sizeof(user), issue, sizeof(issue), &prio, &chan);
+    if (desk && i % 5 == 0) {
+        /* the desk's cs_rule answers it: auto_resolved */
+        strncat(issue, " (password reset)", sizeof(issue) - strlen(issue) - 1);
+    }
+
+    snprintf(body, sizeof(body),
+             "{\"userId\":\"%s\",\"issue\":\"%s\","
+             "\"priority\":\"%s\",\"channel\":\"%s\"}",
+             user, issue, prio, chan);
+
+    snprintf(key, sizeof(key), "%s-%ld", tag, i);
+    snprintf(path, sizeof(path), "%sservice",
+             desk ? desk_prefix : "/api/");
+
+    http_request(c, "POST", path, NULL, with_key ? key : NULL, body);
 
     if (out && c->try_no == 1) {
-        fprintf(out, "Q\t%ld\t%s-%ld\t%s\t%s\t%s\t%s\n",
-                i, tag, i, user, prio, chan, issue);
+        fprintf(out, "Q\t%ld\t%s-%ld\t%s\t%s\t%s\t%s\t%s\n",
+                i, tag, i, user, prio, chan, issue, desk ? "desk" : "v1");
     }
 }
 
@@ -307,6 +786,118 @@ retry_push(long i, double due)
 }
 
 
+/* a desk call's answer: recorded, counted, and what it shows kept */
+static void
+settle_op(conn_t *c, int status, const char *body, int pid, const char *err)
+{
+    int          to;
+    long         id;
+    char         agent[72] = "-", state[64] = "-", code[64] = "-";
+    const char  *p;
+    opcall_t    *o = &c->call;
+
+    if (body != NULL) {
+        if (json_str(body, "agent", agent, sizeof(agent)) == 0) {
+            snprintf(agent, sizeof(agent), "null");
+        }
+        json_str(body, "state", state, sizeof(state));
+        json_str(body, "error", code, sizeof(code));
+    }
+    if (err != NULL) {
+        snprintf(code, sizeof(code), "%s", err);
+    }
+
+    if (out) {
+        char  tbuf[32] = "-", pbuf[32] = "-";
+
+        if (o->ticket >= 0) {
+            snprintf(tbuf, sizeof(tbuf), "%ld", o->ticket);
+        }
+        if (pid > 0) {
+            snprintf(pbuf, sizeof(pbuf), "%d", pid);
+        }
+        fprintf(out, "L\t%ld\t%s\t%s\t%s\t%s\t%.0f\t%.0f\t%d\t%s\t%s"
+                "\t%s\t%s\t%s\t%ld\n",
+                c->req, op_names[o->op], tbuf, o->actor,
+                o->arg[0] ? o->arg : "-", c->sent_ms, wall_ms(), status,
+                code, state, agent, pbuf, targets[c->target].name, issued);
+    }
+
+    n_ops++;
+    if (status >= 200 && status < 300) {
+        n_ops_2xx++;
+    } else if (status == 403) {
+        n_ops_403++;
+    } else if (status == 409) {
+        n_ops_409++;
+    } else if (status >= 400 && status < 500) {
+        n_ops_4xx++;
+    } else if (status >= 500) {
+        n_ops_5xx++;
+    } else {
+        n_ops_conn++;
+    }
+
+    in_flight--;
+    c->req = -1;
+    finished++;
+
+    to = agent_index(agent);
+
+    if (o->op == OP_CAPACITY) {
+        agents[o->agent].cap_busy = 0;
+    }
+
+    if (status == 403 || status == 404 || status == 409) {
+        /* the ticket moved meanwhile: no longer this agent's to work on */
+        if (o->ticket >= 0) {
+            snap_del(o->agent, o->ticket);
+        }
+        return;
+    }
+    if (status < 200 || status >= 300) {
+        return;
+    }
+
+    switch (o->op) {
+    case OP_QUEUE:
+        agents[o->agent].nids = 0;
+        for (p = strstr(body, "\"ticketId\":"); p != NULL;
+             p = strstr(p + 11, "\"ticketId\":"))
+        {
+            id = strtol(p + 11, NULL, 10);
+            snap_add(o->agent, id);
+        }
+        break;
+
+    case OP_PENDING:
+        ring_push(o->ticket);
+        break;
+
+    case OP_SOLVED:
+        ring_push(o->ticket);
+        snap_del(o->agent, o->ticket);
+        break;
+
+    case OP_CLOSE:
+        snap_del(to, o->ticket);
+        break;
+
+    case OP_CUSTOMER:
+        if (strcmp(state, "assigned") == 0) {
+            snap_add(to, o->ticket);
+        }
+        break;
+
+    case OP_ASSIGN:
+    case OP_UNASSIGN:
+        snap_del(o->agent, o->ticket);
+        snap_add(to, o->ticket);
+        break;
+    }
+}
+
+
 /* one try of request i ended; settle it or schedule the next try */
 static void
 settle(conn_t *c, int status, const char *body, int pid, const char *err)
@@ -317,6 +908,11 @@ settle(conn_t *c, int status, const char *body, int pid, const char *err)
     const char  *p;
     double       now = wall_ms();
     uint32_t     us;
+
+    if (kinds[i] == K_OP) {
+        settle_op(c, status, body, pid, err);
+        return;
+    }
 
     if (body != NULL) {
         if ((p = strstr(body, "\"ticketId\":")) != NULL) {
@@ -368,6 +964,9 @@ settle(conn_t *c, int status, const char *body, int pid, const char *err)
         s_2xx++;
         if (status == 201) {
             n_201++;
+            if (kinds[i] == K_DESK && body != NULL) {
+                desk_acked(ticket, body);
+            }
         }
         if (ticket < 0) {
             n_no_ticket++;
@@ -697,6 +1296,49 @@ slice_report(const char *what, double t, double len)
 }
 
 
+/* the -A file: "admin KEY", "agent NAME TOKEN CAPACITY grow|swing" */
+static void
+load_creds(const char *path)
+{
+    int    cap;
+    char   line[512], word[16], name[65], token[256], mode[16];
+    FILE  *f = fopen(path, "r");
+
+    if (f == NULL) {
+        die("cannot open the desk's credentials (-A)");
+    }
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "%15s", word) != 1) {
+            continue;
+        }
+        if (strcmp(word, "admin") == 0) {
+            if (sscanf(line, "%*s %255s", admin_key) != 1) {
+                die("a bad admin line in -A");
+            }
+
+        } else if (strcmp(word, "agent") == 0) {
+            if (nagents == MAX_AGENTS
+                || sscanf(line, "%*s %64s %255s %d %15s", name, token, &cap,
+                          mode) != 4)
+            {
+                die("a bad agent line in -A (or too many agents)");
+            }
+            snprintf(agents[nagents].name, sizeof(agents[0].name), "%s",
+                     name);
+            snprintf(agents[nagents].token, sizeof(agents[0].token), "%s",
+                     token);
+            agents[nagents].capacity = cap;
+            agents[nagents].grow = strcmp(mode, "grow") == 0;
+            nagents++;
+        }
+    }
+    fclose(f);
+    if (admin_key[0] == '\0' || nagents < 2) {
+        die("-A needs an admin key and at least two agents");
+    }
+}
+
+
 static void
 usage(void)
 {
@@ -706,7 +1348,8 @@ usage(void)
         "            [-o file] [-k tag] [-R tries] [-w retry_ms] "
         "[-T timeout_ms]\n"
         "            [-D drain_s] [-s slice_s] [-u users] [-q] "
-        "[-P pid,pid...]\n");
+        "[-P pid,pid...]\n"
+        "            [-l desk_conns -A creds_file [-x desk_prefix]]\n");
     exit(2);
 }
 
@@ -722,7 +1365,8 @@ main(int argc, char **argv)
 
     snprintf(tag, sizeof(tag), "L%ld", (long) getpid());
 
-    while ((opt = getopt(argc, argv, "t:c:d:n:r:o:k:R:w:T:D:s:u:qP:")) != -1)
+    while ((opt = getopt(argc, argv, "t:c:d:n:r:o:k:R:w:T:D:s:u:qP:l:A:x:"))
+           != -1)
     {
         switch (opt) {
         case 't': if (add_target(optarg) != 0) { usage(); } break;
@@ -739,6 +1383,9 @@ main(int argc, char **argv)
         case 's': slice = atof(optarg); break;
         case 'u': users = atol(optarg); break;
         case 'q': with_key = 0; break;
+        case 'l': nlife = atoi(optarg); break;
+        case 'A': creds_path = optarg; break;
+        case 'x': desk_prefix = optarg; break;
         case 'P':
             for (p = strtok(optarg, ","); p && npids < MAX_PIDS;
                  p = strtok(NULL, ","))
@@ -751,9 +1398,18 @@ main(int argc, char **argv)
     }
 
     if (ntargets == 0 || nconns < 1 || max_tries < 1 || max_tries > 250
-        || users < 1 || max_requests < 1)
+        || users < 1 || max_requests < 1 || nlife < 0
+        || (nlife > 0 && creds_path == NULL))
     {
         usage();
+    }
+
+    nall = nconns + nlife;
+    if (nlife > 0) {
+        load_creds(creds_path);
+    }
+    for (p = tag; *p; p++) {
+        rnd_state = (rnd_state ^ (uint8_t) *p) * 1099511628211ULL;
     }
 
     signal(SIGPIPE, SIG_IGN);
@@ -768,8 +1424,9 @@ main(int argc, char **argv)
 
     tries_cap = max_requests;
     tries = calloc(tries_cap, 1);
-    conns = calloc(nconns, sizeof(conn_t));
-    if (tries == NULL || conns == NULL) {
+    kinds = calloc(tries_cap, 1);
+    conns = calloc(nall, sizeof(conn_t));
+    if (tries == NULL || kinds == NULL || conns == NULL) {
         die("out of memory");
     }
 
@@ -778,10 +1435,11 @@ main(int argc, char **argv)
         die("epoll_create1 failed");
     }
 
-    for (k = 0; k < nconns; k++) {
+    for (k = 0; k < nall; k++) {
         conns[k].fd = -1;
         conns[k].req = -1;
         conns[k].target = k % ntargets;
+        conns[k].desk = k >= nconns;
     }
 
     paced = 0;
@@ -799,7 +1457,7 @@ main(int argc, char **argv)
         }
 
         /* give free connections work: due retries first, then new */
-        for (k = 0; k < nconns; k++) {
+        for (k = 0; k < nall; k++) {
             conn_t  *c = &conns[k];
 
             if (c->req >= 0) {
@@ -815,19 +1473,21 @@ main(int argc, char **argv)
             }
 
             /* a backlog of retries holds new requests back: bounded */
-            if (now < end && issued < max_requests && rq_len < nconns) {
+            if (now < end && issued < max_requests && rq_len < nall) {
                 if (rate > 0) {
                     double  due = rate * (now - start) / 1000;
 
                     if (due - paced < 1) {
                         continue;
                     }
-                    if (due - paced > nconns) {
+                    if (due - paced > nall) {
                         /* fell behind: do not burst to catch up */
-                        paced = due - nconns;
+                        paced = due - nall;
                     }
                     paced++;
                 }
+                kinds[issued] = !c->desk ? K_INTAKE
+                                : choose_op(c) ? K_OP : K_DESK;
                 conn_start(c, issued++);
             }
         }
@@ -852,7 +1512,7 @@ main(int argc, char **argv)
         }
 
         now = mono_ms();
-        for (k = 0; k < nconns; k++) {
+        for (k = 0; k < nall; k++) {
             if (conns[k].req >= 0 && now > conns[k].deadline) {
                 n_timeouts++;
                 conn_fail(&conns[k], "timeout");
@@ -861,7 +1521,7 @@ main(int argc, char **argv)
     }
 
     /* the drain bound: what is still open is abandoned */
-    for (k = 0; k < nconns; k++) {
+    for (k = 0; k < nall; k++) {
         if (conns[k].req >= 0) {
             n_abandoned++;
             if (out) {
@@ -890,6 +1550,14 @@ main(int argc, char **argv)
 
     qsort(lat_all, lat_all_n, sizeof(uint32_t), cmp_u32);
     now = mono_ms();
+
+    if (nlife > 0) {
+        /* the desk's calls (its intakes are counted below with the rest) */
+        printf("desk: desk_acked=%ld ops=%ld ops_2xx=%ld ops_403=%ld"
+               " ops_409=%ld ops_4xx=%ld ops_5xx=%ld ops_conn=%ld\n",
+               nacked, n_ops, n_ops_2xx, n_ops_403, n_ops_409, n_ops_4xx,
+               n_ops_5xx, n_ops_conn);
+    }
 
     printf("load: requests=%ld answers=%ld 2xx=%ld 201=%ld non2xx=%ld "
            "s503=%ld s504=%ld conn_errors=%ld timeouts=%ld retries=%ld "
