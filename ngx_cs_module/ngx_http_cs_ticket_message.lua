@@ -126,8 +126,12 @@ if reopen then
         -- still in its queue: it counts as load again
         redis.call('HSET', key, 'state', 'assigned')
         index_state(param, 'pending', 'assigned')
+        -- an assignment like any other: load, and the last assignment
         if not static_agents then
             redis.call('HINCRBY', p .. 'agent:' .. agent, 'load', 1)
+            redis.call('HSET', p .. 'agent:' .. agent, 'lastAssigned', now)
+        else
+            redis.call('HSET', p .. 'route:last', agent, param)
         end
     elseif back then
         assign_to(param, agent, now, state)
