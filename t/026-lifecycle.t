@@ -207,7 +207,10 @@ for my $from (qw(queued assigned pending solved closed auto_resolved)) {
 my $alice = new_agent('alice', 1000);
 for my $from (qw(pending solved)) {
     my ($id, $tok) = main::ticket_in($from, $alice);
+    $r->hset('cs:agent:alice', 'lastAssigned', 1);
     my ($st, $m) = main::message($id, $tok, 'again');
+    cmp_ok($r->hget('cs:agent:alice', 'lastAssigned'), '>', 1,
+           "$name - $from: an assignment: alice's last assignment moves");
     is($m->{state}, 'assigned', "$name - $from: assigned");
     is($m->{agent}, 'alice', "$name - $from: back to alice");
     is($r->zscore('cs:state:assigned', $id), $id, "$name - $from: indexed");
