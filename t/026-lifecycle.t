@@ -51,7 +51,9 @@ sub ticket_in {
         $r->zrem('cs:state:queued', $id);
         $r->zadd('cs:state:auto_resolved', $id, $id);
         $r->hset("cs:ticket:$id", 'state', 'auto_resolved', 'solvedAt',
-                 $r->hget("cs:ticket:$id", 'createdAt'));
+                 $r->hget("cs:ticket:$id", 'createdAt'), 'rule', 'seeded',
+                 'answer', 'an answer');
+        $r->hincrby('cs:rule:seeded', 'answered', 1);
         $r->hdel("cs:ticket:$id", 'agent');
         $r->zadd('cs:closing', $r->hget("cs:ticket:$id", 'solvedAt'), $id);
     }
@@ -199,6 +201,7 @@ for my $from (qw(queued assigned pending solved closed auto_resolved)) {
         }
     }
 }
+invariants_hold($name);
 
 
 

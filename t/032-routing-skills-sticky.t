@@ -69,6 +69,7 @@ main::presence('sam', $shipping, 'online');
 is($r->hget("cs:ticket:$t->{ticketId}", 'state'), 'queued', "$name - sam's heartbeat does not drain a billing ticket to him");
 main::presence('bea', $billing, 'online');
 is($r->hget("cs:ticket:$t->{ticketId}", 'agent'), 'bea', "$name - bea back: the backlog drains to her");
+invariants_hold($name);
 
 
 
@@ -125,3 +126,36 @@ is_deeply([ $r->lrange('cs:queue:alice', 0, -1) ], [$u1, $u2, $low], "$name - mo
 api(POST => "tickets/$u1/status", $alice, '{"state":"solved"}');
 is_deeply([ $r->lrange('cs:queue:alice', 0, -1) ], [$u2, $low, $n], "$name - a solve drains the last one");
 is($r->zcard('cs:backlog'), 0, "$name - the backlog is empty");
+invariants_hold($name);
+
+
+
+=== TEST 5: tie-breaks: round_robin takes the oldest last assignment (never assigned first, then the name); least_loaded the most spare capacity, then the oldest last assignment
+--- stored
+new_agent('cy', 5);
+new_agent('al', 5);
+new_agent('bo', 5);
+is_deeply([ map { intake("t$_")->{agent} } 1 .. 4 ], [qw(al bo cy al)],
+          "$name - round_robin: never assigned in name order, then the oldest last assignment");
+invariants_hold($name);
+
+
+
+=== TEST 6: least_loaded: the most spare capacity first; equal spare capacity goes to the oldest last assignment, then the name
+--- config
+location /api/ {
+    cs_api;
+    cs_secret $TEST_NGINX_CS_SECRET;
+    cs_admin_keys $TEST_NGINX_CS_ADMIN_KEYS;
+    cs_redis_server 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    cs_assign least_loaded;
+}
+--- stored
+new_agent('big', 4);
+new_agent('small', 2);
+# spare: big 4, small 2 -> big; then big 3, small 2 -> big; then 2 and 2:
+# small was never assigned, so it is the older -> small; then big 2 vs
+# small 1 -> big; then 1 and 1: small's last assignment is older -> small
+is_deeply([ map { intake("l$_")->{agent} } 1 .. 5 ], [qw(big big small big small)],
+          "$name - spare capacity, then the oldest last assignment");
+invariants_hold($name);

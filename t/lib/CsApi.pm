@@ -15,7 +15,8 @@ use HTTP::Tiny;
 use JSON::PP;
 use CsTest ();
 
-our @EXPORT = qw(api admin intake agents_by_name new_agent store);
+our @EXPORT = qw(api admin intake agents_by_name new_agent store
+                 invariants_hold);
 
 my $dir = tempdir(CLEANUP => 1);
 
@@ -98,6 +99,16 @@ sub store {
         push @out, "$key ($type): " . ($v // '');
     }
     return join "\n", @out;
+}
+
+# chaos/desk.pl, the store's invariant checker, on the test's Redis: a
+# test, one
+sub invariants_hold {
+    my ($name) = @_;
+    my $root = __FILE__ =~ s{t/lib/CsApi\.pm$}{}r;
+    my $out = `perl ${root}chaos/desk.pl --redis $ENV{TEST_NGINX_REDIS_PORT} --prefix cs: 2>&1`;
+    Test::More::is($? >> 8, 0, "$name - every invariant of the store holds")
+        or Test::More::diag($out);
 }
 
 1;
