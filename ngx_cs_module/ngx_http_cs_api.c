@@ -69,6 +69,11 @@ static const ngx_http_cs_endpoint_t  ngx_http_cs_endpoints[] = {
       &ngx_http_cs_schema_assign, 0, NGX_HTTP_CS_SCRIPT_TICKET_ASSIGN,
       ngx_http_cs_assign_args, NULL },
 
+    { NGX_HTTP_POST, "tickets/{id}/feedback",
+      NGX_HTTP_CS_ROLE_CUSTOMER,
+      &ngx_http_cs_schema_feedback, 0, NGX_HTTP_CS_SCRIPT_TICKET_FEEDBACK,
+      ngx_http_cs_feedback_args, NULL },
+
     { NGX_HTTP_POST, "tickets/{id}/fields",
       NGX_HTTP_CS_ROLE_AGENT|NGX_HTTP_CS_ROLE_ADMIN,
       &ngx_http_cs_schema_fields, 0, NGX_HTTP_CS_SCRIPT_TICKET_FIELDS,

@@ -49,6 +49,7 @@ static ngx_http_cs_desk_setting_t  ngx_http_cs_desk_settings[] = {
     ngx_http_cs_desk_setting("cs_assign", assign, NULL),
     ngx_http_cs_desk_setting("cs_presence_timeout", presence_timeout, NULL),
     ngx_http_cs_desk_setting("cs_close_after", close_after, NULL),
+    ngx_http_cs_desk_setting("cs_feedback_window", feedback_window, NULL),
     { NULL, 0, 0, NULL }
 };
 

@@ -55,6 +55,11 @@ static ngx_conf_post_t  ngx_http_cs_prefix_post = {
     ngx_http_cs_check_prefix
 };
 
+/* cs_alert_csat: a csat, 1 to 5 */
+static ngx_conf_num_bounds_t  ngx_http_cs_alert_csat_bounds = {
+    ngx_conf_check_num_bounds, 1, 5
+};
+
 static ngx_conf_post_t  ngx_http_cs_positive_post = {
     ngx_http_cs_check_positive
 };
@@ -97,6 +102,20 @@ static ngx_command_t  ngx_http_cs_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_cs_loc_conf_t, presence_timeout),
       &ngx_http_cs_positive_post },
+
+    { ngx_string("cs_feedback_window"),
+      NGX_HTTP_CS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_cs_loc_conf_t, feedback_window),
+      &ngx_http_cs_positive_post },
+
+    { ngx_string("cs_alert_csat"),
+      NGX_HTTP_CS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_cs_loc_conf_t, alert_csat),
+      &ngx_http_cs_alert_csat_bounds },
 
     { ngx_string("cs_close_after"),
       NGX_HTTP_CS_CONF|NGX_CONF_TAKE1,
@@ -573,6 +592,8 @@ ngx_http_cs_create_loc_conf(ngx_conf_t *cf)
     conf->presence_timeout = NGX_CONF_UNSET_MSEC;
     conf->sticky = NGX_CONF_UNSET_MSEC;
     conf->close_after = NGX_CONF_UNSET_MSEC;
+    conf->feedback_window = NGX_CONF_UNSET_MSEC;
+    conf->alert_csat = NGX_CONF_UNSET;
     conf->redis_database = NGX_CONF_UNSET;
     conf->redis_connect_timeout = NGX_CONF_UNSET_MSEC;
     conf->redis_timeout = NGX_CONF_UNSET_MSEC;
@@ -650,6 +671,9 @@ ngx_http_cs_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               7 * 24 * 60 * 60 * 1000);
     ngx_conf_merge_msec_value(conf->presence_timeout, prev->presence_timeout,
                               60000);
+    ngx_conf_merge_msec_value(conf->feedback_window, prev->feedback_window,
+                              7 * 24 * 60 * 60 * 1000);
+    ngx_conf_merge_value(conf->alert_csat, prev->alert_csat, 2);
     ngx_conf_merge_msec_value(conf->close_after, prev->close_after,
                               4 * 24 * 60 * 60 * 1000);
 

@@ -121,6 +121,8 @@ typedef struct {
     ngx_msec_t                  presence_timeout;
     ngx_msec_t                  sticky;      /* 0: off */
     ngx_msec_t                  close_after;
+    ngx_msec_t                  feedback_window;
+    ngx_int_t                   alert_csat;  /* this csat or lower alerts */
 
     /* where this block's set_cs_pseudonym is; line 0: it has none */
     ngx_str_t                   pseudonym_file;
@@ -180,6 +182,8 @@ ngx_int_t ngx_http_cs_status_args(ngx_http_request_t *r,
 ngx_int_t ngx_http_cs_assign_args(ngx_http_request_t *r,
     ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
 ngx_int_t ngx_http_cs_fields_args(ngx_http_request_t *r,
+    ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
+ngx_int_t ngx_http_cs_feedback_args(ngx_http_request_t *r,
     ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
 ngx_int_t ngx_http_cs_tickets_list_args(ngx_http_request_t *r,
     ngx_http_cs_ctx_t *ctx, ngx_array_t *args);

@@ -20,6 +20,9 @@
 #define NGX_HTTP_CS_ASSIGN_AGENT      0
 #define NGX_HTTP_CS_FIELDS_PRIORITY   0
 #define NGX_HTTP_CS_FIELDS_CATEGORY   1
+#define NGX_HTTP_CS_FEEDBACK_CSAT     0
+#define NGX_HTTP_CS_FEEDBACK_CES      1
+#define NGX_HTTP_CS_FEEDBACK_COMMENT  2
 
 #define NGX_HTTP_CS_LIMIT_DEFAULT     "20"
 #define NGX_HTTP_CS_LIMIT_MAX         100
@@ -126,6 +129,55 @@ ngx_http_cs_fields_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
            != NGX_OK
         || ngx_http_cs_push(args, (u_char *) category->str.data,
                             category->is_null ? 0 : category->str.len)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * POST tickets/{id}/feedback: csat, ces ("" for none), "1" when a comment
+ * was sent, the comment, cs_feedback_window, cs_alert_csat
+ */
+ngx_int_t
+ngx_http_cs_feedback_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
+    ngx_array_t *args)
+{
+    u_char                          *p;
+    ngx_http_cs_loc_conf_t          *cslcf;
+    const ngx_http_cs_json_value_t  *csat, *ces, *comment;
+
+    cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
+
+    csat = ngx_http_cs_json_get(ctx->json, NGX_HTTP_CS_FEEDBACK_CSAT);
+    ces = ngx_http_cs_json_get(ctx->json, NGX_HTTP_CS_FEEDBACK_CES);
+    comment = ngx_http_cs_json_get(ctx->json, NGX_HTTP_CS_FEEDBACK_COMMENT);
+
+    /* two one-digit numbers and the alert's threshold */
+    p = ngx_pnalloc(r->pool, 3 * NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_cs_push(args, p, ngx_sprintf(p, "%L", csat->integer) - p)
+        != NGX_OK
+        || ngx_http_cs_push(args, p + NGX_INT_T_LEN,
+                            ces->present
+                            ? (size_t) (ngx_sprintf(p + NGX_INT_T_LEN, "%L",
+                                                    ces->integer)
+                                        - (p + NGX_INT_T_LEN))
+                            : 0)
+           != NGX_OK
+        || ngx_http_cs_push(args, (u_char *) "1", comment->present) != NGX_OK
+        || ngx_http_cs_push_json_str(args, comment) != NGX_OK
+        || ngx_http_cs_push_msec(r, args, cslcf->feedback_window) != NGX_OK
+        || ngx_http_cs_push(args, p + 2 * NGX_INT_T_LEN,
+                            ngx_sprintf(p + 2 * NGX_INT_T_LEN, "%i",
+                                        cslcf->alert_csat)
+                            - (p + 2 * NGX_INT_T_LEN))
            != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -1,0 +1,113 @@
+-- POST tickets/{id}/feedback: the customer rates a solved, closed or
+-- auto_resolved ticket (else 409 feedback_not_open): csat 1-5, ces 1-7,
+-- a comment.  One rating per ticket: a new post within cs_feedback_window
+-- of the first replaces the whole rating (an omitted ces is gone), and
+-- every figure follows the change; after it, 409 feedback_closed.  A
+-- rating at or under cs_alert_csat is an alert when it becomes unhappy:
+-- PUBLISH <prefix>alerts and an entry in the <prefix>alerts stream, with
+-- the ticket, its agent and category and the csat, never the comment or
+-- the user.
+-- ARGV[6..11]: csat, ces ('' for none), '1' when a comment was sent, the
+-- comment, cs_feedback_window (ms), cs_alert_csat.
+-- Runs after ngx_http_cs_common.lua.
+
+local c, refusal = who_calls(false)
+if not c then
+    return refusal
+end
+
+local csat, ces = tonumber(ARGV[6]), tonumber(ARGV[7])
+local has_comment, comment = ARGV[8] == '1', ARGV[9]
+local window, alert_at = tonumber(ARGV[10]), tonumber(ARGV[11])
+
+-- a customer's token opens its own ticket and no other
+if c.role ~= 'customer' or c.ticket ~= param then
+    return UNAUTHORIZED
+end
+
+local key = p .. 'ticket:' .. param
+local t = hash(key)
+if not t then
+    return err(404, 'not_found', 'there is no such ticket')
+end
+
+if t.state ~= 'solved' and t.state ~= 'closed'
+   and t.state ~= 'auto_resolved'
+then
+    return err(409, 'feedback_not_open',
+               'feedback opens once the ticket is solved')
+end
+
+local now = now_ms()
+local first = tonumber(t.feedbackAt)
+if first and now - first > window then
+    return err(409, 'feedback_closed',
+               'the time to change this rating is over')
+end
+
+local metrics, alerts = p .. 'metrics', p .. 'alerts'
+local refused = foreign({metrics, 'hash'}, {alerts, 'stream'})
+    or event('ticket.feedback', 'ticketId', param, 'csat', csat,
+             'ces', ces or '')
+if refused then
+    return refused
+end
+
+-- the figures: the old rating out, the new one in
+local old_csat, old_ces = tonumber(t.csat), tonumber(t.ces)
+if old_csat then
+    redis.call('HINCRBY', metrics, 'csat_ratings', -1)
+    redis.call('HINCRBY', metrics, 'csat_sum', -old_csat)
+    if old_csat >= 4 then
+        redis.call('HINCRBY', metrics, 'csat_satisfied', -1)
+    end
+end
+if old_ces then
+    redis.call('HINCRBY', metrics, 'ces_ratings', -1)
+    redis.call('HINCRBY', metrics, 'ces_sum', -old_ces)
+end
+redis.call('HINCRBY', metrics, 'csat_ratings', 1)
+redis.call('HINCRBY', metrics, 'csat_sum', csat)
+if csat >= 4 then
+    redis.call('HINCRBY', metrics, 'csat_satisfied', 1)
+end
+if ces then
+    redis.call('HINCRBY', metrics, 'ces_ratings', 1)
+    redis.call('HINCRBY', metrics, 'ces_sum', ces)
+end
+
+local fields = {'csat', csat, 'feedbackUpdatedAt', now}
+if not first then
+    fields[#fields + 1] = 'feedbackAt'
+    fields[#fields + 1] = now
+end
+if ces then
+    fields[#fields + 1] = 'ces'
+    fields[#fields + 1] = ces
+else
+    redis.call('HDEL', key, 'ces')
+end
+if has_comment then
+    fields[#fields + 1] = 'feedbackComment'
+    fields[#fields + 1] = comment
+else
+    redis.call('HDEL', key, 'feedbackComment')
+end
+redis.call('HSET', key, unpack(fields))
+
+-- an alert when the rating becomes unhappy, not when it stays so
+local alerted = false
+if csat <= alert_at and not (old_csat and old_csat <= alert_at) then
+    local alert = cjson.encode({type = 'csat', ticketId = tonumber(param),
+                                agent = t.agent or cjson.null,
+                                category = t.category or cjson.null,
+                                csat = csat})
+    redis.call('XADD', alerts, 'MAXLEN', '~', 10000, '*', 'alert', alert)
+    redis.call('PUBLISH', alerts, alert)
+    alerted = true
+end
+
+return ok(first and 200 or 201,
+          obj('ticketId', tonumber(param), 'csat', csat, 'ces', ces,
+              'comment', has_comment and comment or NULL,
+              'alert', alerted and TRUE or FALSE))
