@@ -4,25 +4,39 @@
 # private redis-server, all on 127.0.0.1.
 #
 #   (a) module   cs_service (build/ngx_http_cs_module.so)
-#   (b) peer     libnginx-mod-http-lua + lua-nginx-redis + lua-cjson:
+#   (b) secret   the same module and location with cs_secret: every ticket
+#                gets a nonce and its customer's token (an HMAC-SHA256)
+#   (c) peer     libnginx-mod-http-lua + lua-nginx-redis + lua-cjson:
 #                bench/lua/intake.lua, the same checks and the SAME Redis
 #                script (EVALSHA, same ARGV) over a keepalive pool
-#   (c) ceiling  `return 201 '{...}'` after reading the same body
+#   (d) ceiling  `return 201 '{...}'` after reading the same body
+#   (e) baseline with BASELINE=<git rev>: the module as built at that
+#                revision (`git archive` into a scratch directory, then its
+#                own `make build DEPS=`), in the location of (a)
 #
 # Each contender is its own nginx (worker_processes 1, own port, own
 # prefix under .run/bench/).  wrk (-t1 -c$BENCH_CONNECTIONS) posts the same
 # ticket with a varied userId; the rounds interleave the contenders, and
-# the table gives the median over rounds.  For (a) and (b) the tickets
-# Redis holds are checked against the 2xx answers of every round: a ticket
-# may be stored for a request wrk gave up on when the round ended, never
-# the other way round, so 0 <= tickets - 2xx <= connections.
+# the table gives the median over rounds.  For the contenders that store
+# tickets the tickets Redis holds are checked against the 2xx answers of
+# every round: a ticket may be stored for a request wrk gave up on when the
+# round ended, never the other way round, so 0 <= tickets - 2xx <=
+# connections.
+#
+# CPU per ticket: the user + system time (fields 14 and 15 of
+# /proc/<pid>/stat, in clock ticks of `getconf CLK_TCK`) that the
+# contender's nginx worker and the redis-server spent during its wrk run,
+# divided by the requests wrk saw answered.  Only one contender runs at a
+# time, so Redis' time in a run is that contender's.
 #
 #   BENCH_ROUNDS=3 BENCH_DURATION=10 BENCH_CONNECTIONS=50 BENCH_WARMUP=2
+#   BASELINE=<git rev>
 #
 # Results go to stdout and bench/results/latest.txt.  Exit status 1 when a
 # check fails (an answer that is not 2xx, a socket error, tickets that do
-# not match); the targets (module >= 1.5x the peer's throughput, module
-# p99 < 2 ms) are reported in the verdict line.
+# not match, a worker that changed during the rounds); the targets (module
+# >= 1.5x the peer's throughput, module p99 < 2 ms) are reported in the
+# verdict line.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -37,11 +51,16 @@ rounds=${BENCH_ROUNDS:-3}
 duration=${BENCH_DURATION:-10}
 conns=${BENCH_CONNECTIONS:-50}
 warmup=${BENCH_WARMUP:-2}
+baseline=${BASELINE:-}
 
-contenders=(module peer ceiling)
-declare -A port prefix pid
+contenders=(module secret peer ceiling)
+if [ -n "$baseline" ]; then
+    contenders=(module baseline secret peer ceiling)
+fi
+declare -A port prefix pid worker template so secret_line
 
 redis_pid=
+base_dir=
 cli=()
 
 say() { printf 'bench: %s\n' "$*" >&2; }
@@ -77,6 +96,9 @@ cleanup() {
     done
     if [ -n "$redis_pid" ]; then
         stop_pid "$redis_pid" TERM
+    fi
+    if [ -n "$base_dir" ]; then
+        rm -rf "$base_dir"
     fi
 }
 
@@ -130,7 +152,29 @@ mkdir -p "$work" "$(dirname "$results")"
 # nginx maps the module file, and a `make build` elsewhere rewrites
 # build/'s copy in place: the contenders load a copy of their own
 cp "$module" "$work/ngx_http_cs_module.so"
-module=$work/ngx_http_cs_module.so
+so[module]=$work/ngx_http_cs_module.so
+so[secret]=$work/ngx_http_cs_module.so
+
+# --- the baseline: the module at another revision, built apart ----------
+
+base_commit=
+if [ -n "$baseline" ]; then
+    rev=$(git rev-parse --verify --quiet "$baseline^{commit}") \
+        || die "BASELINE=$baseline is not a commit of this repository"
+    base_commit=$(git rev-parse --short "$rev")
+    base_dir=$(mktemp -d "${TMPDIR:-/tmp}/cs-bench-baseline.XXXXXX")
+    say "baseline: building $baseline ($base_commit) in $base_dir"
+    git archive "$rev" | tar -x -C "$base_dir"
+    # DEPS=: what that revision needs beyond the packages here is its
+    # build's to report
+    make -s -C "$base_dir" build DEPS= > "$base_dir/build.log" 2>&1 \
+        || { tail -n 30 "$base_dir/build.log" >&2;
+             die "baseline: make build failed at $base_commit"; }
+    cp "$base_dir/build/ngx_http_cs_module.so" "$work/baseline.so"
+    so[baseline]=$work/baseline.so
+    rm -rf "$base_dir"
+    base_dir=
+fi
 
 # --- Redis: fresh, private, nothing persisted ----------------------------
 
@@ -154,29 +198,47 @@ fi
 
 for c in "${contenders[@]}"; do
     free_port "port[$c]"
+    template[$c]=$c
 done
+template[secret]=module
+template[baseline]=module
 prefix[module]=bench:module:
+prefix[secret]=bench:secret:
+prefix[baseline]=bench:baseline:
 prefix[peer]=bench:peer:
 
-# POSTs one ticket with HTTP/1.0 and prints the status code
+# the desk's secret, for (b) only: 64 hex characters, as
+# `openssl rand -hex 32` makes them
+od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$work/cs.secret"
+secret_line[secret]="cs_secret $work/cs.secret;"
+
+# POSTs one ticket with HTTP/1.0 and prints the answer
 post_once() {
     local body='{"userId":"bench-smoke","issue":"smoke test"}'
     exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
     printf '%s\r\n' 'POST /api/service HTTP/1.0' 'Host: 127.0.0.1' \
         'Content-Type: application/json' "Content-Length: ${#body}" '' >&3
     printf '%s' "$body" >&3
-    timeout 5 head -n 1 <&3 | awk '{ print $2 }'
+    timeout 5 cat <&3
     exec 3<&-
 }
+
+# the nginx worker of a contender: the master's one child
+worker_of() {
+    awk '{ print $1 }' "/proc/$1/task/$1/children" 2>/dev/null
+}
+has_worker() { [ -n "$(worker_of "$1")" ]; }
 
 for c in "${contenders[@]}"; do
     dir=$work/$c
     mkdir -p "$dir/logs" "$dir/temp"
-    sed -e "s|@MODULE@|$module|g" -e "s|@USER@|$user|g" \
+    sed -e "s|@USER@|$user|g" \
         -e "s|@PORT@|${port[$c]}|g" -e "s|@REDIS_PORT@|$rport|g" \
         -e "s|@PREFIX@|${prefix[$c]:-}|g" -e "s|@ROOT@|$root|g" \
         -e "s|@LUA_CPATH@|$(dirname "$cjson")/?.so|g" \
-        "bench/$c.conf.in" > "$dir/nginx.conf"
+        -e "s|@MODULE@|${so[$c]:-}|g" \
+        -e "s|@SECRET@|${secret_line[$c]:-}|g" \
+        "bench/${template[$c]}.conf.in" > "$dir/nginx.conf"
 
     ngx=("$nginx" -p "$dir/" -c nginx.conf -e logs/error.log)
     "${ngx[@]}" -t -q || die "$c: $dir/nginx.conf is invalid"
@@ -188,10 +250,21 @@ for c in "${contenders[@]}"; do
         || { tail -n 20 "$dir/logs/error.log" >&2;
              die "$c: nginx did not start on 127.0.0.1:${port[$c]}"; }
 
-    status=$(post_once "${port[$c]}" || true)
+    answer=$(post_once "${port[$c]}" || true)
+    status=$(head -n 1 <<<"$answer" | awk '{ print $2 }')
     [ "$status" = 201 ] \
         || { tail -n 20 "$dir/logs/error.log" >&2;
              die "$c: a valid ticket was answered '$status', not 201"; }
+    # (b) measures the token's cost only if the token is made
+    if [ -n "${secret_line[$c]:-}" ] \
+       && ! grep -q '"token":"c\.' <<<"$answer"
+    then
+        die "$c: the answer has no token: $(tail -n 1 <<<"$answer")"
+    fi
+
+    wait_for 5 has_worker "${pid[$c]}" \
+        || die "$c: nginx has no worker"
+    worker[$c]=$(worker_of "${pid[$c]}")
 done
 
 # --- rounds ---------------------------------------------------------------
@@ -228,6 +301,29 @@ field() {  # field NAME LINE
     sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"
 }
 
+hz=$(getconf CLK_TCK)
+
+# cpu_ticks PID: its user + system time so far (fields 14 and 15 of
+# /proc/PID/stat, all its threads), in clock ticks.  The fields are
+# counted after the command name, which could hold a space.
+cpu_ticks() {
+    sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
+# Redis' own time per script call since the last CONFIG RESETSTAT
+# (INFO commandstats: EVALSHA, and EVAL for a peer that reloads), "-" for
+# none: the part of Redis' CPU time that the script itself takes
+script_us() {
+    "${cli[@]}" INFO commandstats | tr -d '\r' \
+    | awk -F '[:,=]' '/^cmdstat_eval(sha)?:/ { n += $3; u += $5 }
+                      END { if (n) printf "%.2f", u / n; else print "-" }'
+}
+
+per_request() {  # per_request TICKS REQUESTS: microseconds each
+    awk -v t="$1" -v n="$2" -v hz="$hz" \
+        'BEGIN { printf "%.2f", n ? t / hz * 1e6 / n : 0 }'
+}
+
 raw=$work/rounds.txt
 : > "$raw"
 
@@ -241,7 +337,6 @@ fi
 # The machine is shared: tell how much CPU others took during the rounds.
 # Ours are the nginx (masters and workers), redis-server, and this
 # shell's children (wrk, redis-cli), in clock ticks.
-hz=$(getconf CLK_TCK)
 busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 our_ticks() {
     local p ps=("$redis_pid") t=0 c
@@ -265,11 +360,12 @@ busy0=$(busy_ticks)
 ours0=$(our_ticks)
 t0=$(date +%s%N)
 
+n=${#contenders[@]}
 for (( r = 1; r <= rounds; r++ )); do
     # each round starts with the next contender, so that none always
     # follows the same one
-    for (( k = 0; k < 3; k++ )); do
-        c=${contenders[$(( (r - 1 + k) % 3 ))]}
+    for (( k = 0; k < n; k++ )); do
+        c=${contenders[$(( (r - 1 + k) % n ))]}
         say "round $r/$rounds: $c, ${duration}s, $conns connections"
 
         # every run starts from an empty store (the scripts stay cached),
@@ -281,8 +377,20 @@ for (( r = 1; r <= rounds; r++ )); do
             before=$(tickets "${prefix[$c]}")
         fi
 
-        line=$(run_wrk "$c" "$duration")
+        # a worker that died and was replaced took its ticks with it
+        w=$(worker_of "${pid[$c]}")
+        [ "$w" = "${worker[$c]}" ] \
+            || die "$c: the nginx worker ${worker[$c]} is gone (now '$w')"
 
+        "${cli[@]}" CONFIG RESETSTAT >/dev/null
+        nginx0=$(cpu_ticks "$w")
+        redis0=$(cpu_ticks "$redis_pid")
+        line=$(run_wrk "$c" "$duration")
+        nginx1=$(cpu_ticks "$w")
+        redis1=$(cpu_ticks "$redis_pid")
+        script=$(script_us)
+
+        answered=$(field requests "$line")
         ok=$(field ok "$line")
         diff=-
         if [ -n "${prefix[$c]:-}" ]; then
@@ -293,12 +401,16 @@ for (( r = 1; r <= rounds; r++ )); do
         sockerr=$(( $(field connect "$line") + $(field read "$line")
                     + $(field write "$line") + $(field timeout "$line") ))
 
-        printf '%s %d %s %s %s %s %s %s %s %s\n' "$c" "$r" \
+        printf '%s %d %s %s %s %s %s %s %s %s %s %s %s %s %s %s\n' "$c" "$r" \
             "$(awk -v n="$ok" -v d="$(field duration_us "$line")" \
                    'BEGIN { printf "%.0f", n / (d / 1e6) }')" \
             "$(field p50_us "$line")" "$(field p99_us "$line")" \
             "$ok" "$(field other "$line")" "$(field codes "$line")" \
-            "$sockerr" "$diff" >> "$raw"
+            "$sockerr" "$diff" \
+            "$(per_request $(( nginx1 - nginx0 )) "$answered")" \
+            "$(per_request $(( redis1 - redis0 )) "$answered")" \
+            "$answered" $(( nginx1 - nginx0 )) $(( redis1 - redis0 )) \
+            "$script" >> "$raw"
     done
 done
 
@@ -313,11 +425,16 @@ others=$(awk -v b="$busy" -v o="$ours" -v hz="$hz" -v n="$(nproc)" \
 
 # --- report -----------------------------------------------------------------
 
-median() {  # median of the given column for one contender
+median() {  # median CONTENDER COLUMN [FORMAT]: over its rounds
     awk -v c="$1" -v col="$2" '$1 == c { print $col }' "$raw" | sort -n \
-    | awk '{ v[NR] = $1 }
+    | awk -v f="${3:-%.1f}\n" '{ v[NR] = $1 }
            END { if (NR % 2) print v[(NR + 1) / 2];
-                 else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+                 else printf f, (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+spread() {  # spread CONTENDER COLUMN: min..max over its rounds
+    awk -v c="$1" -v col="$2" '$1 == c { print $col }' "$raw" | sort -n \
+    | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo ".." hi }'
 }
 
 sum() {
@@ -326,8 +443,17 @@ sum() {
 }
 
 declare -A rps p50 p99 other sockerr codes diffmax diffmin
+declare -A ncpu rcpu tcpu scpu
 for c in "${contenders[@]}"; do
     rps[$c]=$(median "$c" 3)
+    ncpu[$c]=$(median "$c" 11 '%.2f')
+    rcpu[$c]=$(median "$c" 12 '%.2f')
+    scpu[$c]=-
+    if [ -n "${prefix[$c]:-}" ]; then
+        scpu[$c]=$(median "$c" 16 '%.2f')
+    fi
+    tcpu[$c]=$(awk -v a="${ncpu[$c]}" -v b="${rcpu[$c]}" \
+                   'BEGIN { printf "%.2f", a + b }')
     p50[$c]=$(median "$c" 4)
     p99[$c]=$(median "$c" 5)
     other[$c]=$(sum "$c" 7)
@@ -344,7 +470,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
 ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
 
 failures=()
-for c in module peer; do
+for c in "${contenders[@]}"; do
+    [ -n "${prefix[$c]:-}" ] || continue
     [ "${other[$c]}" -eq 0 ] \
         || failures+=("$c answered ${other[$c]} non-2xx (${codes[$c]% })")
     [ "${sockerr[$c]}" -eq 0 ] \
@@ -371,11 +498,20 @@ then
     commit="$commit (with uncommitted changes)"
 fi
 
+# the difference of two contenders' medians, nginx and Redis
+delta() {
+    awk -v n1="${ncpu[$1]}" -v n0="${ncpu[$2]}" \
+        -v r1="${rcpu[$1]}" -v r0="${rcpu[$2]}" \
+        'BEGIN { printf "nginx %+.2f us, Redis %+.2f us, together %+.2f us",
+                        n1 - n0, r1 - r0, n1 - n0 + r1 - r0 }'
+}
+
 {
     echo "ngx_cs_module benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')," \
-         "commit $commit"
-    echo "command: BENCH_ROUNDS=$rounds BENCH_DURATION=$duration" \
-         "BENCH_CONNECTIONS=$conns BENCH_WARMUP=$warmup make bench"
+         "commit $commit${base_commit:+, baseline $base_commit}"
+    echo "command: ${baseline:+BASELINE=$baseline }BENCH_ROUNDS=$rounds" \
+         "BENCH_DURATION=$duration BENCH_CONNECTIONS=$conns" \
+         "BENCH_WARMUP=$warmup make bench"
     echo "machine: $(nproc) CPUs, $cpu; load average before $load_before," \
          "after $load_after"
     echo "other processes took ~${others}% of the machine's CPU during the" \
@@ -403,6 +539,10 @@ fi
     done
     echo
     echo "module/peer: ${mp}x throughput    module/ceiling: ${mc}x throughput"
+    if [ -n "$baseline" ]; then
+        echo "module/baseline: $(ratio "${rps[module]}" "${rps[baseline]}")x" \
+             "throughput"
+    fi
     echo "verdict: module >= 1.5x peer: $tp (${mp}x);" \
          "module p99 < 2 ms at $conns connections: $tl" \
          "($(ms "${p99[module]}") ms);" \
@@ -411,8 +551,28 @@ fi
         echo "  FAILED: $f"
     done
     echo
+    echo "CPU per answered request, us of user + system time" \
+         "(/proc/<pid>/stat, CLK_TCK $hz):"
+    echo "medians over rounds, each round's min..max beside them; script:" \
+         "Redis' own timing"
+    echo "of the script calls (INFO commandstats usec_per_call, wall clock" \
+         "inside Redis)"
+    printf '%-9s %8s %14s %8s %14s %8s %8s\n' contender "nginx us" \
+        "(rounds)" "Redis us" "(rounds)" together script
+    for c in "${contenders[@]}"; do
+        printf '%-9s %8s %14s %8s %14s %8s %8s\n' "$c" \
+            "${ncpu[$c]}" "$(spread "$c" 11)" \
+            "${rcpu[$c]}" "$(spread "$c" 12)" "${tcpu[$c]}" "${scpu[$c]}"
+    done
+    echo "secret - module (cs_secret: the nonce, the token's HMAC):" \
+         "$(delta secret module)"
+    if [ -n "$baseline" ]; then
+        echo "module - baseline ($base_commit): $(delta module baseline)"
+    fi
+    echo
     echo "rounds (contender round req/s p50_us p99_us 2xx non-2xx codes" \
-         "sock.err tickets-2xx):"
+         "sock.err tickets-2xx nginx_us Redis_us answered nginx_ticks" \
+         "Redis_ticks script_us):"
     sed 's/^/  /' "$raw"
 } | tee "$results"
 
