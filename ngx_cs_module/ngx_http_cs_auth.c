@@ -339,13 +339,54 @@ ngx_http_cs_hmac_name(ngx_pool_t *pool, ngx_str_t *key, const char *purpose,
 }
 
 
+/*
+ * Random bytes from a pool that RAND_bytes() refills 1 KiB at a time: one
+ * call into OpenSSL for 64 nonces, where one a nonce cost more than the
+ * rest of a nonce's work.  The pool belongs to the process that filled it
+ * (ngx_pid): a worker never hands out bytes drawn before its fork, so no
+ * two processes share a nonce.  Bytes are wiped as they are taken.
+ */
+static u_char     ngx_http_cs_pool_bytes[1024];
+static size_t     ngx_http_cs_pool_left;
+static ngx_pid_t  ngx_http_cs_pool_pid;
+
+
+static ngx_int_t
+ngx_http_cs_random(u_char *out, size_t n)
+{
+    u_char  *p;
+
+    if (ngx_http_cs_pool_pid != ngx_pid || ngx_http_cs_pool_left < n) {
+        if (RAND_bytes(ngx_http_cs_pool_bytes,
+                       sizeof(ngx_http_cs_pool_bytes))
+            != 1)
+        {
+            ngx_http_cs_pool_left = 0;
+            return NGX_ERROR;
+        }
+
+        ngx_http_cs_pool_left = sizeof(ngx_http_cs_pool_bytes);
+        ngx_http_cs_pool_pid = ngx_pid;
+    }
+
+    p = ngx_http_cs_pool_bytes + sizeof(ngx_http_cs_pool_bytes)
+        - ngx_http_cs_pool_left;
+
+    ngx_memcpy(out, p, n);
+    ngx_explicit_memzero(p, n);
+    ngx_http_cs_pool_left -= n;
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_http_cs_nonce(ngx_pool_t *pool, ngx_str_t *out)
 {
     u_char     raw[NGX_HTTP_CS_NONCE_LEN];
     ngx_str_t  src;
 
-    if (RAND_bytes(raw, sizeof(raw)) != 1) {
+    if (ngx_http_cs_random(raw, sizeof(raw)) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -61,6 +61,11 @@ my %state;
 $state{ $r->hget("cs:ticket:$_", 'state') }++ for 1 .. 50;
 is_deeply(\%state, { assigned => 3, queued => 47 }, "$name - 3 assigned, 47 queued");
 is($r->llen('cs:queue:alice'), 3, "$name - alice's queue holds 3");
+# each worker draws its nonces from its own random pool: none is shared
+my %nonces = map { $r->hget("cs:ticket:$_", 'nonce') => 1 } 1 .. 50;
+is(scalar keys %nonces, 50, "$name - 50 tickets, 50 different nonces across both workers");
+my %events = map { $r->hget("cs:user:" . $r->hget("cs:ticket:$_", 'userKey'), 'eventId') => 1 } 1 .. 50;
+is(scalar keys %events, 50, "$name - 50 users, 50 different event ids");
 is($r->hget('cs:agent:alice', 'load'), 3, "$name - her load is 3");
 is($r->zcard('cs:backlog'), 47, "$name - the backlog holds 47");
 is($r->zcard('cs:state:queued'), 47, "$name - the index agrees");
