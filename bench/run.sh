@@ -6,6 +6,10 @@
 #   (a) module   cs_service (build/ngx_http_cs_module.so)
 #   (b) secret   the same module and location with cs_secret: every ticket
 #                gets a nonce and its customer's token (an HMAC-SHA256)
+#   (f) rules    the same module and location with 100 cs_rule lines that
+#                the bench's issues never match, so that every intake tries
+#                all 100 regexes (PCRE JIT: pcre_jit on in every module
+#                contender)
 #   (c) peer     libnginx-mod-http-lua + lua-nginx-redis + lua-cjson:
 #                bench/lua/intake.lua, the same checks and the SAME Redis
 #                script (EVALSHA, same ARGV) over a keepalive pool
@@ -53,11 +57,11 @@ conns=${BENCH_CONNECTIONS:-50}
 warmup=${BENCH_WARMUP:-2}
 baseline=${BASELINE:-}
 
-contenders=(module secret peer ceiling)
+contenders=(module rules secret peer ceiling)
 if [ -n "$baseline" ]; then
-    contenders=(module baseline secret peer ceiling)
+    contenders=(module baseline rules secret peer ceiling)
 fi
-declare -A port prefix pid worker template so secret_line
+declare -A port prefix pid worker template so secret_line extra_line
 
 redis_pid=
 base_dir=
@@ -154,6 +158,7 @@ mkdir -p "$work" "$(dirname "$results")"
 cp "$module" "$work/ngx_http_cs_module.so"
 so[module]=$work/ngx_http_cs_module.so
 so[secret]=$work/ngx_http_cs_module.so
+so[rules]=$work/ngx_http_cs_module.so
 
 # --- the baseline: the module at another revision, built apart ----------
 
@@ -202,6 +207,8 @@ for c in "${contenders[@]}"; do
 done
 template[secret]=module
 template[baseline]=module
+template[rules]=module
+prefix[rules]=bench:rules:
 prefix[module]=bench:module:
 prefix[secret]=bench:secret:
 prefix[baseline]=bench:baseline:
@@ -211,6 +218,14 @@ prefix[peer]=bench:peer:
 # `openssl rand -hex 32` makes them
 od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$work/cs.secret"
 secret_line[secret]="cs_secret $work/cs.secret;"
+
+# the rules for (f): 100 rules of the kind a desk writes (caseless words
+# and alternatives), none of which a bench issue matches
+for i in $(seq 1 100); do
+    printf 'cs_rule r%d "(?i)(refund|cancel|return) order %d\\b|invoice %d missing" "Answer %d" billing;\n' \
+        "$i" "$i" "$i" "$i"
+done > "$work/rules.conf"
+extra_line[rules]="include $work/rules.conf;"
 
 # POSTs one ticket with HTTP/1.0 and prints the answer
 post_once() {
@@ -238,6 +253,7 @@ for c in "${contenders[@]}"; do
         -e "s|@LUA_CPATH@|$(dirname "$cjson")/?.so|g" \
         -e "s|@MODULE@|${so[$c]:-}|g" \
         -e "s|@SECRET@|${secret_line[$c]:-}|g" \
+        -e "s|@EXTRA@|${extra_line[$c]:-}|g" \
         "bench/${template[$c]}.conf.in" > "$dir/nginx.conf"
 
     ngx=("$nginx" -p "$dir/" -c nginx.conf -e logs/error.log)
@@ -566,6 +582,8 @@ delta() {
     done
     echo "secret - module (cs_secret: the nonce, the token's HMAC):" \
          "$(delta secret module)"
+    echo "rules - module (100 cs_rule, none matching, pcre_jit on):" \
+         "$(delta rules module)"
     if [ -n "$baseline" ]; then
         echo "module - baseline ($base_commit): $(delta module baseline)"
     fi
