@@ -34,7 +34,8 @@ local routed = 0
 for _, id in ipairs(open) do
     local t = redis.call('HMGET', p .. 'ticket:' .. id, 'state', 'category',
                          'priority')
-    redis.call('HSET', p .. 'ticket:' .. id, 'previousAgent', param)
+    redis.call('HSET', p .. 'ticket:' .. id, 'previousAgent', param,
+               'releasedBy', param)
     if place(id, {state = t[1], category = t[2] or nil, priority = t[3]}, R,
              now, param)
     then

@@ -197,6 +197,8 @@ local function assign_to(id, name, now, from)
     local key = p .. 'ticket:' .. id
     redis.call('HSET', key, 'state', 'assigned', 'agent', name,
                'updatedAt', now)
+    -- whoever let it go before, it is placed now
+    redis.call('HDEL', key, 'releasedBy')
     redis.call('RPUSH', p .. 'queue:' .. name, id)
     index_state(id, from or 'queued', 'assigned')
     if static_agents then
@@ -257,8 +259,10 @@ end
 
 -- hands the backlog, in its order, to this agent while it may take work:
 -- the tickets its skills allow (any, for an agent that lists none; one
--- without a category, for any agent); a ticket this agent let go is never
--- handed back to it.  Looks at the first 100 waiting tickets at most.
+-- without a category, for any agent); a ticket this agent let go (its
+-- releasedBy, cleared once the ticket is placed again) is not handed back
+-- to it.  Looks at the first 1000 waiting tickets at most, a
+-- hundred at a time.
 local function drain(name, now, timeout)
     if static_agents or not name then
         return 0
@@ -266,24 +270,35 @@ local function drain(name, now, timeout)
     local taken = 0
     local skills, nskills = skill_set(redis.call('HGET', p .. 'agent:' .. name,
                                                  'skills'))
-    local waiting = redis.call('ZRANGE', p .. 'backlog', 0, 99)
-    for _, id in ipairs(waiting) do
-        local a = redis.call('HMGET', p .. 'agent:' .. name, 'status',
-                             'lastSeen', 'capacity', 'load')
-        if effective(a[1], a[2], now, timeout) ~= 'online'
-           or (tonumber(a[4]) or 0) >= (tonumber(a[3]) or 0)
-        then
+    -- the tickets passed over stay in the backlog, ahead of the next chunk
+    local passed = 0
+    for _ = 1, 10 do
+        local waiting = redis.call('ZRANGE', p .. 'backlog', passed,
+                                   passed + 99)
+        if #waiting == 0 then
             return taken
         end
-        local t = redis.call('HMGET', p .. 'ticket:' .. id, 'previousAgent',
-                             'category')
-        if t[1] ~= name and (nskills == 0 or not t[2] or skills[t[2]]) then
-            redis.call('ZREM', p .. 'backlog', id)
-            assign_to(id, name, now, 'queued')
-            redis.call('XADD', p .. 'events', 'MAXLEN', '~', 100000, '*',
-                       'type', 'ticket.assigned', 'actor', 'routing',
-                       'ticketId', id, 'agent', name)
-            taken = taken + 1
+        for _, id in ipairs(waiting) do
+            local a = redis.call('HMGET', p .. 'agent:' .. name, 'status',
+                                 'lastSeen', 'capacity', 'load')
+            if effective(a[1], a[2], now, timeout) ~= 'online'
+               or (tonumber(a[4]) or 0) >= (tonumber(a[3]) or 0)
+            then
+                return taken
+            end
+            local t = redis.call('HMGET', p .. 'ticket:' .. id,
+                                 'releasedBy', 'category')
+            if t[1] ~= name and (nskills == 0 or not t[2] or skills[t[2]])
+            then
+                redis.call('ZREM', p .. 'backlog', id)
+                assign_to(id, name, now, 'queued')
+                redis.call('XADD', p .. 'events', 'MAXLEN', '~', 100000, '*',
+                           'type', 'ticket.assigned', 'actor', 'routing',
+                           'ticketId', id, 'agent', name)
+                taken = taken + 1
+            else
+                passed = passed + 1
+            end
         end
     end
     return taken

@@ -80,12 +80,13 @@ local freed = release(param, t)
 
 local agent, state
 if target == '' then
-    redis.call('HSET', key, 'previousAgent', t.agent)
+    redis.call('HSET', key, 'previousAgent', t.agent, 'releasedBy', t.agent)
     agent = place(param, t, R, now, t.agent)
     state = agent and 'assigned' or 'queued'
 elseif from == 'pending' then
     -- stays pending: an open ticket of the new agent, not its load
     redis.call('HSET', key, 'agent', target, 'updatedAt', now)
+    redis.call('HDEL', key, 'releasedBy')
     redis.call('RPUSH', p .. 'queue:' .. target, param)
     if not static_agents then
         redis.call('HSET', p .. 'agent:' .. target, 'lastAssigned', now)

@@ -41,8 +41,11 @@ local messages_key = key .. ':messages'
 -- the same key and message again: the first answer; another message
 local idem_key, digest
 if idem ~= '' then
-    idem_key = p .. 'idem:message:' .. param .. ':' .. idem
-    digest = redis.sha1hex((internal and '1:' or '0:') .. body)
+    -- beside the ticket, where no intake key can name it; the author is
+    -- part of what the key promises
+    idem_key = key .. ':idem:' .. idem
+    digest = redis.sha1hex(role .. ':' .. who .. ':'
+                           .. (internal and '1:' or '0:') .. body)
     local seen = redis.call('GET', idem_key)
     if seen then
         local at, d, state, agent =
@@ -97,7 +100,10 @@ end
 redis.call('RPUSH', messages_key, cjson.encode(m))
 
 local fields = {'updatedAt', now}
-if c.role ~= 'customer' and not internal and not t.firstResponseAt then
+-- (a rule's answer is the response of an auto_resolved ticket: none here)
+if c.role ~= 'customer' and not internal and not t.firstResponseAt
+   and t.state ~= 'auto_resolved'
+then
     fields[#fields + 1] = 'firstResponseAt'
     fields[#fields + 1] = now
 end

@@ -304,6 +304,17 @@ is($r->llen("cs:ticket:$id:messages"), 1, "$name - one message");
                 { 'Idempotency-Key' => 'k-1' });
 is($st, 409, "$name - another message under the key: 409");
 is($m->{error}, 'idempotency_key_reused', "$name - idempotency_key_reused");
+# an intake's key cannot name a message's record
+my ($ist) = api(POST => 'service', undef, '{"userId":"x","issue":"y"}',
+                { 'Idempotency-Key' => "message:$id:k-2" });
+is($ist, 201, "$name - an intake with a key shaped like a message's");
+($st, $m) = api(POST => "tickets/$id/messages", $tok, '{"body":"mine"}',
+                { 'Idempotency-Key' => 'k-2' });
+is($st, 201, "$name - does not block the message's own key");
+# the author is part of what the key promises
+($st, $m) = api(POST => "tickets/$id/messages", $alice, '{"body":"mine"}',
+                { 'Idempotency-Key' => 'k-2' });
+is($st, 409, "$name - the same key and body from another author: 409, never the first author's message as a replay");
 
 
 

@@ -236,3 +236,36 @@ is($b->{agent}, 'agent1', "$name - null: the other one");
 is($b->{state}, 'solved', "$name - solved");
 is($r->llen('cs:queue:agent1'), 0, "$name - out of the queue");
 is_deeply([ grep { /agent:/ } $r->keys('*') ], [], "$name - no registry record");
+
+
+
+=== TEST 7: the agent that let a ticket go takes it again from the backlog once the ticket has been placed since (reopened after a solve)
+--- stored
+my $a = new_agent('ann', 1);
+my $t = intake('u1');
+my $id = $t->{ticketId};
+main::assign($id, $main::Admin, '{"agent":null}');
+is($r->hget("cs:ticket:$id", 'releasedBy'), 'ann', "$name - let go by ann: waits, not for her");
+main::assign($id, $main::Admin, '{"agent":"ann"}');
+ok(!$r->hexists("cs:ticket:$id", 'releasedBy'), "$name - placed again: the mark is gone");
+is($r->hget("cs:ticket:$id", 'previousAgent'), 'ann', "$name - previousAgent stays as history");
+api(POST => "tickets/$id/status", $a, '{"state":"solved"}');
+api(PUT => 'agents/ann/presence', $a, '{"status":"offline"}');
+my ($st, $m) = api(POST => "tickets/$id/messages", $t->{token}, '{"body":"again"}');
+is($m->{state}, 'queued', "$name - reopened with ann offline: queued");
+my (undef, $p) = api(PUT => 'agents/ann/presence', $a, '{"status":"online"}');
+is($p->{taken}, 1, "$name - ann back online drains it to her");
+is($r->hget("cs:ticket:$id", 'agent'), 'ann', "$name - hers");
+invariants_hold($name);
+
+
+
+=== TEST 8: a drain looks past tickets the agent may not take: 100 waiting tickets of another category do not hide the one it may
+--- stored
+my ($st, $b) = admin(PUT => 'agents/bil', '{"capacity":2,"skills":["billing"]}');
+intake("t$_", category => 'tech') for 1 .. 110;
+my $bill = intake('b1', category => 'billing')->{ticketId};
+my (undef, $p) = api(PUT => 'agents/bil/presence', $b->{token}, '{"status":"online"}');
+is($p->{taken}, 1, "$name - the billing ticket, behind 110 others, is drained");
+is($r->hget("cs:ticket:$bill", 'agent'), 'bil', "$name - to bil");
+is($r->zcard('cs:backlog'), 110, "$name - the others wait");
