@@ -1,8 +1,11 @@
 -- POST tickets/{id}/fields: its agent or an admin sets the priority, the
 -- category (null: none) or both, while the ticket is queued, assigned or
 -- pending; a waiting ticket whose priority changes moves in the backlog.
+-- A waiting ticket whose category changes is routed again: an agent the
+-- skills rule kept from it may take it now.
 -- ARGV[6..9]: '1' when a priority was sent, the priority, '1' when a
--- category was sent, the category ('' for null).
+-- category was sent, the category ('' for null); then the routing
+-- settings (see routing()).
 -- Runs after ngx_http_cs_common.lua.
 
 local c, refusal = who_calls(false)
@@ -12,6 +15,7 @@ end
 
 local has_priority, priority = ARGV[6] == '1', ARGV[7]
 local has_category, category = ARGV[8] == '1', ARGV[9]
+local R = routing(10)
 
 local key = p .. 'ticket:' .. param
 local t = hash(key)
@@ -31,7 +35,11 @@ end
 
 local now = now_ms()
 
-local refused = foreign({p .. 'backlog', 'zset'})
+local keys = desk_keys()
+if t.state == 'queued' and has_category then
+    keys = routing_keys(keys, R)
+end
+local refused = foreign(unpack(keys))
     or event('ticket.fields', 'ticketId', param,
                       'priority', has_priority and priority or '',
                       'category', has_category and category or '')
@@ -62,6 +70,17 @@ if has_priority and t.state == 'queued' then
     if old then
         redis.call('ZADD', p .. 'backlog',
                    RANK[priority] * BAND + tonumber(old) % BAND, param)
+    end
+end
+
+-- a new category may open the ticket to an agent the skills rule kept
+-- from it
+if has_category and t.state == 'queued' then
+    local to = route(R, now, t.releasedBy, t.category)
+    if to then
+        redis.call('ZREM', p .. 'backlog', param)
+        assign_to(param, to, now, 'queued')
+        t.state, t.agent = 'assigned', to
     end
 end
 

@@ -105,7 +105,10 @@ ngx_http_cs_assign_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
 }
 
 
-/* POST tickets/{id}/fields: for each field, "1" when sent, then its value */
+/*
+ * POST tickets/{id}/fields: for each field, "1" when sent, then its value;
+ * then routing (a waiting ticket whose category changes is routed again)
+ */
 ngx_int_t
 ngx_http_cs_fields_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
     ngx_array_t *args)
@@ -129,7 +132,8 @@ ngx_http_cs_fields_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
            != NGX_OK
         || ngx_http_cs_push(args, (u_char *) category->str.data,
                             category->is_null ? 0 : category->str.len)
-           != NGX_OK)
+           != NGX_OK
+        || ngx_http_cs_push_routing(r, args) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -159,3 +159,17 @@ new_agent('small', 2);
 is_deeply([ map { intake("l$_")->{agent} } 1 .. 5 ], [qw(big big small big small)],
           "$name - spare capacity, then the oldest last assignment");
 invariants_hold($name);
+
+
+
+=== TEST 7: a waiting ticket whose category changes is routed again: an agent the skills rule kept from it takes it at once
+--- stored
+my $sam = main::skilled_agent('sam', '"shipping"');
+my $t = intake('c1', category => 'billing');
+is($t->{state}, 'queued', "$name - billing, and only a shipping agent: queued");
+my ($st, $b) = api(POST => "tickets/$t->{ticketId}/fields", $main::Admin, '{"category":"shipping"}');
+is($st, 200, "$name - 200");
+is($b->{state}, 'assigned', "$name - now shipping: assigned");
+is($b->{agent}, 'sam', "$name - to sam");
+is($r->zcard('cs:backlog'), 0, "$name - out of the backlog");
+invariants_hold($name);
