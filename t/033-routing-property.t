@@ -12,11 +12,12 @@
 # that lapses (the agent's lastSeen written far in the past: the scripts
 # take their time from Redis, so a lapse is made, not waited for), changes
 # of state by the ticket's agent or an admin (pending, solved, closed),
-# assignments to a name or to null, customers' messages (reopens), agents
-# deleted, and the cs_close_after sweep (its lock taken by one host,
-# refused to another, handed back).  About one step in five is one the
-# desk must refuse (another agent's ticket, a change the states' table
-# does not allow, an agent at capacity, a wrong proof).
+# assignments to a name or to null, priority and category changes,
+# customers' messages (reopens) and agents' replies, agents deleted, and
+# the cs_close_after sweep (its lock taken by one host, refused to
+# another, handed back).  About one step in five is one the desk must
+# refuse (another agent's ticket, a change the states' table does not
+# allow, an agent at capacity, a wrong proof).
 #
 # After every step:
 #   - chaos/DeskCheck.pm checks the whole store (its invariants: each
@@ -81,7 +82,7 @@ my $R = Resp->new($port);
 
 my %SHA;
 for my $s (qw(intake agent_put agent_presence agent_delete ticket_status
-              ticket_assign ticket_message sweep))
+              ticket_assign ticket_message ticket_fields sweep))
 {
     $SHA{$s} = $R->call('SCRIPT', 'LOAD', CsTest::desk_script($s));
 }
@@ -534,6 +535,34 @@ $MODEL{ticket_message} = sub {
     return ['ok', 201];
 };
 
+$MODEL{ticket_fields} = sub {
+    my ($w, $s) = @_;
+    return error(401, 'unauthorized') unless caller_ok($w, $s);
+    my $id = $s->{param};
+    my $t = $w->{t}{$id} or return error(404, 'not_found');
+    return error(403, 'forbidden')
+        if $s->{role} eq 'agent' && ($t->{agent} // '') ne $s->{who};
+    return error(409, 'invalid_transition')
+        unless $t->{state} =~ /^(queued|assigned|pending)$/;
+    $t->{updatedAt} = $w->{now};
+    if ($s->{set_category}) {
+        $t->{category} = $s->{category};
+        delete $t->{category} unless defined $s->{category};
+    }
+    if ($s->{set_priority}) {
+        $t->{priority} = $s->{priority};
+        # a waiting ticket moves to its new priority's place, and keeps
+        # the time it entered the backlog
+        for my $e (@{ $w->{backlog} }) {
+            next unless $e->[0] eq $id;
+            $e->[1] = $RANK{ $s->{priority} } * 1e15 + $e->[1] % 1e15;
+        }
+        $w->{backlog} = [ sort { $a->[1] <=> $b->[1] } @{ $w->{backlog} } ];
+        $w->{seen}{priority_moved}++ if $t->{state} eq 'queued';
+    }
+    return ['ok', 200];
+};
+
 $MODEL{sweep} = sub {
     my ($w, $s) = @_;
     my $holder = $w->{lock};
@@ -626,6 +655,10 @@ sub with_argv {
         agent_delete => sub { [ @caller, @routing ] },
         ticket_status => sub { [ @caller, $s->{to}, @routing ] },
         ticket_assign => sub { [ @caller, $s->{target}, @routing ] },
+        ticket_fields => sub {
+            [ @caller, $s->{set_priority} ? 1 : '', $s->{priority} // '',
+              $s->{set_category} ? 1 : '', $s->{category} // '' ]
+        },
         ticket_message => sub {
             [ @caller, $s->{body}, $s->{internal} ? 1 : '', '', @routing ]
         },
@@ -718,6 +751,23 @@ $MAKE{ticket_assign} = sub {
              target => $target };
 };
 
+$MAKE{ticket_fields} = sub {
+    my ($w) = @_;
+    my $id = some_ticket($w, qw(queued assigned pending)) // return;
+    my $t = $w->{t}{$id};
+    my %s = (script => 'ticket_fields', actor($w, $t), param => $id);
+    @s{qw(set_priority priority)} = (1, pick(@PRIORITIES)) if chance(0.6);
+    @s{qw(set_category category)} = (1, pick(@CATEGORIES))
+        if !$s{set_priority} || chance(0.4);
+    # a waiting ticket's new category is not routed: a known fault
+    # (below), left out of the walks
+    if ($t && $t->{state} eq 'queued') {
+        delete @s{qw(set_category category)};
+        @s{qw(set_priority priority)} = (1, pick(@PRIORITIES));
+    }
+    return \%s;
+};
+
 $MAKE{ticket_message} = sub {
     my ($w) = @_;
     my $id = some_ticket($w, qw(pending solved auto_resolved)) // return;
@@ -751,7 +801,8 @@ $MAKE{sweep} = sub {
 # how often each kind of step comes
 my @WEIGHTS = (intake => 24, agent_put => 7, agent_presence => 14,
                lapse => 3, agent_delete => 1, ticket_status => 20,
-               ticket_assign => 12, ticket_message => 12, sweep => 7);
+               ticket_assign => 12, ticket_message => 12, sweep => 7,
+               ticket_fields => 5);
 
 sub next_step {
     my ($w) = @_;
@@ -1099,7 +1150,8 @@ if (!$failed && !defined $ONLY) {
     for my $what (qw(intake_assigned intake_queued auto sticky drained
                      status_pending status_solved status_closed null_routed
                      null_queued assign_named assign_pending reopen_back
-                     reopen_routed reopen_queued swept lowered))
+                     reopen_routed reopen_queued swept lowered
+                     priority_moved))
     {
         ok($seen{$what}, "the walks reached $what ("
                          . ($seen{$what} // 0) . ' times)');
@@ -1181,5 +1233,23 @@ known_fault('drain() looks at the first 100 waiting tickets only',
                                  priority => 'normal') } },
             sub { +{ script => 'ticket_status', as_agent($_[0], 'sam'),
                      param => 1, to => 'solved' } });
+
+# README, the routing rules: a ticket waits only when no agent may take
+# it; ngx_http_cs_ticket_fields.lua changes a waiting ticket's category
+# without routing it, so a billing ticket made one without a category
+# waits while an agent with room, who lists shipping only, may now take
+# it (until some agent's capacity frees)
+known_fault('a waiting ticket whose category changes is not routed again',
+            'a waiting ticket whose category now lets a free agent take'
+            . ' it goes to that agent', \%DESK,
+            sub { +{ script => 'agent_put', admin(), param => 'cy',
+                     capacity => 2, skills => 'shipping',
+                     token => sha256_hex('cy') } },
+            sub { +{ script => 'agent_presence', as_agent($_[0], 'cy'),
+                     param => 'cy', status => 'online' } },
+            sub { +{ intake_step(user => 'u1', category => 'billing',
+                                 priority => 'high') } },
+            sub { +{ script => 'ticket_fields', admin(), param => 1,
+                     set_category => 1, category => undef } });
 
 done_testing();
