@@ -2,7 +2,7 @@ package DeskCheck;
 
 # The invariants of a desk's whole store (DESIGN §Ticket states, §Routing),
 # for chaos/desk.pl (after a `make chaos` mode, or by hand) and for
-# t/033-routing-property.t (after every step of its random walks).  Core
+# t/034-routing-property.t (after every step of its random walks).  Core
 # Perl only.  The store is read in a few round trips whatever its size
 # (SCAN, then each key's TYPE and its read pipelined together), and the
 # checks then look at what was read; each violation is reported with its
