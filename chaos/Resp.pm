@@ -15,7 +15,7 @@ sub new {
                                      PeerPort => $port, Timeout => 10)
         or die "cannot reach Redis on 127.0.0.1:$port: $!\n";
     binmode $sock;
-    return bless { sock => $sock }, $class;
+    return bless { sock => $sock, buf => '', pos => 0 }, $class;
 }
 
 sub _cmd {
@@ -24,28 +24,60 @@ sub _cmd {
     return $s;
 }
 
+# the replies are read in large chunks and parsed from a buffer: a
+# check reads thousands of small values, which line-by-line reads would
+# pay for one by one
+sub _more {
+    my ($self) = @_;
+    substr($self->{buf}, 0, $self->{pos}, '');
+    $self->{pos} = 0;
+    my $n = sysread($self->{sock}, $self->{buf}, 1 << 16,
+                    length $self->{buf});
+    die "Redis closed the connection\n" unless $n;
+}
+
+sub _line {
+    my ($self) = @_;
+    my $i;
+    $self->_more while ($i = index($self->{buf}, "\r\n", $self->{pos})) < 0;
+    my $line = substr($self->{buf}, $self->{pos}, $i - $self->{pos});
+    $self->{pos} = $i + 2;
+    return $line;
+}
+
 sub _read {
     my ($self) = @_;
-    my $sock = $self->{sock};
-    local $/ = "\r\n";
-    my $line = <$sock>;
-    defined $line or die "Redis closed the connection\n";
-    chomp $line;
+    my $line = $self->_line;
     my ($t, $v) = (substr($line, 0, 1), substr($line, 1));
     return $v if $t eq '+' or $t eq ':';
     return { err => $v } if $t eq '-';
     if ($t eq '$') {
         return undef if $v < 0;
-        my $buf = '';
-        while (length($buf) < $v + 2) {
-            my $n = read($sock, $buf, $v + 2 - length($buf), length($buf));
-            die "short read from Redis\n" unless $n;
-        }
-        return substr($buf, 0, $v);
+        $self->_more while length($self->{buf}) - $self->{pos} < $v + 2;
+        my $s = substr($self->{buf}, $self->{pos}, $v);
+        $self->{pos} += $v + 2;
+        return $s;
     }
     if ($t eq '*') {
         return undef if $v < 0;
-        return [ map { $self->_read } 1 .. $v ];
+        # the usual array, of bulk strings, without a call for each
+        my @a;
+        for (1 .. $v) {
+            my $i = index($self->{buf}, "\r\n", $self->{pos});
+            if ($i < 0 || substr($self->{buf}, $self->{pos}, 1) ne '$') {
+                push @a, $self->_read;
+                next;
+            }
+            my $n = substr($self->{buf}, $self->{pos} + 1,
+                           $i - $self->{pos} - 1);
+            if ($n < 0 || length($self->{buf}) < $i + 4 + $n) {
+                push @a, $self->_read;
+                next;
+            }
+            push @a, substr($self->{buf}, $i + 2, $n);
+            $self->{pos} = $i + 4 + $n;
+        }
+        return \@a;
     }
     die "bad reply from Redis: $line\n";
 }
