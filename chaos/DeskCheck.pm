@@ -453,7 +453,7 @@ sub check_messages {
     }
     for my $id (@{ $self->{ids} }) {
         my $t = $tickets->{$id};
-        my $first;
+        my ($first, %at);
         for my $raw (@{ $self->{messages}{$id} // [] }) {
             $msgs++;
             my $m = eval { $json->decode($raw) };
@@ -465,10 +465,17 @@ sub check_messages {
             $bodies{$id}{ $m->{body} // '' }++;
             if (($m->{from} // '') eq 'agent' && !$m->{internal}) {
                 $first //= $m->{at};
+                $at{ $m->{at} } = 1;
             }
         }
         my $fr = $t->{firstResponseAt};
-        if (defined $first || defined $fr) {
+        if (defined $t->{rule}) {
+            # a rule answered it: a reply while it was auto_resolved is no
+            # first response, one after a reopen is
+            $self->bad(first_response => "ticket $id: firstResponseAt $fr"
+                       . " is the time of no public agent message")
+                if defined $fr && !$at{$fr};
+        } elsif (defined $first || defined $fr) {
             $self->bad(first_response => "ticket $id: firstResponseAt "
                        . ($fr // '(none)') . ", first public agent message"
                        . " at " . ($first // '(none)'))
