@@ -88,7 +88,8 @@ local function offline_since(a, timeout)
 end
 
 -- the assigned tickets of the agents offline for cs_reassign_after, at
--- most a batch: {id, agent, category}.  An agent with no load has none.
+-- most a batch: {id, agent, category, priority}.  An agent with no load
+-- has none.
 local R, moves = routing(11), {}
 if not static_agents then
     local names = redis.pcall('SMEMBERS', p .. 'agents')
@@ -119,11 +120,12 @@ if not static_agents then
                     break
                 end
                 local t = redis.pcall('HMGET', p .. 'ticket:' .. id, 'state',
-                                      'agent', 'category')
+                                      'agent', 'category', 'priority')
                 -- a pending ticket stays; one not the agent's is not ours
                 if not t.err and t[1] == 'assigned' and t[2] == name then
                     moves[#moves + 1] = {id = id, agent = name,
-                                         category = t[3] or nil}
+                                         category = t[3] or nil,
+                                         priority = t[4] or nil}
                 end
             end
         end
@@ -177,7 +179,8 @@ end
 -- previous agent (a drain never hands it back), then routed by the skills
 -- rules, never to that agent, or into the backlog
 for _, m in ipairs(moves) do
-    local t = {agent = m.agent, state = 'assigned', category = m.category}
+    local t = {agent = m.agent, state = 'assigned', category = m.category,
+               priority = m.priority}
     release(m.id, t)
     redis.call('HSET', p .. 'ticket:' .. m.id, 'previousAgent', m.agent)
     local to = place(m.id, t, R, now, m.agent)

@@ -4,7 +4,8 @@
 # heartbeat lapsed (lastSeen + cs_presence_timeout).  Its pending tickets
 # stay; away is not offline; when it returns, its re-routed tickets do not
 # come back to it.  Agents and tickets go through the API; the script is
-# also called directly (TEST 7) for its batch, its proofs and cs_agents.
+# also called directly (TEST 7) for its batch, its proofs and cs_agents,
+# and fed a large batch through nginx (TEST 8).
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use CsTest;
@@ -87,6 +88,12 @@ sub rerouted_events {
            CsTest::redis()->xrange(($p // 'cs:') . 'events', '-', '+');
 }
 
+# the backlog, in its drain order
+sub backlog {
+    my ($p) = @_;
+    return [ CsTest::redis()->zrange(($p // 'cs:') . 'backlog', 0, -1) ];
+}
+
 sub queue {
     my ($name, $p) = @_;
     return [ CsTest::redis()->lrange(($p // 'cs:') . "queue:$name", 0, -1) ];
@@ -163,24 +170,29 @@ for my $id (@assigned) {
            "$name - $id: within a few ticks (" . ($t->{updatedAt} - $since)
            . " ms)");
     }
-    is($r->zscore('cs:state:assigned', $id), $id, "$name - $id: state:assigned");
+    is($r->zscore('cs:state:assigned', $id), $id,
+       "$name - $id: state:assigned");
 }
 is_deeply(main::queue('bob'), \@assigned, "$name - bob's queue");
-is_deeply(main::queue('alice'), \@pending, "$name - alice keeps her pending ones");
+is_deeply(main::queue('alice'), \@pending,
+          "$name - alice keeps her pending ones");
 for my $id (@pending) {
     my $t = main::ticket_of($id);
-    is("$t->{state} $t->{agent}", 'pending alice', "$name - $id stays pending, hers");
+    is("$t->{state} $t->{agent}", 'pending alice',
+       "$name - $id stays pending, hers");
     ok(!exists $t->{previousAgent}, "$name - $id: no previousAgent");
 }
 my $agents = CsApi::agents_by_name();
 is($agents->{alice}{load}, 0, "$name - alice's load is 0");
 is($agents->{bob}{load}, 3, "$name - bob's load is 3");
 is($agents->{alice}{status}, 'offline', "$name - alice is offline");
-is_deeply([ sort { $a->{ticketId} <=> $b->{ticketId} } main::rerouted_events() ],
-          [ map { { type => 'ticket.rerouted', actor => 'sweep', ticketId => $_,
-                    from => 'alice', to => 'bob' } } @assigned ],
+is_deeply([ sort { $a->{ticketId} <=> $b->{ticketId} }
+            main::rerouted_events() ],
+          [ map { { type => 'ticket.rerouted', actor => 'sweep',
+                    ticketId => $_, from => 'alice', to => 'bob' } }
+            @assigned ],
           "$name - one ticket.rerouted each");
-is($r->llen('cs:queue:unassigned'), 0, "$name - the backlog is empty");
+is_deeply(main::backlog(), [], "$name - the backlog is empty");
 # the lock lives ten ticks: 1 s for a tick of cs_reassign_after / 10, not
 # 10 s for one of cs_close_after (4d) / 10, at most 1 s
 my $pttl = $r->pttl('cs:lock:sweep');
@@ -190,7 +202,9 @@ ok($pttl > 0 && $pttl <= 1000, "$name - the tick follows cs_reassign_after "
 ok(CsTest::wait_until(sub { main::say('bob'); main::now_ms() - $since > 2500 },
                       10), "$name - a second later");
 is(scalar(main::rerouted_events()), 3, "$name - still three events");
-is_deeply(main::queue('alice'), \@pending, "$name - alice's queue is unchanged");
+is_deeply(main::queue('alice'), \@pending,
+          "$name - alice's queue is unchanged");
+CsApi::invariants_hold($name);
 
 
 
@@ -228,14 +242,17 @@ is(main::agent_of('alice')->{offlineSince}, $seen + 1000, "$name - kept");
 my ($st) = CsApi::admin(PUT => 'agents/carol', '{"capacity":1}');
 is($st, 201, "$name - carol is created");
 my $c = main::agent_of('carol');
-is($c->{offlineSince}, $c->{createdAt}, "$name - a new agent: offline since its creation");
+is($c->{offlineSince}, $c->{createdAt},
+   "$name - a new agent: offline since its creation");
+CsApi::invariants_hold($name);
 
 
 
 === TEST 3: no one eligible: the tickets go to the backlog (queued, no agent, previousAgent alice, in order); her pending one stays
 --- stored
 main::agent('alice', 10);
-my @mine = main::tickets_for('alice', 'online', ({}) x 4);
+my @mine = main::tickets_for('alice', 'online', {}, {}, {},
+                             { priority => 'urgent' });
 main::pend('alice', $mine[1]);
 my @assigned = @mine[0, 2, 3];
 # bob is online but full; carol is away
@@ -245,24 +262,29 @@ main::agent('carol', 5, 'away');
 ok(main::say('alice', 'offline'), "$name - alice says offline");
 ok(main::wait_moved('alice', \@assigned, bob => 'online', carol => 'away'),
    "$name - her assigned tickets left her");
-is_deeply([ $r->lrange('cs:queue:unassigned', 0, -1) ], \@assigned,
-          "$name - in the backlog, in order");
+is_deeply(main::backlog(), [ @assigned[2, 0, 1] ],
+          "$name - in the backlog, in its order: the urgent one first");
 for my $id (@assigned) {
     my $t = main::ticket_of($id);
     is($t->{state}, 'queued', "$name - $id queued");
     ok(!exists $t->{agent}, "$name - $id has no agent");
     is($t->{previousAgent}, 'alice', "$name - $id: previousAgent alice");
     is($r->zscore('cs:state:queued', $id), $id, "$name - $id: state:queued");
-    is($r->zscore('cs:state:assigned', $id), undef, "$name - $id: not in state:assigned");
+    is($r->zscore('cs:state:assigned', $id), undef,
+       "$name - $id: not in state:assigned");
 }
 is_deeply(main::queue('alice'), [ $mine[1] ], "$name - her pending one stays");
 is(CsApi::agents_by_name()->{alice}{load}, 0, "$name - alice's load is 0");
 is(CsApi::agents_by_name()->{bob}{load}, 1, "$name - bob's load is unchanged");
-is_deeply([ map { "$_->{ticketId}:$_->{from}:$_->{to}" } main::rerouted_events() ],
-          [ map { "$_:alice:" } @assigned ], "$name - the events name no agent");
+is_deeply([ map { "$_->{ticketId}:$_->{from}:$_->{to}" }
+            main::rerouted_events() ],
+          [ map { "$_:alice:" } @assigned ],
+          "$name - the events name no agent");
 my (undef, $list) = CsApi::admin(GET => 'tickets?state=queued');
-is_deeply([ map { $_->{ticketId} } @{ $list->{tickets} } ], \@assigned,
+is_deeply([ map { $_->{ticketId} } @{ $list->{tickets} } ],
+          [ @assigned[2, 0, 1] ],
           "$name - GET tickets?state=queued lists them");
+CsApi::invariants_hold($name);
 
 
 
@@ -272,13 +294,13 @@ main::agent('alice', 3);
 my @assigned = main::tickets_for('alice', 'online', ({}) x 3);
 ok(main::say('alice', 'offline'), "$name - alice says offline");
 ok(main::wait_moved('alice', \@assigned), "$name - her tickets left her");
-is($r->llen('cs:queue:unassigned'), 3, "$name - for the backlog");
+is_deeply(main::backlog(), \@assigned, "$name - for the backlog");
 my ($st, $p) = CsApi::api(PUT => 'agents/alice/presence', $main::Token{alice},
                           '{"status":"online"}');
 is($p->{taken}, 0, "$name - and takes none of them");
 ($st) = CsApi::admin(PUT => 'agents/alice', '{"capacity":5}');
 is($st, 200, "$name - more capacity");
-is_deeply([ $r->lrange('cs:queue:unassigned', 0, -1) ], \@assigned,
+is_deeply(main::backlog(), \@assigned,
           "$name - still none: the backlog keeps them");
 is_deeply(main::queue('alice'), [], "$name - her queue is empty");
 main::say('alice');
@@ -287,7 +309,7 @@ is($new->{agent}, 'alice', "$name - a new ticket goes to her");
 is_deeply(main::queue('alice'), [ $new->{ticketId} ], "$name - her queue");
 main::agent('bob', 5);
 is_deeply(main::queue('bob'), \@assigned, "$name - bob takes the backlog");
-is($r->llen('cs:queue:unassigned'), 0, "$name - which is empty");
+is_deeply(main::backlog(), [], "$name - which is empty");
 is(scalar(main::rerouted_events()), 3, "$name - three ticket.rerouted");
 # bob goes offline in turn: his tickets may go to alice now (another agent
 # let them go), never back to bob
@@ -298,6 +320,7 @@ is_deeply([ map { main::ticket_of($_)->{agent} } @assigned ],
           [ ('alice') x 3 ], "$name - to alice");
 is_deeply([ map { main::ticket_of($_)->{previousAgent} } @assigned ],
           [ ('bob') x 3 ], "$name - previousAgent bob");
+CsApi::invariants_hold($name);
 
 
 
@@ -325,6 +348,7 @@ is(CsApi::agents_by_name()->{alice}{load}, 2, "$name - her load");
 is(CsApi::agents_by_name()->{alice}{status}, 'away', "$name - she is away");
 is_deeply([ map { $_->{ticketId} } main::rerouted_events() ], \@carols,
           "$name - one event, carol's");
+CsApi::invariants_hold($name);
 
 
 
@@ -343,12 +367,12 @@ is(main::ticket_of($ids[1])->{state}, 'queued',
    "$name - billing: bob and dan list other skills, so the backlog");
 like(main::ticket_of($ids[2])->{agent}, qr/^(bob|dan)$/,
      "$name - no category: to an online agent");
-is_deeply([ $r->lrange('cs:queue:unassigned', 0, -1) ], [ $ids[1] ],
-          "$name - the backlog");
+is_deeply(main::backlog(), [ $ids[1] ], "$name - the backlog");
 is_deeply({ map { $_->{ticketId} => $_->{to} } main::rerouted_events() },
           { $ids[0] => 'bob', $ids[1] => '',
             $ids[2] => main::ticket_of($ids[2])->{agent} },
           "$name - the events");
+CsApi::invariants_hold($name);
 
 
 
@@ -374,7 +398,7 @@ my @calls = map { [ $r->eval($src, 1, 'unit:', @argv) ] } 1 .. 4;
 is_deeply(\@calls, [ [1, 0, 1, 100], [1, 0, 1, 100], [1, 0, 0, 50],
                      [1, 0, 0, 0] ],
           "$name - {held, closed, more, rerouted}: 100, 100, 50, then none");
-is($r->llen('unit:queue:unassigned'), 250, "$name - 250 in the backlog");
+is($r->zcard('unit:backlog'), 250, "$name - 250 in the backlog");
 is_deeply([ $r->lrange('unit:queue:alice', 0, -1) ], [251, 252],
           "$name - the pending ones stay");
 is($r->hget('unit:agent:alice', 'load'), 0, "$name - load 0");
@@ -390,7 +414,7 @@ $r->hincrby('unit:agent:alice', 'load', 1);
 my @later = @argv;
 $later[9] = 2000;
 is_deeply([ $r->eval($src, 1, 'unit:', @later) ], [1, 0, 0, 0],
-          "$name - an agent offline for less than cs_reassign_after keeps them");
+          "$name - offline for less than cs_reassign_after: it keeps them");
 # a foreign value where routing may write: refused, named, nothing written
 $r->sadd('unit:agents', 'bob');
 $r->hset('unit:agent:bob', name => 'bob', status => 'online',
@@ -414,3 +438,42 @@ $static[4] = '1';
 is_deeply([ $r->eval($src, 1, 'unit:', @static) ], [1, 0, 0, 0],
           "$name - with cs_agents, nothing");
 is($r->hget('unit:ticket:252', 'agent'), 'alice', "$name - the ticket stays");
+
+
+
+=== TEST 8: through nginx, a full batch brings the sweep back at once: the 250 assigned tickets of an agent offline for long all reach the backlog within one tick (1 s)
+--- config
+location /api/ {
+    cs_api;
+    cs_secret $TEST_NGINX_CS_SECRET;
+    cs_admin_keys $TEST_NGINX_CS_ADMIN_KEYS;
+    cs_redis_server 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    cs_reassign_after 10s;
+}
+--- stored
+my $now = main::now_ms();
+$r->hset('cs:agent:alice', name => 'alice', status => 'offline',
+         lastSeen => $now - 60000, offlineSince => $now - 60000,
+         createdAt => $now - 120000, capacity => 300, load => 250);
+for my $id (1 .. 250) {
+    $r->hset("cs:ticket:$id", id => $id, state => 'assigned',
+             agent => 'alice', priority => 'normal',
+             createdAt => $now - 90000, updatedAt => $now - 90000);
+    $r->zadd('cs:state:assigned', $id, $id);
+    $r->rpush('cs:queue:alice', $id);
+}
+# the sweep finds her once she is registered: every ticket is in place
+$r->sadd('cs:agents', 'alice');
+ok(CsTest::wait_until(sub { $r->zcard('cs:backlog') == 250 }, 10),
+   "$name - 250 in the backlog");
+my @at = sort { $a <=> $b } map { $r->hget("cs:ticket:$_", 'updatedAt') }
+         1 .. 250;
+my $spread = $at[-1] - $at[0];
+SKIP: {
+    skip 'timing under valgrind', 1 if CsTest::valgrind();
+    ok($spread < 1000, "$name - within one tick (1 s): ${spread} ms");
+}
+is(scalar(main::rerouted_events()), 250, "$name - 250 events");
+is($r->hget('cs:agent:alice', 'load'), 0, "$name - alice's load is 0");
+is($r->llen('cs:queue:alice'), 0, "$name - her queue is empty");
+is($r->zcard('cs:state:queued'), 250, "$name - all queued");
