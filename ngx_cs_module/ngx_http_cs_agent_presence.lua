@@ -29,10 +29,18 @@ if refused then
     return refused
 end
 
-redis.call('HSET', key, 'status', status, 'lastSeen', now)
-if status == 'offline' and was ~= 'offline' then
-    redis.call('HSET', key, 'offlineSince', now)
+-- offlineSince: the moment it became offline, for cs_reassign_after; on
+-- every change of the said status to offline: now, or when its heartbeat
+-- lapsed if that came first (a new agent has it from its creation, and
+-- an offline agent keeps it while it says offline again)
+if status == 'offline' and before[1] ~= 'offline' then
+    local since = now
+    if was == 'offline' and tonumber(before[2]) then
+        since = tonumber(before[2]) + timeout
+    end
+    redis.call('HSET', key, 'offlineSince', since)
 end
+redis.call('HSET', key, 'status', status, 'lastSeen', now)
 
 local taken = 0
 if status == 'online' then

@@ -35,9 +35,10 @@ if redis.call('EXISTS', key) == 0 then
     if refused then
         return refused
     end
+    -- a new agent is offline, since now (for cs_reassign_after)
     redis.call('HSET', key, 'name', param, 'capacity', capacity,
                'skills', skills, 'token', token, 'status', 'offline',
-               'load', 0, 'createdAt', now)
+               'offlineSince', now, 'load', 0, 'createdAt', now)
     redis.call('SADD', p .. 'agents', param)
     return ok(201, obj('agent', param, 'capacity', capacity,
                        'skills', skill_list()))

@@ -35,34 +35,37 @@ ngx_http_cs_push_msec(ngx_http_request_t *r, ngx_array_t *args, ngx_msec_t ms)
 /*
  * What a script that routes needs (routing() in ngx_http_cs_routing.lua):
  * assign, the presence timeout, cs_sticky, and cs_agents' names, a count
- * first.
+ * first; from a location's configuration, for a request or the sweep.
  */
 ngx_int_t
-ngx_http_cs_push_routing(ngx_http_request_t *r, ngx_array_t *args)
+ngx_http_cs_push_conf_routing(ngx_pool_t *pool, ngx_http_cs_loc_conf_t *cslcf,
+    ngx_array_t *args)
 {
-    u_char                  *p;
-    ngx_str_t               *name;
-    ngx_uint_t               i, n;
-    const char              *assign;
-    ngx_http_cs_loc_conf_t  *cslcf;
-
-    cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
+    u_char      *p, *timeout, *sticky, *count;
+    ngx_str_t   *name;
+    ngx_uint_t   i, n;
+    const char  *assign;
 
     assign = (cslcf->assign == NGX_HTTP_CS_ASSIGN_LEAST_LOADED)
              ? "least_loaded" : "round_robin";
 
     n = cslcf->agents ? cslcf->agents->nelts : 0;
 
-    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    p = ngx_pnalloc(pool, 3 * NGX_INT64_LEN);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
+    timeout = p;
+    sticky = ngx_sprintf(timeout, "%M", cslcf->presence_timeout);
+    count = ngx_sprintf(sticky, "%M", cslcf->sticky);
+    p = ngx_sprintf(count, "%ui", n);
+
     if (ngx_http_cs_push(args, (u_char *) assign, ngx_strlen(assign))
         != NGX_OK
-        || ngx_http_cs_push_msec(r, args, cslcf->presence_timeout) != NGX_OK
-        || ngx_http_cs_push_msec(r, args, cslcf->sticky) != NGX_OK
-        || ngx_http_cs_push(args, p, ngx_sprintf(p, "%ui", n) - p) != NGX_OK)
+        || ngx_http_cs_push(args, timeout, sticky - timeout) != NGX_OK
+        || ngx_http_cs_push(args, sticky, count - sticky) != NGX_OK
+        || ngx_http_cs_push(args, count, p - count) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -76,6 +79,17 @@ ngx_http_cs_push_routing(ngx_http_request_t *r, ngx_array_t *args)
     }
 
     return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_cs_push_routing(ngx_http_request_t *r, ngx_array_t *args)
+{
+    ngx_http_cs_loc_conf_t  *cslcf;
+
+    cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
+
+    return ngx_http_cs_push_conf_routing(r->pool, cslcf, args);
 }
 
 

@@ -2,7 +2,8 @@
  * A desk: one key prefix on one Redis (server and database).  Its settings
  * are the same in every cs_api location that serves it (checked at
  * nginx -t, ngx_http_cs_desk.c), and its timers run once per desk, in one
- * worker (the cs_close_after sweep, ngx_http_cs_sweep.c).
+ * worker (the sweep of cs_close_after and cs_reassign_after,
+ * ngx_http_cs_sweep.c).
  */
 
 #ifndef NGX_HTTP_CS_DESK_H_INCLUDED_

@@ -124,6 +124,13 @@ static ngx_command_t  ngx_http_cs_commands[] = {
       offsetof(ngx_http_cs_loc_conf_t, close_after),
       &ngx_http_cs_positive_post },
 
+    { ngx_string("cs_reassign_after"),
+      NGX_HTTP_CS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_cs_loc_conf_t, reassign_after),
+      &ngx_http_cs_positive_post },
+
     { ngx_string("cs_admin_keys"),
       NGX_HTTP_CS_CONF|NGX_CONF_TAKE1,
       ngx_http_cs_admin_keys,
@@ -594,6 +601,7 @@ ngx_http_cs_create_loc_conf(ngx_conf_t *cf)
     conf->close_after = NGX_CONF_UNSET_MSEC;
     conf->feedback_window = NGX_CONF_UNSET_MSEC;
     conf->alert_csat = NGX_CONF_UNSET;
+    conf->reassign_after = NGX_CONF_UNSET_MSEC;
     conf->redis_database = NGX_CONF_UNSET;
     conf->redis_connect_timeout = NGX_CONF_UNSET_MSEC;
     conf->redis_timeout = NGX_CONF_UNSET_MSEC;
@@ -676,6 +684,8 @@ ngx_http_cs_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->alert_csat, prev->alert_csat, 2);
     ngx_conf_merge_msec_value(conf->close_after, prev->close_after,
                               4 * 24 * 60 * 60 * 1000);
+    ngx_conf_merge_msec_value(conf->reassign_after, prev->reassign_after,
+                              120000);
 
     /* a set_cs_pseudonym of this very block, now that its secret is known */
     if (ngx_http_cs_check_pseudonym(cf, conf) != NGX_CONF_OK) {

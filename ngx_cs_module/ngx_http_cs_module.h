@@ -123,6 +123,7 @@ typedef struct {
     ngx_msec_t                  close_after;
     ngx_msec_t                  feedback_window;
     ngx_int_t                   alert_csat;  /* this csat or lower alerts */
+    ngx_msec_t                  reassign_after;
 
     /* where this block's set_cs_pseudonym is; line 0: it has none */
     ngx_str_t                   pseudonym_file;
@@ -196,6 +197,8 @@ ngx_int_t ngx_http_cs_push_msec(ngx_http_request_t *r, ngx_array_t *args,
     ngx_msec_t ms);
 /* what a script that routes needs: see routing() in the prelude */
 ngx_int_t ngx_http_cs_push_routing(ngx_http_request_t *r, ngx_array_t *args);
+ngx_int_t ngx_http_cs_push_conf_routing(ngx_pool_t *pool,
+    ngx_http_cs_loc_conf_t *cslcf, ngx_array_t *args);
 
 ngx_int_t ngx_http_cs_filter_init(ngx_conf_t *cf);
 

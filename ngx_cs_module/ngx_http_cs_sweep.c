@@ -1,18 +1,21 @@
 /*
- * The cs_close_after sweep: solved and auto_resolved tickets close by
- * themselves, counted from their latest solve.
+ * The desk's sweep: solved and auto_resolved tickets close by themselves,
+ * cs_close_after after their latest solve; the assigned tickets of an
+ * agent offline for cs_reassign_after go back to routing, never to it.
  *
  * One worker per nginx sweeps (ngx_worker 0), from a timer per desk; the
  * desk's lock in Redis (<prefix>lock:sweep, SET NX PX, the value a random
  * id of the worker) lets one host at a time sweep a desk that many hosts
  * share.  Each tick is one script call (ngx_http_cs_sweep.lua) that takes
- * or renews the lock and closes a batch; an idle desk costs it one
- * ZRANGEBYSCORE.  Every closing is atomic in the script and the sweep is
+ * or renews the lock, closes a batch and re-routes a batch; an idle desk
+ * costs it one ZRANGEBYSCORE and a look at each agent's record.  Every
+ * closing and every move is atomic in the script and the sweep is
  * idempotent, so a host that dies halfway leaves a consistent store and
  * the next holder carries on.
  *
- * The tick comes every cs_close_after / 10, at least 10 ms and at most
- * 1 s, and again after 1 ms while a batch came back full.  The lock lives
+ * The tick comes every tenth of the shorter of cs_close_after and
+ * cs_reassign_after, at least 10 ms and at most 1 s, and again after 1 ms
+ * while a batch came back full.  The lock lives
  * ten ticks: a holder that vanishes without a word is replaced after that;
  * one that exits hands it back on its way out.
  *
@@ -36,11 +39,15 @@
 #define NGX_HTTP_CS_SWEEP_LOCK_TICKS   10
 #define NGX_HTTP_CS_SWEEP_BATCH        100
 
-/* the answer's members: {held, closed, more} */
+/* the answer's members: {held, closed, more, rerouted} */
 #define NGX_HTTP_CS_SWEEP_HELD         0
 #define NGX_HTTP_CS_SWEEP_CLOSED       1
 #define NGX_HTTP_CS_SWEEP_AGAIN        2
-#define NGX_HTTP_CS_SWEEP_ANSWER       3
+#define NGX_HTTP_CS_SWEEP_REROUTED     3
+#define NGX_HTTP_CS_SWEEP_ANSWER       4
+
+/* ARGV[9], the mode, is the tenth of the arguments (the prefix first) */
+#define NGX_HTTP_CS_SWEEP_MODE_ARG     9
 
 
 static void ngx_http_cs_sweep_handler(ngx_event_t *ev);
@@ -71,9 +78,9 @@ ngx_http_cs_sweep_push_num(ngx_pool_t *pool, ngx_array_t *args,
 
 /*
  * The script's arguments, fixed for the worker's life: the prefix, then
- * the prelude's five (role "sweep", this worker's lock id, and three
- * empty), then cs_close_after, the lock's lifetime, the batch and the
- * mode.
+ * the prelude's five (role "sweep", this worker's lock id, two empty, and
+ * "1" with cs_agents), then cs_close_after, the lock's lifetime, the
+ * batch, the mode, cs_reassign_after and the routing settings.
  */
 static ngx_int_t
 ngx_http_cs_sweep_args(ngx_cycle_t *cycle, ngx_http_cs_desk_t *desk)
@@ -86,7 +93,7 @@ ngx_http_cs_sweep_args(ngx_cycle_t *cycle, ngx_http_cs_desk_t *desk)
 
     cslcf = desk->conf;
 
-    args = ngx_array_create(cycle->pool, 10, sizeof(ngx_str_t));
+    args = ngx_array_create(cycle->pool, 16, sizeof(ngx_str_t));
     if (args == NULL) {
         return NGX_ERROR;
     }
@@ -112,10 +119,17 @@ ngx_http_cs_sweep_args(ngx_cycle_t *cycle, ngx_http_cs_desk_t *desk)
         return NGX_ERROR;
     }
 
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < 2; i++) {
         if (ngx_http_cs_push(args, (u_char *) "", 0) != NGX_OK) {
             return NGX_ERROR;
         }
+    }
+
+    /* a desk of cs_agents has no registry: nothing to re-route */
+    if (ngx_http_cs_push(args, (u_char *) "1", cslcf->agents ? 1 : 0)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     if (ngx_http_cs_sweep_push_num(cycle->pool, args, cslcf->close_after)
@@ -127,13 +141,18 @@ ngx_http_cs_sweep_args(ngx_cycle_t *cycle, ngx_http_cs_desk_t *desk)
         || ngx_http_cs_sweep_push_num(cycle->pool, args,
                                       NGX_HTTP_CS_SWEEP_BATCH)
            != NGX_OK
-        || ngx_http_cs_push(args, NULL, 0) != NGX_OK)
+        || ngx_http_cs_push(args, NULL, 0) != NGX_OK
+        || ngx_http_cs_sweep_push_num(cycle->pool, args,
+                                      cslcf->reassign_after)
+           != NGX_OK
+        || ngx_http_cs_push_conf_routing(cycle->pool, cslcf, args) != NGX_OK)
     {
         return NGX_ERROR;
     }
 
+    /* the array is complete: its elements stay where they are now */
     desk->args = args;
-    desk->mode = (ngx_str_t *) args->elts + args->nelts - 1;
+    desk->mode = (ngx_str_t *) args->elts + NGX_HTTP_CS_SWEEP_MODE_ARG;
 
     return NGX_OK;
 }
@@ -161,7 +180,9 @@ ngx_http_cs_sweep_init_process(ngx_cycle_t *cycle)
     for (i = 0; i < cmcf->desks.nelts; i++) {
         desk = dp[i];
 
-        period = desk->conf->close_after / 10;
+        /* the shorter of the two derivations */
+        period = ngx_min(desk->conf->close_after,
+                         desk->conf->reassign_after) / 10;
         period = ngx_max(period, NGX_HTTP_CS_SWEEP_PERIOD_MIN);
         desk->period = ngx_min(period, NGX_HTTP_CS_SWEEP_PERIOD_MAX);
 
@@ -278,10 +299,12 @@ ngx_http_cs_sweep_answer(ngx_http_cs_desk_t *desk, redisReply *reply,
 
     desk->held = held;
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, desk->timer.log, 0,
-                   "cs: sweep of desk \"%V\": %i closed",
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, desk->timer.log, 0,
+                   "cs: sweep of desk \"%V\": %i closed, %i rerouted",
                    &cslcf->key_prefix,
                    (ngx_int_t) reply->element[NGX_HTTP_CS_SWEEP_CLOSED]
+                   ->integer,
+                   (ngx_int_t) reply->element[NGX_HTTP_CS_SWEEP_REROUTED]
                    ->integer);
 
     if (reply->element[NGX_HTTP_CS_SWEEP_AGAIN]->integer) {

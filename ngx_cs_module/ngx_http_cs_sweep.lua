@@ -1,27 +1,41 @@
--- The cs_close_after sweep: solved and auto_resolved tickets whose latest
--- solve is older than cs_close_after are closed, at most a batch a call.
--- One worker per desk calls it from a timer; the desk's lock keeps the
--- hosts that share the desk from sweeping side by side.
+-- The desk's sweep, one worker per desk from a timer; the desk's lock
+-- keeps the hosts that share the desk from sweeping side by side.  Each
+-- call, at most a batch of each:
+--   - closes the solved and auto_resolved tickets whose latest solve is
+--     older than cs_close_after;
+--   - re-routes the assigned tickets of the agents that have been offline
+--     for cs_reassign_after, counted from the moment each became offline
+--     (it said offline: offlineSince; its heartbeat lapsed: lastSeen plus
+--     the presence timeout); never to that agent; its pending ones stay.
 -- Runs after ngx_http_cs_common.lua, as role 'sweep'.
 --
 -- ARGV[2]: the caller's lock id (host:pid:random), unique to one worker.
--- ARGV[6..9]: cs_close_after (ms), the lock's lifetime (ms), the batch,
---             and 'sweep', or 'release' to hand the lock back.
--- Answers {held, closed, more}: 1 when this caller holds the lock, the
--- tickets closed, 1 when due tickets may remain (call again soon).
+-- ARGV[5]: '1' with cs_agents: no registry, nothing is re-routed.
+-- ARGV[6..10]: cs_close_after (ms), the lock's lifetime (ms), the batch,
+--             'sweep' (or 'release' to hand the lock back), and
+--             cs_reassign_after (ms).
+-- ARGV[11..]: the routing settings (routing() in ngx_http_cs_routing.lua).
+-- Answers {held, closed, more, rerouted}: 1 when this caller holds the
+-- lock, the tickets closed, 1 when work may remain (call again soon), the
+-- tickets re-routed.
 --
--- Every closing is whole or not at all (a script is atomic), and the
--- sweep is idempotent: each member of <prefix>closing is checked against
--- its ticket before anything is written, and members that no longer stand
--- for a solve (reopened, closed, gone) are dropped, so a batch always
--- makes progress.
+-- Everything is read and every key a write may touch is proven before the
+-- first write (the lock aside), so a foreign value fails the call with
+-- nothing written.  Every closing and every move is whole or not at all (a
+-- script is atomic), and the sweep is idempotent: each member of
+-- <prefix>closing is checked against its ticket, and members that no
+-- longer stand for a solve (reopened, closed, gone) are dropped, so a
+-- batch always makes progress; a re-routed ticket leaves the agent's load
+-- and queue in the same step, so the next call does not find it again.
 --
---   cat ngx_http_cs_common.lua ngx_http_cs_sweep.lua > /tmp/sweep.lua
+--   cat ngx_http_cs_routing.lua ngx_http_cs_common.lua \
+--       ngx_http_cs_sweep.lua > /tmp/sweep.lua
 --   redis-cli --eval /tmp/sweep.lua cs: , sweep me '' '' '' \
---       345600000 10000 100 sweep
+--       345600000 10000 100 sweep 120000 round_robin 60000 604800000 0
 
 local close_after, lock_ms = tonumber(ARGV[6]), tonumber(ARGV[7])
 local batch, mode = tonumber(ARGV[8]), ARGV[9]
+local reassign_after = tonumber(ARGV[10])
 local lock, closing = p .. 'lock:sweep', p .. 'closing'
 
 -- the lock: the value is the holder's id; only the holder renews or
@@ -35,7 +49,7 @@ if mode == 'release' then
     if holder == who then
         redis.call('DEL', lock)
     end
-    return {0, 0, 0}
+    return {0, 0, 0, 0}
 end
 
 if not holder then
@@ -43,26 +57,94 @@ if not holder then
 elseif holder == who then
     redis.call('PEXPIRE', lock, lock_ms)
 else
-    return {0, 0, 0}
+    return {0, 0, 0, 0}
 end
 
 local now = now_ms()
 local cutoff = now - close_after
 
--- the one read of an idle desk
+-- the one read of an idle desk's closings
 local due = redis.pcall('ZRANGEBYSCORE', closing, '-inf', cutoff,
                         'WITHSCORES', 'LIMIT', 0, batch)
 if due.err then
     return redis.error_reply('CSWRONGTYPE ' .. closing)
 end
-if #due == 0 then
-    return {1, 0, 0}
+
+-- the moment an agent became offline (its status, lastSeen, offlineSince
+-- and createdAt), or nil while it is online or away with a fresh
+-- heartbeat.  One that said offline, or a new one, counts from
+-- offlineSince (set at its creation and by the presence script); a record
+-- written before offlineSince was kept there counts from the later of its
+-- creation and its last call, never before the real moment.
+local function offline_since(a, timeout)
+    local status, seen = a[1], tonumber(a[2])
+    if (status == 'online' or status == 'away') and seen then
+        if now - seen > timeout then
+            return seen + timeout
+        end
+        return nil
+    end
+    return tonumber(a[3]) or math.max(tonumber(a[4]) or 0, seen or 0)
 end
 
-local refused = foreign({p .. 'events', 'stream'},
-                        {p .. 'state:solved', 'zset'},
-                        {p .. 'state:auto_resolved', 'zset'},
-                        {p .. 'state:closed', 'zset'})
+-- the assigned tickets of the agents offline for cs_reassign_after, at
+-- most a batch: {id, agent, category, priority}.  An agent with no load
+-- has none.
+local R, moves = routing(11), {}
+if not static_agents then
+    local names = redis.pcall('SMEMBERS', p .. 'agents')
+    if names.err then
+        return redis.error_reply('CSWRONGTYPE ' .. p .. 'agents')
+    end
+    table.sort(names)
+    for _, name in ipairs(names) do
+        if #moves == batch then
+            break
+        end
+        local akey, qkey = p .. 'agent:' .. name, p .. 'queue:' .. name
+        local a = redis.pcall('HMGET', akey, 'status', 'lastSeen',
+                              'offlineSince', 'createdAt', 'load')
+        if a.err then
+            return redis.error_reply('CSWRONGTYPE ' .. akey)
+        end
+        local since = offline_since(a, R.timeout)
+        if since and now - since >= reassign_after
+           and (tonumber(a[5]) or 0) > 0
+        then
+            local ids = redis.pcall('LRANGE', qkey, 0, -1)
+            if ids.err then
+                return redis.error_reply('CSWRONGTYPE ' .. qkey)
+            end
+            for _, id in ipairs(ids) do
+                if #moves == batch then
+                    break
+                end
+                local t = redis.pcall('HMGET', p .. 'ticket:' .. id, 'state',
+                                      'agent', 'category', 'priority')
+                -- a pending ticket stays; one not the agent's is not ours
+                if not t.err and t[1] == 'assigned' and t[2] == name then
+                    moves[#moves + 1] = {id = id, agent = name,
+                                         category = t[3] or nil,
+                                         priority = t[4] or nil}
+                end
+            end
+        end
+    end
+end
+
+if #due == 0 and #moves == 0 then
+    return {1, 0, 0, 0}
+end
+
+-- every key the writes below may touch; routing may write any agent's
+-- queue and record, the backlog and the state indexes
+local keys = {{p .. 'events', 'stream'}, {p .. 'state:solved', 'zset'},
+              {p .. 'state:auto_resolved', 'zset'},
+              {p .. 'state:closed', 'zset'}}
+if #moves > 0 then
+    keys = routing_keys(desk_keys({p .. 'events', 'stream'}), R)
+end
+local refused = foreign(unpack(keys))
 if refused then
     return refused
 end
@@ -93,4 +175,18 @@ for i = 1, #due, 2 do
     end
 end
 
-return {1, closed, #due == 2 * batch and 1 or 0}
+-- each move whole: out of the agent's queue and load, remembered as its
+-- previous agent (a drain never hands it back), then routed by the skills
+-- rules, never to that agent, or into the backlog
+for _, m in ipairs(moves) do
+    local t = {agent = m.agent, state = 'assigned', category = m.category,
+               priority = m.priority}
+    release(m.id, t)
+    redis.call('HSET', p .. 'ticket:' .. m.id, 'previousAgent', m.agent)
+    local to = place(m.id, t, R, now, m.agent)
+    event('ticket.rerouted', 'ticketId', m.id, 'from', m.agent,
+          'to', to or '')
+end
+
+return {1, closed, (#due == 2 * batch or #moves == batch) and 1 or 0,
+        #moves}

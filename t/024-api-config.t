@@ -121,6 +121,17 @@ refused('cs_close_after 0', '"cs_close_after" directive must be greater than zer
 refused('cs_close_after without a time', 'invalid value',
         "location /api/ { cs_api; cs_secret $secret; cs_close_after soon; }");
 
+# cs_reassign_after: a time, more than zero
+accepted('cs_reassign_after at http level and in the location',
+         "cs_reassign_after 5m; location /api/ { cs_api; cs_secret $secret; "
+         . "cs_reassign_after 30s; }");
+refused('cs_reassign_after 0',
+        '"cs_reassign_after" directive must be greater than zero',
+        "location /api/ { cs_api; cs_secret $secret; cs_reassign_after 0; }");
+refused('cs_reassign_after without a time', 'invalid value',
+        "location /api/ { cs_api; cs_secret $secret; "
+        . "cs_reassign_after later; }");
+
 # One desk, one value: two cs_api locations on one prefix and one Redis
 # share the desk-wide settings; nginx -t names the directive and both
 # locations' cs_api lines.
@@ -150,6 +161,9 @@ sub api_lines {
 
 for my $d ([ 'cs_close_after', 'cs_close_after 1h;', 'cs_close_after 2h;' ],
            [ 'cs_presence_timeout', 'cs_presence_timeout 30s;', '' ],
+           [ 'cs_reassign_after', 'cs_reassign_after 30s;',
+             'cs_reassign_after 2m;' ],
+           [ 'cs_reassign_after', '', 'cs_reassign_after 60s;' ],
            [ 'cs_assign', 'cs_assign least_loaded;', 'cs_assign round_robin;' ],
            [ 'cs_admin_keys', "cs_admin_keys $keys;", "cs_admin_keys $keys3;" ],
            [ 'cs_admin_keys', "cs_admin_keys $keys;", '' ],
@@ -174,7 +188,12 @@ accepted('one desk, the same settings in both locations',
              "cs_close_after 1h; cs_admin_keys $keys;"));
 accepted('one desk, the settings inherited from the server',
          "cs_close_after 1h; cs_assign least_loaded; cs_admin_keys $keys;\n"
-         . two('', ''));
+         . "cs_reassign_after 30s;\n" . two('', ''));
+accepted('one desk, cs_reassign_after the same in both locations',
+         two('cs_reassign_after 2m;', 'cs_reassign_after 120s;'));
+accepted('two desks keep their own cs_reassign_after',
+         two('cs_reassign_after 1m;',
+             'cs_reassign_after 2m; cs_key_prefix b:;'));
 accepted('one desk, one secret in two files, one set of keys in any order',
          two("cs_admin_keys $keys;", "cs_admin_keys $keys2;")
          =~ s/(location \/b\/ \{\s+cs_api;\s+cs_secret )\Q$secret\E/$1$same/r);

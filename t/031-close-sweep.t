@@ -323,21 +323,25 @@ my $src = main::sweep_script();
 my $then = main::now_ms() - 60000;
 main::seed(prefix => 'unit:', id => $_, state => 'solved',
            solvedAt => $then) for 1 .. 250;
+# ARGV: the prelude's five, cs_close_after, the lock's lifetime, the
+# batch, the mode, cs_reassign_after, the routing settings
+my @tail = (120000, 'round_robin', 60000, 0, 0);
 my @calls = map { [ $r->eval($src, 1, 'unit:', 'sweep', 'me', '', '', '',
-                             10000, 5000, 100, 'sweep') ] } 1 .. 4;
-is_deeply(\@calls, [ [1, 100, 1], [1, 100, 1], [1, 50, 0], [1, 0, 0] ],
-          "$name - {held, closed, more}: 100, 100, 50, then nothing");
+                             10000, 5000, 100, 'sweep', @tail) ] } 1 .. 4;
+is_deeply(\@calls, [ [1, 100, 1, 0], [1, 100, 1, 0], [1, 50, 0, 0],
+                     [1, 0, 0, 0] ],
+          "$name - {held, closed, more, rerouted}: 100, 100, 50, then nothing");
 is($r->get('unit:lock:sweep'), 'me', "$name - the caller holds the lock");
 my $pttl = $r->pttl('unit:lock:sweep');
 ok($pttl > 0 && $pttl <= 5000, "$name - for its lifetime ($pttl ms)");
 is_deeply([ $r->eval($src, 1, 'unit:', 'sweep', 'other', '', '', '',
-                     10000, 5000, 100, 'sweep') ], [0, 0, 0],
+                     10000, 5000, 100, 'sweep', @tail) ], [0, 0, 0, 0],
           "$name - another caller is refused");
 $r->eval($src, 1, 'unit:', 'sweep', 'other', '', '', '', 10000, 5000, 100,
-         'release');
+         'release', @tail);
 is($r->get('unit:lock:sweep'), 'me', "$name - and cannot release it");
 $r->eval($src, 1, 'unit:', 'sweep', 'me', '', '', '', 10000, 5000, 100,
-         'release');
+         'release', @tail);
 is($r->exists('unit:lock:sweep'), 0, "$name - its holder releases it");
 
 
