@@ -182,7 +182,8 @@ for _, m in ipairs(moves) do
     local t = {agent = m.agent, state = 'assigned', category = m.category,
                priority = m.priority}
     release(m.id, t)
-    redis.call('HSET', p .. 'ticket:' .. m.id, 'previousAgent', m.agent)
+    redis.call('HSET', p .. 'ticket:' .. m.id, 'previousAgent', m.agent,
+               'releasedBy', m.agent)
     local to = place(m.id, t, R, now, m.agent)
     event('ticket.rerouted', 'ticketId', m.id, 'from', m.agent,
           'to', to or '')
