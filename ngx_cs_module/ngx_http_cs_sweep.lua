@@ -176,8 +176,9 @@ for i = 1, #due, 2 do
 end
 
 -- each move whole: out of the agent's queue and load, remembered as its
--- previous agent (a drain never hands it back), then routed by the skills
--- rules, never to that agent, or into the backlog
+-- previous agent and as the one that let it go (releasedBy: a drain
+-- never hands it back while it waits), then routed by the skills rules,
+-- never to that agent, or into the backlog
 for _, m in ipairs(moves) do
     local t = {agent = m.agent, state = 'assigned', category = m.category,
                priority = m.priority}

@@ -14,10 +14,11 @@
 # of state by the ticket's agent or an admin (pending, solved, closed),
 # assignments to a name or to null, priority and category changes,
 # customers' messages (reopens) and agents' replies, agents deleted, and
-# the cs_close_after sweep (its lock taken by one host, refused to
-# another, handed back).  About one step in five is one the desk must
-# refuse (another agent's ticket, a change the states' table does not
-# allow, an agent at capacity, a wrong proof).
+# the sweep (its lock taken by one host, refused to another, handed
+# back): cs_close_after's closings and cs_reassign_after's re-routing of
+# an offline agent's assigned tickets.  About one step in five is one the
+# desk must refuse (another agent's ticket, a change the states' table
+# does not allow, an agent at capacity, a wrong proof).
 #
 # After every step:
 #   - chaos/DeskCheck.pm checks the whole store (its invariants: each
@@ -258,9 +259,10 @@ sub place {
     my ($w, $id, $except, $how) = @_;
     my $t = $w->{t}{$id};
     my $to = route($w, $except, $t->{category});
-    # checked by name (routing_problems), but a deleted agent's tickets:
-    # placed one after another, the first change who may take the next
-    $w->{checks}{$id} = $except if $how ne 'deleted';
+    # checked by name (routing_problems), but a deleted agent's tickets
+    # and the sweep's re-routed ones: placed one after another, the first
+    # change who may take the next
+    $w->{checks}{$id} = $except if $how ne 'deleted' && $how ne 'rerouted';
     if (defined $to) {
         assign_to($w, $id, $to, $how);
     } else {
@@ -583,14 +585,29 @@ $MODEL{ticket_fields} = sub {
     return ['ok', 200];
 };
 
+# the moment an agent became offline, undef while it is online or away
+# with a fresh heartbeat (judged at the script's time): said offline (or
+# new), offlineSince; a lapsed heartbeat, lastSeen + the presence timeout
+sub offline_since {
+    my ($w, $ag) = @_;
+    my $s = $ag->{status} // '';
+    if (($s eq 'online' || $s eq 'away') && defined $ag->{lastSeen}) {
+        return $w->{now} - $ag->{lastSeen} > $w->{timeout}
+               ? $ag->{lastSeen} + $w->{timeout} : undef;
+    }
+    return $ag->{offlineSince} if defined $ag->{offlineSince};
+    my ($c, $l) = ($ag->{createdAt} // 0, $ag->{lastSeen} // 0);
+    return $c > $l ? $c : $l;
+}
+
 $MODEL{sweep} = sub {
     my ($w, $s) = @_;
     my $holder = $w->{lock};
     if ($s->{mode} eq 'release') {
         delete $w->{lock} if ($holder // '') eq $s->{who};
-        return [0, 0, 0];
+        return [0, 0, 0, 0];
     }
-    return [0, 0, 0] if defined $holder && $holder ne $s->{who};
+    return [0, 0, 0, 0] if defined $holder && $holder ne $s->{who};
     $w->{lock} = $s->{who};
     # due: solved before now - cs_close_after, by score then id, a batch
     my $cutoff = $w->{now} - $s->{close_after};
@@ -604,7 +621,33 @@ $MODEL{sweep} = sub {
         delete $w->{closing}{$id};
         $w->{seen}{swept}++;
     }
-    return [1, scalar @due, @due == $s->{batch} ? 1 : 0];
+    # the assigned tickets of the agents offline for cs_reassign_after, by
+    # name then queue order, a batch; each released, named previousAgent
+    # and releasedBy, and placed, never back to that agent
+    my @moves;
+    for my $n (sort keys %{ $w->{a} }) {
+        last if @moves == $s->{batch};
+        my $ag = $w->{a}{$n};
+        my $since = offline_since($w, $ag);
+        next unless defined $since && $w->{now} - $since >= $s->{reassign}
+                    && ($ag->{load} // 0) > 0;
+        for my $id (@{ $w->{q}{$n} // [] }) {
+            last if @moves == $s->{batch};
+            my $t = $w->{t}{$id};
+            push @moves, $id
+                if $t->{state} eq 'assigned' && ($t->{agent} // '') eq $n;
+        }
+    }
+    for my $id (@moves) {
+        my $t = $w->{t}{$id};
+        my $n = release($w, $id);
+        @$t{qw(previousAgent releasedBy)} = ($n, $n);
+        place($w, $id, $n, 'rerouted');
+        $w->{seen}{ defined $t->{agent} ? 'rerouted' : 'rerouted_queued' }++;
+    }
+    return [1, scalar @due,
+            @due == $s->{batch} || @moves == $s->{batch} ? 1 : 0,
+            scalar @moves];
 };
 
 # --- the steps --------------------------------------------------------------
@@ -682,11 +725,9 @@ sub with_argv {
         ticket_message => sub {
             [ @caller, $s->{body}, $s->{internal} ? 1 : '', '', @routing ]
         },
-        # cs_reassign_after out of reach: the walks do not model re-routing
-        # (t/035 does)
         sweep => sub {
             [ 'sweep', $s->{who}, '', '', '', $s->{close_after}, 600000,
-              $s->{batch}, $s->{mode}, 1e12, @routing ]
+              $s->{batch}, $s->{mode}, $s->{reassign}, @routing ]
         },
         lapse => sub { [] },
     );
@@ -807,6 +848,9 @@ $MAKE{sweep} = sub {
     return { script => 'sweep', who => chance(0.85) ? $HOSTS[0] : $HOSTS[1],
              mode => chance(0.05) ? 'release' : 'sweep',
              close_after => pick(0, 0, 5, 3600000),
+             # 0: every offline agent; 60 s: a lapse (10 presence
+             # timeouts ago) but not a recent offline
+             reassign => pick(0, 5, 60000, 3600000),
              batch => pick(1, 2, 3, 100) };
 };
 
@@ -970,7 +1014,7 @@ sub routing_problems {
                      . " that let it go"
                 if ($how eq 'drain'
                     && ($pre->{t}{$id}{releasedBy} // '') eq $to)
-                   || ($how eq 'unassigned'
+                   || (($how eq 'unassigned' || $how eq 'rerouted')
                        && ($t->{previousAgent} // '') eq $to);
             push @p, "routing: ticket $id went to $to ($how), who could not"
                      . " take work before the step"
@@ -1165,7 +1209,7 @@ if (!$failed && !defined $ONLY) {
                      status_pending status_solved status_closed null_routed
                      null_queued assign_named assign_pending reopen_back
                      reopen_routed reopen_queued swept lowered
-                     priority_moved))
+                     priority_moved rerouted rerouted_queued))
     {
         ok($seen{$what}, "the walks reached $what ("
                          . ($seen{$what} // 0) . ' times)');

@@ -33,7 +33,24 @@ sub say {
     return $st == 200;
 }
 
-# an agent made through the API, online (or as said), with these skills
+# The agents around the one under test must not lapse however slow the
+# machine (cs_presence_timeout is 1 s): their last heartbeat is held an
+# hour ahead.  The agent under test lapses by its own clock: a presence
+# call sets its lastSeen to now again.
+sub pin {
+    my ($name) = @_;
+    CsTest::redis()->hset("cs:agent:$name", lastSeen => now_ms() + 3600000);
+}
+
+# says so, and holds the heartbeat
+sub hold {
+    my ($name, $status) = @_;
+    say($name, $status) or die "presence of $name\n";
+    pin($name);
+}
+
+# an agent made through the API, with these skills, online (or as said)
+# and held there
 sub agent {
     my ($name, $capacity, $status, @skills) = @_;
     $Token{$name} = CsApi::new_agent($name, $capacity, $status);
@@ -43,16 +60,15 @@ sub agent {
                                 . join(',', map { qq("$_") } @skills) . ']}');
         die "skills of $name: $st\n" unless $st == 200;
     }
+    pin($name);
 }
 
-# tickets that routing gives to this agent, the only one online (its
-# heartbeat renewed before each); the ids, or a death naming the one that
-# went elsewhere
+# tickets that routing gives to this agent; the ids, or a death naming
+# the one that went elsewhere
 sub tickets_for {
-    my ($name, $status, @fields) = @_;
+    my ($name, @fields) = @_;
     my @ids;
     for my $f (@fields) {
-        say($name, $status);
         my $t = CsApi::intake('u-' . int(rand(1e9)), %$f);
         die "ticket $t->{ticketId} went to " . ($t->{agent} // 'the backlog')
             . "\n" unless ($t->{agent} // '') eq $name;
@@ -99,12 +115,10 @@ sub queue {
     return [ CsTest::redis()->lrange(($p // 'cs:') . "queue:$name", 0, -1) ];
 }
 
-# polls until these tickets have left the agent, renewing the heartbeats
-# of the others (name => status) on the way
+# polls until these tickets have left the agent, for good
 sub wait_moved {
-    my ($from, $ids, %beat) = @_;
+    my ($from, $ids) = @_;
     return CsTest::wait_until(sub {
-        say($_, $beat{$_}) for sort keys %beat;
         return !grep { (ticket_of($_)->{agent} // '') eq $from
                        || ticket_of($_)->{state} ne
                           (ticket_of($_)->{agent} ? 'assigned' : 'queued') }
@@ -146,7 +160,7 @@ __DATA__
 === TEST 1: alice says offline: cs_reassign_after later her assigned tickets go to bob (queues, loads, states, previousAgent, one ticket.rerouted each, actor sweep); her pending ones stay in her queue
 --- stored
 main::agent('alice', 10);
-my @mine = main::tickets_for('alice', 'online', ({}) x 5);
+my @mine = main::tickets_for('alice', ({}) x 5);
 my @pending = @mine[1, 3];
 my @assigned = @mine[0, 2, 4];
 main::pend('alice', @pending);
@@ -154,22 +168,16 @@ main::agent('bob', 10);
 ok(main::say('alice', 'offline'), "$name - alice says offline");
 my $since = main::agent_of('alice')->{offlineSince};
 like($since, qr/^\d{13}$/, "$name - offlineSince is kept, in ms");
-ok(main::wait_moved('alice', \@assigned, bob => 'online'),
+ok(main::wait_moved('alice', \@assigned),
    "$name - her assigned tickets left her");
 for my $id (@assigned) {
     my $t = main::ticket_of($id);
     is("$t->{state} $t->{agent} $t->{previousAgent}", 'assigned bob alice',
        "$name - $id: assigned to bob, previousAgent alice");
+    ok(!exists $t->{releasedBy}, "$name - $id: placed, so no releasedBy");
     ok($t->{updatedAt} - $since >= 1000,
        "$name - $id: not before cs_reassign_after ("
        . ($t->{updatedAt} - $since) . " ms)");
-    SKIP: {
-        skip 'timing under valgrind', 1 if CsTest::valgrind();
-        # a tick of a tenth of cs_reassign_after, not of cs_close_after's 1 s
-        ok($t->{updatedAt} - $since < 1800,
-           "$name - $id: within a few ticks (" . ($t->{updatedAt} - $since)
-           . " ms)");
-    }
     is($r->zscore('cs:state:assigned', $id), $id,
        "$name - $id: state:assigned");
 }
@@ -199,8 +207,8 @@ my $pttl = $r->pttl('cs:lock:sweep');
 ok($pttl > 0 && $pttl <= 1000, "$name - the tick follows cs_reassign_after "
    . "($pttl ms of the lock left)");
 # the sweep goes on; nothing moves twice
-ok(CsTest::wait_until(sub { main::say('bob'); main::now_ms() - $since > 2500 },
-                      10), "$name - a second later");
+ok(CsTest::wait_until(sub { main::now_ms() - $since > 2500 }, 10),
+   "$name - a second later");
 is(scalar(main::rerouted_events()), 3, "$name - still three events");
 is_deeply(main::queue('alice'), \@pending,
           "$name - alice's queue is unchanged");
@@ -211,13 +219,15 @@ CsApi::invariants_hold($name);
 === TEST 2: alice's heartbeat lapses (no presence call): cs_presence_timeout plus cs_reassign_after after her last heartbeat, her assigned tickets go to bob; her pending one stays; when she then says offline, offlineSince is the lapse, and saying it again keeps it
 --- stored
 main::agent('alice', 10);
-my @mine = main::tickets_for('alice', 'online', ({}) x 3);
+my @mine = main::tickets_for('alice', ({}) x 3);
 main::pend('alice', $mine[2]);
 my @assigned = @mine[0, 1];
 main::agent('bob', 10);
+# her last heartbeat: from now on she lets it lapse
+ok(main::say('alice'), "$name - alice's last heartbeat");
 my $seen = main::agent_of('alice')->{lastSeen};
 is(main::agent_of('alice')->{status}, 'online', "$name - alice said online");
-ok(main::wait_moved('alice', \@assigned, bob => 'online'),
+ok(main::wait_moved('alice', \@assigned),
    "$name - her assigned tickets left her");
 for my $id (@assigned) {
     my $t = main::ticket_of($id);
@@ -251,16 +261,16 @@ CsApi::invariants_hold($name);
 === TEST 3: no one eligible: the tickets go to the backlog (queued, no agent, previousAgent alice, in order); her pending one stays
 --- stored
 main::agent('alice', 10);
-my @mine = main::tickets_for('alice', 'online', {}, {}, {},
+my @mine = main::tickets_for('alice', {}, {}, {},
                              { priority => 'urgent' });
 main::pend('alice', $mine[1]);
 my @assigned = @mine[0, 2, 3];
 # bob is online but full; carol is away
 main::agent('bob', 1);
-main::tickets_for('bob', 'online', {});
+main::tickets_for('bob', {});
 main::agent('carol', 5, 'away');
 ok(main::say('alice', 'offline'), "$name - alice says offline");
-ok(main::wait_moved('alice', \@assigned, bob => 'online', carol => 'away'),
+ok(main::wait_moved('alice', \@assigned),
    "$name - her assigned tickets left her");
 is_deeply(main::backlog(), [ @assigned[2, 0, 1] ],
           "$name - in the backlog, in its order: the urgent one first");
@@ -269,6 +279,7 @@ for my $id (@assigned) {
     is($t->{state}, 'queued', "$name - $id queued");
     ok(!exists $t->{agent}, "$name - $id has no agent");
     is($t->{previousAgent}, 'alice', "$name - $id: previousAgent alice");
+    is($t->{releasedBy}, 'alice', "$name - $id: waits, released by alice");
     is($r->zscore('cs:state:queued', $id), $id, "$name - $id: state:queued");
     is($r->zscore('cs:state:assigned', $id), undef,
        "$name - $id: not in state:assigned");
@@ -291,19 +302,19 @@ CsApi::invariants_hold($name);
 === TEST 4: alice comes back online: her re-routed tickets do not come back to her, not even from the backlog, not with more capacity; a new ticket goes to her; bob, online, takes the backlog
 --- stored
 main::agent('alice', 3);
-my @assigned = main::tickets_for('alice', 'online', ({}) x 3);
+my @assigned = main::tickets_for('alice', ({}) x 3);
 ok(main::say('alice', 'offline'), "$name - alice says offline");
 ok(main::wait_moved('alice', \@assigned), "$name - her tickets left her");
 is_deeply(main::backlog(), \@assigned, "$name - for the backlog");
 my ($st, $p) = CsApi::api(PUT => 'agents/alice/presence', $main::Token{alice},
                           '{"status":"online"}');
 is($p->{taken}, 0, "$name - and takes none of them");
+main::pin('alice');
 ($st) = CsApi::admin(PUT => 'agents/alice', '{"capacity":5}');
 is($st, 200, "$name - more capacity");
 is_deeply(main::backlog(), \@assigned,
           "$name - still none: the backlog keeps them");
 is_deeply(main::queue('alice'), [], "$name - her queue is empty");
-main::say('alice');
 my $new = CsApi::intake('u-new');
 is($new->{agent}, 'alice', "$name - a new ticket goes to her");
 is_deeply(main::queue('alice'), [ $new->{ticketId} ], "$name - her queue");
@@ -314,12 +325,14 @@ is(scalar(main::rerouted_events()), 3, "$name - three ticket.rerouted");
 # bob goes offline in turn: his tickets may go to alice now (another agent
 # let them go), never back to bob
 ok(main::say('bob', 'offline'), "$name - bob says offline");
-ok(main::wait_moved('bob', \@assigned, alice => 'online'),
+ok(main::wait_moved('bob', \@assigned),
    "$name - bob's tickets left him");
 is_deeply([ map { main::ticket_of($_)->{agent} } @assigned ],
           [ ('alice') x 3 ], "$name - to alice");
 is_deeply([ map { main::ticket_of($_)->{previousAgent} } @assigned ],
           [ ('bob') x 3 ], "$name - previousAgent bob");
+is_deeply([ grep { exists main::ticket_of($_)->{releasedBy} } @assigned ],
+          [], "$name - placed: no releasedBy");
 CsApi::invariants_hold($name);
 
 
@@ -327,15 +340,14 @@ CsApi::invariants_hold($name);
 === TEST 5: away is not offline: alice, away with a fresh heartbeat, keeps her tickets while carol's, offline, go to bob
 --- stored
 main::agent('alice', 5);
-my @hers = main::tickets_for('alice', 'online', ({}) x 2);
-main::say('alice', 'away');
+my @hers = main::tickets_for('alice', ({}) x 2);
+main::hold('alice', 'away');
 main::agent('carol', 5);
-my @carols = main::tickets_for('carol', 'online', {});
-main::say('alice', 'away');
+my @carols = main::tickets_for('carol', {});
 main::agent('bob', 5);
 ok(main::say('carol', 'offline'), "$name - carol says offline");
 my $since = main::agent_of('carol')->{offlineSince};
-ok(main::wait_moved('carol', \@carols, alice => 'away', bob => 'online'),
+ok(main::wait_moved('carol', \@carols),
    "$name - carol's ticket left her");
 is(main::ticket_of($carols[0])->{agent}, 'bob', "$name - to bob");
 # the sweep ran past cs_reassign_after after alice said away: hers stay
@@ -355,12 +367,12 @@ CsApi::invariants_hold($name);
 === TEST 6: re-routing follows the skills rules: a ticket of a category goes to the agent that lists it, one without a category to any, one whose category only another skilled agent lists waits in the backlog
 --- stored
 main::agent('alice', 10);
-my @ids = main::tickets_for('alice', 'online', { category => 'shipping' },
+my @ids = main::tickets_for('alice', { category => 'shipping' },
                             { category => 'billing' }, {});
 main::agent('bob', 10, 'online', 'shipping');
 main::agent('dan', 10, 'online', 'returns');
 ok(main::say('alice', 'offline'), "$name - alice says offline");
-ok(main::wait_moved('alice', \@ids, bob => 'online', dan => 'online'),
+ok(main::wait_moved('alice', \@ids),
    "$name - her tickets left her");
 is(main::ticket_of($ids[0])->{agent}, 'bob', "$name - shipping to bob");
 is(main::ticket_of($ids[1])->{state}, 'queued',
