@@ -35,11 +35,13 @@ static const char *const  ngx_http_cs_states[] = {
 };
 
 
+/* a STRING row's value; null (and absent) is "" */
 static ngx_int_t
 ngx_http_cs_push_json_str(ngx_array_t *args,
     const ngx_http_cs_json_value_t *v)
 {
-    return ngx_http_cs_push(args, (u_char *) v->str.data, v->str.len);
+    return ngx_http_cs_push(args, (u_char *) v->str.data,
+                            v->is_null ? 0 : v->str.len);
 }
 
 
@@ -93,9 +95,7 @@ ngx_http_cs_assign_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
 
     agent = ngx_http_cs_json_get(ctx->json, NGX_HTTP_CS_ASSIGN_AGENT);
 
-    if (ngx_http_cs_push(args, (u_char *) agent->str.data,
-                         agent->is_null ? 0 : agent->str.len)
-        != NGX_OK
+    if (ngx_http_cs_push_json_str(args, agent) != NGX_OK
         || ngx_http_cs_push_routing(r, args) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -130,9 +130,7 @@ ngx_http_cs_fields_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
         || ngx_http_cs_push_json_str(args, priority) != NGX_OK
         || ngx_http_cs_push(args, (u_char *) "1", category->present)
            != NGX_OK
-        || ngx_http_cs_push(args, (u_char *) category->str.data,
-                            category->is_null ? 0 : category->str.len)
-           != NGX_OK
+        || ngx_http_cs_push_json_str(args, category) != NGX_OK
         || ngx_http_cs_push_routing(r, args) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

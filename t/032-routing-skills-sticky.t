@@ -28,22 +28,7 @@ sub presence { CsApi::api(PUT => "agents/$_[0]/presence", $_[1], qq({"status":"$
 
 check_stored_sections();
 
-add_block_preprocessor(sub {
-    my $block = shift;
-    $block->set_value('init', 'CsTest::flush_redis();')
-        unless defined $block->init;
-    $block->set_value('config', <<'CONF') unless defined $block->config;
-location /api/ {
-    cs_api;
-    cs_secret $TEST_NGINX_CS_SECRET;
-    cs_admin_keys $TEST_NGINX_CS_ADMIN_KEYS;
-    cs_redis_server 127.0.0.1:$TEST_NGINX_REDIS_PORT;
-}
-CONF
-    $block->set_value('request', "GET /api/me\n") unless defined $block->request;
-    $block->set_value('more_headers', "Authorization: Bearer $main::Admin")
-        unless defined $block->more_headers;
-});
+desk_blocks();
 
 run_tests();
 

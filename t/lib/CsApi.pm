@@ -16,7 +16,7 @@ use JSON::PP;
 use CsTest ();
 
 our @EXPORT = qw(api admin intake agents_by_name new_agent store
-                 invariants_hold);
+                 invariants_hold desk_blocks);
 
 my $dir = tempdir(CLEANUP => 1);
 
@@ -33,6 +33,9 @@ close $k;
 $ENV{TEST_NGINX_CS_SECRET} = "$dir/cs.secret";
 $ENV{TEST_NGINX_CS_ADMIN_KEYS} = "$dir/admin.keys";
 
+# headers every call sends (a test of auth_request sets its pass here)
+our %Headers;
+
 sub api {
     my ($method, $path, $token, $body, $headers) = @_;
     my $port = $ENV{TEST_NGINX_SERVER_PORT} || 1984;
@@ -41,7 +44,7 @@ sub api {
                   { headers => { ($token ? (Authorization => "Bearer $token")
                                          : ()),
                                  'Content-Type' => 'application/json',
-                                 %{ $headers || {} } },
+                                 %Headers, %{ $headers || {} } },
                     defined $body ? (content => $body) : () });
     my $json = eval { JSON::PP->new->utf8->decode($res->{content}) };
     return ($res->{status}, $json // $res->{content});
@@ -109,6 +112,28 @@ sub invariants_hold {
     my $out = `perl ${root}chaos/desk.pl --redis $ENV{TEST_NGINX_REDIS_PORT} --prefix cs: 2>&1`;
     Test::More::is($? >> 8, 0, "$name - every invariant of the store holds")
         or Test::More::diag($out);
+}
+
+# the desk tests' blocks: a flushed Redis, a cs_api location at /api/ with
+# this file's secret and admin key (plus the lines given), and a GET me by
+# the admin, unless a block says otherwise; its --- stored does the work
+sub desk_blocks {
+    my ($lines) = @_;
+    my $config = "location /api/ {\n    cs_api;\n"
+        . "    cs_secret \$TEST_NGINX_CS_SECRET;\n"
+        . "    cs_admin_keys \$TEST_NGINX_CS_ADMIN_KEYS;\n"
+        . "    cs_redis_server 127.0.0.1:\$TEST_NGINX_REDIS_PORT;\n"
+        . join('', map { "    $_\n" } @{ $lines || [] }) . "}\n";
+    Test::Nginx::Socket::add_block_preprocessor(sub {
+        my $block = shift;
+        $block->set_value('init', 'CsTest::flush_redis();')
+            unless defined $block->init;
+        $block->set_value('config', $config) unless defined $block->config;
+        $block->set_value('request', "GET /api/me\n")
+            unless defined $block->request;
+        $block->set_value('more_headers', "Authorization: Bearer $Admin")
+            unless defined $block->more_headers;
+    });
 }
 
 1;
