@@ -15,37 +15,13 @@ use JSON::PP ();
 redis_start();
 $ENV{TEST_NGINX_H2_PORT} ||= CsTest::free_port();
 
-# h2($url, $body, header => value, ...): a POST of $body, or a GET without
-# one; returns (protocol, status, body), status 0 when there was no answer
-sub h2 {
-    my ($url, $body, %headers) = @_;
-    my $dir = File::Temp->newdir;
-    my @cmd = ('nghttp', "--har=$dir/har",
-               map { ('-H', lc($_) . ": $headers{$_}") } sort keys %headers);
-    if (defined $body) {
-        open my $fh, '>', "$dir/body" or die "$dir/body: $!";
-        print $fh $body;
-        close $fh;
-        push @cmd, '-d', "$dir/body";
-    }
-    # nghttp complains on its stderr, which is the test's
-    open my $out, '-|', @cmd, $url or die "nghttp: $!";
-    my $answer = do { local $/; <$out> } // '';
-    close $out;
-    my $res = eval {
-        open my $fh, '<', "$dir/har" or die;
-        JSON::PP->new->decode(do { local $/; <$fh> })->{log}{entries}[0]{response};
-    } // {};
-    return ($res->{httpVersion} // '', $res->{status} // 0, $answer);
-}
-
 add_response_body_check(sub {
     my ($block) = @_;
     my $name = $block->name;
     my $url = "http://127.0.0.1:$ENV{TEST_NGINX_H2_PORT}/api/service";
     my %json = ('Content-Type' => 'application/json');
 
-    my ($proto, $status, $body) = h2($url,
+    my ($proto, $status, $body) = CsTest::h2($url,
         '{"userId":"h2user","issue":"over HTTP/2"}',
         %json, 'Idempotency-Key' => 'h2-key');
     Test::More::is("$proto $status", 'HTTP/2.0 201', "$name - HTTP/2 201");
@@ -56,19 +32,19 @@ add_response_body_check(sub {
     Test::More::is($t->{issue}, 'over HTTP/2', "$name - stored over HTTP/2");
 
     # the same retry over HTTP/2 is answered from the idempotency record
-    my (undef, $again, $body2) = h2($url,
+    my (undef, $again, $body2) = CsTest::h2($url,
         '{"issue":"over HTTP/2","userId":"h2user"}',
         %json, 'Idempotency-Key' => 'h2-key');
     Test::More::is("$again $body2", "201 $body", "$name - HTTP/2 retry is the same answer");
 
     # errors are JSON over HTTP/2 too, nginx's own 413 included (answered
     # from the headers, before the body arrives)
-    ($proto, $status, $body) = h2($url,
+    ($proto, $status, $body) = CsTest::h2($url,
         '{"userId":"h2user","issue":"' . ('x' x 2000) . '"}', %json);
     Test::More::is("$proto $status", 'HTTP/2.0 413', "$name - HTTP/2 413");
     Test::More::like($body, qr/"error":"body_too_large"/, "$name - HTTP/2 413 is JSON");
 
-    (undef, $status, $body) = h2($url);
+    (undef, $status, $body) = CsTest::h2($url);
     Test::More::is("$status $body", '405 {"status":"error","error":"method_not_allowed","message":"only POST is allowed here"}',
                    "$name - HTTP/2 405");
     Test::More::is(redis()->get('cs:ticket:seq'), 2,

@@ -7,7 +7,6 @@ use Test::Nginx::Socket 'no_plan';
 use CsTest;
 use CsCheck;
 use CsApi;
-use File::Temp ();
 use JSON::PP;
 
 redis_start();
@@ -17,21 +16,6 @@ $ENV{TEST_NGINX_H2_PORT} ||= CsTest::free_port();
 
 # the auth_request pass, on every call of CsApi
 %CsApi::Headers = ('X-Pass' => 'yes');
-
-# a GET over HTTP/2 with nghttp: (protocol, status, body)
-sub h2_get {
-    my ($url, $token) = @_;
-    my $dir = File::Temp->newdir;
-    open my $out, '-|', 'nghttp', "--har=$dir/har", '-H',
-         "authorization: Bearer $token", $url or die "nghttp: $!";
-    my $answer = do { local $/; <$out> } // '';
-    close $out;
-    my $res = eval {
-        open my $fh, '<', "$dir/har" or die;
-        JSON::PP->new->decode(do { local $/; <$fh> })->{log}{entries}[0]{response};
-    } // {};
-    return ($res->{httpVersion} // '', $res->{status} // 0, $answer);
-}
 
 check_stored_sections();
 
@@ -107,9 +91,9 @@ invariants_hold($name);
 === TEST 2: HTTP/2 on another listener: the customer reads its ticket, an admin lists
 --- stored
 my $t = intake('h2');
-my ($proto, $st, $body) = main::h2_get("http://127.0.0.1:$ENV{TEST_NGINX_H2_PORT}/api/tickets/$t->{ticketId}", $t->{token});
+my ($proto, $st, $body) = CsTest::h2("http://127.0.0.1:$ENV{TEST_NGINX_H2_PORT}/api/tickets/$t->{ticketId}", undef, Authorization => "Bearer $t->{token}");
 is("$proto $st", 'HTTP/2.0 200', "$name - HTTP/2 200");
 is(JSON::PP->new->decode($body)->{issue}, 'help h2', "$name - the ticket");
-($proto, $st, $body) = main::h2_get("http://127.0.0.1:$ENV{TEST_NGINX_H2_PORT}/api/tickets?state=queued", $main::Admin);
+($proto, $st, $body) = CsTest::h2("http://127.0.0.1:$ENV{TEST_NGINX_H2_PORT}/api/tickets?state=queued", undef, Authorization => "Bearer $main::Admin");
 is("$proto $st", 'HTTP/2.0 200', "$name - a list over HTTP/2");
 is(JSON::PP->new->decode($body)->{tickets}[0]{ticketId}, $t->{ticketId}, "$name - holds the ticket");

@@ -165,6 +165,32 @@ sub desk_script {
     return $src;
 }
 
+# h2($url, $body, header => value, ...): a POST of $body, or a GET without
+# one; returns (protocol, status, body), status 0 when there was no answer
+sub h2 {
+    my ($url, $body, %headers) = @_;
+    require File::Temp;
+    require JSON::PP;
+    my $dir = File::Temp->newdir;
+    my @cmd = ('nghttp', "--har=$dir/har",
+               map { ('-H', lc($_) . ": $headers{$_}") } sort keys %headers);
+    if (defined $body) {
+        open my $fh, '>', "$dir/body" or die "$dir/body: $!";
+        print $fh $body;
+        close $fh;
+        push @cmd, '-d', "$dir/body";
+    }
+    # nghttp complains on its stderr, which is the test's
+    open my $out, '-|', @cmd, $url or die "nghttp: $!";
+    my $answer = do { local $/; <$out> } // '';
+    close $out;
+    my $res = eval {
+        open my $fh, '<', "$dir/har" or die;
+        JSON::PP->new->decode(do { local $/; <$fh> })->{log}{entries}[0]{response};
+    } // {};
+    return ($res->{httpVersion} // '', $res->{status} // 0, $answer);
+}
+
 # a fresh client each time: tests kill and restart the server; its name
 # tells it apart from nginx's connections in CLIENT LIST
 sub redis {
