@@ -1,7 +1,8 @@
 -- GET agents/{name}/queue: the agent's open tickets, for that agent or an
 -- admin: assigned first, each by priority (urgent, high, normal, low), then
 -- age.  The cursor is a place in that order.
--- ARGV[6..7]: the limit (1 to 100), the cursor ('' for the start).
+-- ARGV[6..7]: the limit (1 to 100), the cursor ('' for the start); ARGV[8]:
+-- '1' when the name is one of cs_agents' (static agents have no record).
 -- Runs after ngx_http_cs_common.lua.
 
 local c, refusal = who_calls(false)
@@ -13,7 +14,11 @@ if c.role == 'agent' and c.name ~= param then
     return err(403, 'forbidden', 'an agent reads its own queue')
 end
 
-if not static_agents then
+if static_agents then
+    if ARGV[8] ~= '1' then
+        return err(404, 'not_found', 'there is no such agent')
+    end
+else
     local _, missing = agent_key()
     if missing then
         return missing

@@ -144,6 +144,47 @@ ngx_http_cs_agents_list_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
 }
 
 
+/* GET agents/{name}/queue: the page; whether cs_agents names the agent */
+ngx_int_t
+ngx_http_cs_agent_queue_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
+    ngx_array_t *args)
+{
+    ngx_int_t                rc;
+    ngx_str_t               *name;
+    ngx_uint_t               i, known;
+    ngx_http_cs_loc_conf_t  *cslcf;
+
+    rc = ngx_http_cs_page_args(r, ctx, args);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
+
+    known = 0;
+
+    if (cslcf->agents) {
+        name = cslcf->agents->elts;
+
+        for (i = 0; i < cslcf->agents->nelts; i++) {
+            if (name[i].len == ctx->param.len
+                && ngx_strncmp(name[i].data, ctx->param.data,
+                               ctx->param.len) == 0)
+            {
+                known = 1;
+                break;
+            }
+        }
+    }
+
+    if (ngx_http_cs_push(args, (u_char *) (known ? "1" : "0"), 1) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 /* DELETE agents/{name}: how its tickets are routed again */
 ngx_int_t
 ngx_http_cs_agent_delete_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,

@@ -97,7 +97,7 @@ static const ngx_http_cs_endpoint_t  ngx_http_cs_endpoints[] = {
     { NGX_HTTP_GET, "agents/{name}/queue",
       NGX_HTTP_CS_ROLE_AGENT|NGX_HTTP_CS_ROLE_ADMIN,
       NULL, 0, NGX_HTTP_CS_SCRIPT_AGENT_QUEUE,
-      ngx_http_cs_page_args, NULL },
+      ngx_http_cs_agent_queue_args, NULL },
 
     { NGX_HTTP_DELETE, "agents/{name}",
       NGX_HTTP_CS_ROLE_ADMIN,

@@ -188,6 +188,8 @@ ngx_int_t ngx_http_cs_feedback_args(ngx_http_request_t *r,
     ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
 ngx_int_t ngx_http_cs_tickets_list_args(ngx_http_request_t *r,
     ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
+ngx_int_t ngx_http_cs_agent_queue_args(ngx_http_request_t *r,
+    ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
 /* ?limit=&cursor= of a list */
 ngx_int_t ngx_http_cs_page_args(ngx_http_request_t *r,
     ngx_http_cs_ctx_t *ctx, ngx_array_t *args);

@@ -197,7 +197,7 @@ is($st, 404, "$name - no such agent: 404");
 
 
 
-=== TEST 6: with cs_agents, admins act on tickets for the static agents: assign by name among them, null to another of them, solve; no registry record is made
+=== TEST 6: with cs_agents, admins act on tickets for the static agents: assign by name among them, null to another of them, read their queues (a name not listed is 404), solve; no registry record is made
 --- config
 location /api/ {
     cs_api;
@@ -215,6 +215,13 @@ is_deeply([ $r->lrange('cs:queue:agent2', 0, -1) ], [$id], "$name - its queue");
 is($r->llen('cs:queue:agent1'), 0, "$name - out of agent1's");
 ($st, $b) = main::assign($id, $main::Admin, '{"agent":"agent3"}');
 is($st, 404, "$name - not one of cs_agents: 404");
+($st, $b) = api(GET => 'agents/agent2/queue', $main::Admin);
+is($st, 200, "$name - a static agent's queue");
+is_deeply([ map { $_->{ticketId} } @{ $b->{tickets} } ], [$id],
+          "$name - holds its ticket");
+($st, $b) = api(GET => 'agents/agent3/queue', $main::Admin);
+is($st, 404, "$name - the queue of a name cs_agents does not list: 404");
+is($b->{error}, 'not_found', "$name - not_found");
 ($st, $b) = main::assign($id, $main::Admin, '{"agent":null}');
 is($b->{agent}, 'agent1', "$name - null: the other one");
 ($st, $b) = api(POST => "tickets/$id/status", $main::Admin, '{"state":"solved"}');
