@@ -12,24 +12,6 @@ workers(2);
 
 redis_start();
 
-sub master_pid {
-    open my $fh, '<', server_root() . '/logs/nginx.pid' or return 0;
-    my $pid = <$fh>;
-    chomp $pid;
-    return $pid;
-}
-
-sub workers_of {
-    my ($master) = @_;
-    my @pids;
-    for my $stat (glob '/proc/[0-9]*/stat') {
-        open my $fh, '<', $stat or next;
-        my ($pid, $ppid) = (split ' ', scalar <$fh>)[0, 3];
-        push @pids, $pid if $ppid == $master;
-    }
-    return sort @pids;
-}
-
 my $clients = 4;    # 1 + 4 x 20 = 81 tickets, a multiple of 3
 my $each = 20;
 

@@ -12,30 +12,12 @@ workers(2);
 
 redis_start();
 
-sub master_pid {
-    open my $fh, '<', server_root() . '/logs/nginx.pid' or return;
-    my $pid = <$fh>;
-    chomp $pid;
-    return $pid;
-}
-
 # under valgrind nginx runs in the foreground as our child: reap it
 sub gone {
     my ($pid) = @_;
     return 1 if waitpid($pid, POSIX::WNOHANG()) == $pid;
     open my $fh, '<', "/proc/$pid/stat" or return 1;
     return (split ' ', scalar <$fh>)[2] eq 'Z';
-}
-
-sub workers_of {
-    my ($master) = @_;
-    my @pids;
-    for my $stat (glob '/proc/[0-9]*/stat') {
-        open my $fh, '<', $stat or next;
-        my ($pid, $ppid) = (split ' ', scalar <$fh>)[0, 3];
-        push @pids, $pid if $ppid == $master;
-    }
-    return sort @pids;
 }
 
 # Load clients post until $dir/stop appears.  Every answer but 201 is a

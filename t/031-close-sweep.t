@@ -56,27 +56,6 @@ sub state_of {
     return CsTest::redis()->hget(($p // 'cs:') . "ticket:$id", 'state') // '';
 }
 
-sub workers_of {
-    my ($master) = @_;
-    my @pids;
-    for my $stat (glob '/proc/[0-9]*/stat') {
-        open my $fh, '<', $stat or next;
-        my ($pid, $ppid) = (scalar <$fh> // '') =~ /^(\d+) \(.*\) \S+ (\d+)/s
-            or next;
-        push @pids, $pid if $ppid == $master;
-    }
-    @pids = sort { $a <=> $b } @pids;
-    return @pids;
-}
-
-sub pid_in {
-    my ($file) = @_;
-    open my $fh, '<', $file or return 0;
-    my $pid = <$fh> // '';
-    chomp $pid;
-    return $pid;
-}
-
 # the pid in the lock's value, 0 when none
 sub lock_pid {
     my ($p) = @_;
@@ -358,8 +337,8 @@ location /api/ {
 --- init
 CsTest::flush_redis();
 --- stored
-my $master = main::pid_in(server_root() . '/logs/nginx.pid');
-my @workers = main::workers_of($master);
+my $master = pid_in(server_root() . '/logs/nginx.pid');
+my @workers = workers_of($master);
 is(scalar @workers, 2, "$name - two workers");
 ok(CsTest::wait_until(sub { main::lock_pid() }, 10), "$name - the lock is taken")
     or diag($r->get('cs:lock:sweep'));
@@ -391,12 +370,12 @@ CsTest::flush_redis();
 # a period of 1 s, a lock of 10 s: a hand-over faster than that is the
 # lock given back
 my $b = main::start_nginx('b', 'two:', '10s');
-my @wb = main::workers_of(main::pid_in("$b/logs/nginx.pid"));
+my @wb = workers_of(pid_in("$b/logs/nginx.pid"));
 ok(CsTest::wait_until(sub { main::lock_pid('two:') }, 10),
    "$name - b takes the lock");
 ok((grep { $_ == main::lock_pid('two:') } @wb), "$name - a worker of b");
 my $c = main::start_nginx('c', 'two:', '10s');
-my @wc = main::workers_of(main::pid_in("$c/logs/nginx.pid"));
+my @wc = workers_of(pid_in("$c/logs/nginx.pid"));
 my $holder = main::lock_pid('two:');
 my ($changed, $t0) = (0, Time::HiRes::time());
 while (Time::HiRes::time() - $t0 < 2.5) {
@@ -411,11 +390,11 @@ ok(CsTest::wait_until(sub { main::state_of(1, 'two:') eq 'closed' }, 10),
 unlike(main::log_of("$c/logs/error.log"), qr/this worker sweeps/,
        "$name - c never sweeps");
 # a reload: b's old worker hands the lock back as it goes
-my $mb = main::pid_in("$b/logs/nginx.pid");
+my $mb = pid_in("$b/logs/nginx.pid");
 my $t1 = Time::HiRes::time();
 kill 'HUP', $mb;
 my %old = map { $_ => 1 } @wb;
-ok(CsTest::wait_until(sub { my @w = main::workers_of($mb);
+ok(CsTest::wait_until(sub { my @w = workers_of($mb);
                             @wb = @w;
                             @w == 2 && !grep { $old{$_} } @w }, 20),
    "$name - b reloads");

@@ -20,7 +20,7 @@ use Time::HiRes qw(sleep time);
 our @EXPORT = qw(redis redis_start redis_stop redis_signal redis_restart
                  wait_until redis_keys ticket flush_redis valgrind
                  redis_pid redis_dir post_ticket free_port user_tickets warm_up
-                 user_key nginx_connections);
+                 user_key nginx_connections pid_in master_pid workers_of);
 
 my %server;     # the one redis-server of this test file
 my $owner = $$; # forked children must not stop it
@@ -263,6 +263,33 @@ sub wait_until {
         return 0 if time > $deadline;
         sleep 0.05;
     }
+}
+
+# the pid a pid file names, 0 when none
+sub pid_in {
+    my ($file) = @_;
+    open my $fh, '<', $file or return 0;
+    my $pid = <$fh> // '';
+    chomp $pid;
+    return $pid || 0;
+}
+
+# the test's nginx master
+sub master_pid {
+    return pid_in(Test::Nginx::Util::server_root() . '/logs/nginx.pid');
+}
+
+# the worker processes of a master, in pid order
+sub workers_of {
+    my ($master) = @_;
+    my @pids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my ($pid, $ppid) = (scalar <$fh> // '') =~ /^(\d+) \(.*\) \S+ (\d+)/s
+            or next;
+        push @pids, $pid if $ppid == $master;
+    }
+    return sort { $a <=> $b } @pids;
 }
 
 END {
