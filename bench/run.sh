@@ -14,6 +14,12 @@
 #                bench/lua/intake.lua, the same checks and the SAME Redis
 #                script (EVALSHA, same ARGV) over a keepalive pool
 #   (d) ceiling  `return 201 '{...}'` after reading the same body
+#   (g) mix      the desk's mix on a cs_api location (cs_secret, an admin
+#                key, cs_agents): nine requests in ten an intake, the
+#                tenth a ticket's next step: the customer reads it, an
+#                admin solves it, the customer rates it
+#                (bench/lua/wrk-mix.lua); its intake throughput is
+#                reported beside the module's
 #   (e) baseline with BASELINE=<git rev>: the module as built at that
 #                revision (`git archive` into a scratch directory, then its
 #                own `make build DEPS=`), in the location of (a)
@@ -57,11 +63,12 @@ conns=${BENCH_CONNECTIONS:-50}
 warmup=${BENCH_WARMUP:-2}
 baseline=${BASELINE:-}
 
-contenders=(module rules secret peer ceiling)
+contenders=(module mix rules secret peer ceiling)
 if [ -n "$baseline" ]; then
-    contenders=(module baseline rules secret peer ceiling)
+    contenders=(module baseline mix rules secret peer ceiling)
 fi
-declare -A port prefix pid worker template so secret_line extra_line
+declare -A port prefix pid worker template so secret_line extra_line \
+    desk_line
 
 redis_pid=
 base_dir=
@@ -159,6 +166,7 @@ cp "$module" "$work/ngx_http_cs_module.so"
 so[module]=$work/ngx_http_cs_module.so
 so[secret]=$work/ngx_http_cs_module.so
 so[rules]=$work/ngx_http_cs_module.so
+so[mix]=$work/ngx_http_cs_module.so
 
 # --- the baseline: the module at another revision, built apart ----------
 
@@ -208,6 +216,8 @@ done
 template[secret]=module
 template[baseline]=module
 template[rules]=module
+template[mix]=module
+prefix[mix]=bench:mix:
 prefix[rules]=bench:rules:
 prefix[module]=bench:module:
 prefix[secret]=bench:secret:
@@ -226,6 +236,16 @@ for i in $(seq 1 100); do
         "$i" "$i" "$i" "$i"
 done > "$work/rules.conf"
 extra_line[rules]="include $work/rules.conf;"
+
+# (g): an admin key (its SHA-256 in cs_admin_keys) for the mix's solves
+admin_key=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+printf 'bench %s\n' "$(printf '%s' "$admin_key" | sha256sum | cut -d ' ' -f 1)" \
+    > "$work/admin.keys"
+desk_line[mix]="location /desk/ { cs_api; \
+cs_redis_server 127.0.0.1:$rport; cs_key_prefix ${prefix[mix]}; \
+cs_agents agent1 agent2 agent3; cs_secret $work/cs.secret; \
+cs_admin_keys $work/admin.keys; client_max_body_size 16k; \
+client_body_buffer_size 16k; }"
 
 # POSTs one ticket with HTTP/1.0 and prints the answer
 post_once() {
@@ -254,6 +274,7 @@ for c in "${contenders[@]}"; do
         -e "s|@MODULE@|${so[$c]:-}|g" \
         -e "s|@SECRET@|${secret_line[$c]:-}|g" \
         -e "s|@EXTRA@|${extra_line[$c]:-}|g" \
+        -e "s|@DESK@|${desk_line[$c]:-}|g" \
         "bench/${template[$c]}.conf.in" > "$dir/nginx.conf"
 
     ngx=("$nginx" -p "$dir/" -c nginx.conf -e logs/error.log)
@@ -305,10 +326,14 @@ settled_tickets() {
 }
 
 run_wrk() {  # run_wrk CONTENDER SECONDS: prints the BENCH line
-    local line
-    line=$(wrk -t1 -c"$conns" -d"${2}s" --timeout 5s \
-               -s bench/lua/wrk-post.lua \
-               "http://127.0.0.1:${port[$1]}/api/service" \
+    local line script=bench/lua/wrk-post.lua path=api/service
+    if [ "$1" = mix ]; then
+        script=bench/lua/wrk-mix.lua
+        path=desk/
+    fi
+    line=$(BENCH_ADMIN_KEY=$admin_key wrk -t1 -c"$conns" -d"${2}s" \
+               --timeout 5s -s "$script" \
+               "http://127.0.0.1:${port[$1]}/$path" \
            | grep '^BENCH ') || die "$1: wrk failed"
     echo "$line"
 }
@@ -408,16 +433,21 @@ for (( r = 1; r <= rounds; r++ )); do
 
         answered=$(field requests "$line")
         ok=$(field ok "$line")
+        # the mix: the tickets are its intakes' 2xx, the rest other steps
+        made=$(field intake_ok "$line")
+        made=${made:-$ok}
+        kinds=$(field kinds "$line")
         diff=-
         if [ -n "${prefix[$c]:-}" ]; then
             after=$(settled_tickets "${prefix[$c]}")
-            diff=$(( after - before - ok ))
+            diff=$(( after - before - made ))
         fi
 
         sockerr=$(( $(field connect "$line") + $(field read "$line")
                     + $(field write "$line") + $(field timeout "$line") ))
 
-        printf '%s %d %s %s %s %s %s %s %s %s %s %s %s %s %s %s\n' "$c" "$r" \
+        printf '%s %d %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s\n' \
+            "$c" "$r" \
             "$(awk -v n="$ok" -v d="$(field duration_us "$line")" \
                    'BEGIN { printf "%.0f", n / (d / 1e6) }')" \
             "$(field p50_us "$line")" "$(field p99_us "$line")" \
@@ -426,7 +456,10 @@ for (( r = 1; r <= rounds; r++ )); do
             "$(per_request $(( nginx1 - nginx0 )) "$answered")" \
             "$(per_request $(( redis1 - redis0 )) "$answered")" \
             "$answered" $(( nginx1 - nginx0 )) $(( redis1 - redis0 )) \
-            "$script" >> "$raw"
+            "$script" \
+            "$(awk -v n="$made" -v d="$(field duration_us "$line")" \
+                   'BEGIN { printf "%.0f", n / (d / 1e6) }')" \
+            "${kinds:--}" >> "$raw"
     done
 done
 
@@ -559,6 +592,12 @@ delta() {
         echo "module/baseline: $(ratio "${rps[module]}" "${rps[baseline]}")x" \
              "throughput"
     fi
+    mix_intake=$(median mix 17)
+    echo "mix (cs_api, 90% intake, 10% read/solve/rate): intake" \
+         "${mix_intake} tickets/s of ${rps[mix]} req/s;" \
+         "mix intake/module: $(ratio "$mix_intake" "${rps[module]}")x;" \
+         "steps (2xx/sent) in the last round:" \
+         "$(awk '$1 == "mix" { k = $18 } END { print k }' "$raw")"
     echo "verdict: module >= 1.5x peer: $tp (${mp}x);" \
          "module p99 < 2 ms at $conns connections: $tl" \
          "($(ms "${p99[module]}") ms);" \
@@ -590,7 +629,7 @@ delta() {
     echo
     echo "rounds (contender round req/s p50_us p99_us 2xx non-2xx codes" \
          "sock.err tickets-2xx nginx_us Redis_us answered nginx_ticks" \
-         "Redis_ticks script_us):"
+         "Redis_ticks script_us tickets/s steps):"
     sed 's/^/  /' "$raw"
 } | tee "$results"
 
