@@ -157,6 +157,10 @@ function showError(box, what, err) {
         p.append(String(err && err.message || err));
     }
     box.replaceChildren(p);
+    /* the region speaks for itself (role="alert"); bring it into view */
+    if (typeof box.scrollIntoView === 'function') {
+        box.scrollIntoView({ block: 'nearest' });
+    }
 }
 
 function clearError(box) {
@@ -394,6 +398,7 @@ async function reply(ev) {
         return;
     }
     const id = openId;
+    $('ticket-status').textContent = '';
     const r = await guarded($('alert'), 'Sending the reply to #' + id, () =>
         api('POST', 'tickets/' + id + '/messages',
             { body: $('reply').value, internal: $('internal').checked }));
@@ -413,6 +418,7 @@ async function changeState(ev) {
     }
     const id = openId;
     const state = $('state').value;
+    $('ticket-status').textContent = '';
     const r = await guarded($('alert'), 'Changing #' + id + ' to ' + state,
         () => api('POST', 'tickets/' + id + '/status', { state }));
     if (r) {
