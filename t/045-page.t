@@ -85,15 +85,21 @@ sub page {
     return $res;
 }
 
-sub fmt_percent { defined $_[0] ? sprintf('%.1f %%', $_[0]) : 'no data' }
+# a figure as the page shows it ({shown, value}) against the API's number:
+# data-value is that number, and the text says it to its last digit
+# ("60.0 %", "7.0 min", "90 s", "5.3", "no data" when the API has none)
+my %unit = ('' => 1, '%' => 1, s => 1, min => 60, h => 3600, d => 86400);
 
-sub fmt_seconds {
-    my ($s) = @_;
-    return 'no data' unless defined $s;
-    return (0 + sprintf('%.1f', $s)) . ' s' if $s < 120;
-    return sprintf('%.1f min', $s / 60) if $s < 7200;
-    return sprintf('%.1f h', $s / 3600) if $s < 172800;
-    return sprintf('%.1f d', $s / 86400);
+sub shows {
+    my ($f, $want) = @_;
+    return 0 unless $f;
+    return $f->{shown} eq 'no data' && $f->{value} eq '' unless defined $want;
+    return 0 unless length $f->{value} && $f->{value} == $want;
+    my ($num, $u) = $f->{shown} =~ /^(\d+(?:\.(\d))?)(?: (%|s|min|h|d))?$/
+        ? ($1, $3 // '') : return 0;
+    my $tol = ($num =~ /\./ ? 0.05 : 0.5) * $unit{$u};
+    $tol = 0 if $u eq '' && $num !~ /\./;     # a count is exact
+    return abs($num * $unit{$u} - $want) <= $tol + 1e-9;
 }
 
 check_stored_sections();
@@ -121,8 +127,9 @@ GET /desk/
 Content-Type: text/html; charset=utf-8
 Content-Security-Policy: default-src 'none'; script-src 'self'.*
 X-Content-Type-Options: nosniff
---- response_body_like: <title>Desk</title>
 --- stored
+like($body, qr{<title>Desk</title>.*<script src="desk\.js" defer></script>}s,
+     "$name - the page");
 # the desk: alice takes billing; shipping waits in the backlog; a rule
 # answers a forgotten password; u1 comes twice (loyalty)
 my ($st, $b) = api(PUT => 'agents/alice', $main::Admin,
@@ -200,20 +207,29 @@ SKIP: {
              qr/^Error: Loading the figures \(GET metrics\) failed: \Q$mst\E /,
              "$name - GET metrics answers $mst: the page shows that error");
         skip "GET metrics answers $mst here (the metrics endpoint is not on"
-             . " this branch yet): the figures shown cannot be compared with it", 1;
+             . " this branch yet): the figures shown cannot be compared with it", 11;
     }
     is($p->{errors}{figures}, '', "$name - figures loaded");
-    is_deeply($p->{figures}, {
+    my %want = (
         tickets => $m->{tickets}{total},
-        csat => main::fmt_percent($m->{csat}{percent}),
-        loyalty => main::fmt_percent($m->{loyalty}{percent}),
-        ces => defined $m->{ces}{mean} ? sprintf('%.1f', $m->{ces}{mean}) : 'no data',
-        firstResponseMedian => main::fmt_seconds($m->{firstResponse}{medianSeconds}),
-        firstResponseP90 => main::fmt_seconds($m->{firstResponse}{p90Seconds}),
-        resolutionMedian => main::fmt_seconds($m->{resolution}{medianSeconds}),
-        resolutionP90 => main::fmt_seconds($m->{resolution}{p90Seconds}),
-        autoResolution => main::fmt_percent($m->{autoResolution}{rate}),
-    }, "$name - the figures shown are GET metrics'");
+        csat => $m->{csat}{percent},
+        loyalty => $m->{loyalty}{percent},
+        ces => $m->{ces}{mean},
+        firstResponseMedian => $m->{firstResponse}{medianSeconds},
+        firstResponseP90 => $m->{firstResponse}{p90Seconds},
+        resolutionMedian => $m->{resolution}{medianSeconds},
+        resolutionP90 => $m->{resolution}{p90Seconds},
+        autoResolution => $m->{autoResolution}{rate},
+    );
+    is_deeply([ sort keys %{ $p->{figures} } ], [ sort keys %want ],
+              "$name - every figure is shown");
+    for my $k (sort keys %want) {
+        ok(main::shows($p->{figures}{$k}, $want{$k}),
+           "$name - $k shown is GET metrics' "
+           . ($want{$k} // 'null'))
+            or diag(explain($p->{figures}{$k}));
+    }
+    is($p->{figures}{tickets}{shown}, 3, "$name - three tickets in all");
 }
 
 my ($tst) = api(GET => 'trends?from=' . (time() * 1000 - 3600e3)

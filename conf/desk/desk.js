@@ -487,11 +487,16 @@ async function loadBacklog() {
     }
 }
 
-/* one figure: a term, its value and how it was made */
-function figure(dl, key, term, value, detail) {
+/*
+ * one figure: a term, its value as shown (fmt of the API's number, which
+ * stays in data-value: "" when the API has none) and how it was made
+ */
+function figure(dl, key, term, raw, fmt, detail) {
     dl.append(el('dt', {}, term),
               el('dd', { 'data-figure': key },
-                 el('span', { class: 'value' }, value),
+                 el('span', { class: 'value',
+                              'data-value': raw === null ? '' : raw },
+                    raw === null ? 'no data' : fmt(raw)),
                  detail ? el('span', { class: 'detail' }, ' (' + detail + ')')
                         : null));
 }
@@ -506,38 +511,35 @@ async function loadFigures() {
     }
     const n = (o, k) => (o && typeof o[k] === 'number') ? o[k] : 0;
     const v = (o, k) => (o && typeof o[k] === 'number') ? o[k] : null;
+    const fr = m.firstResponse, rs = m.resolution, ar = m.autoResolution;
     clear(dl);
 
     const t = m.tickets || {};
     const byState = t.byState || {};
-    figure(dl, 'tickets', 'Tickets', String(n(t, 'total')),
+    figure(dl, 'tickets', 'Tickets', n(t, 'total'), String,
            Object.keys(byState).map((s) => byState[s] + ' ' + s).join(', '));
-    figure(dl, 'csat', 'CSAT (ratings of 4 or 5)', percent(v(m.csat, 'percent')),
-           n(m.csat, 'satisfied') + ' satisfied of ' + n(m.csat, 'ratings')
-           + ' ratings');
+    figure(dl, 'csat', 'CSAT (ratings of 4 or 5)', v(m.csat, 'percent'),
+           percent, n(m.csat, 'satisfied') + ' satisfied of '
+                    + n(m.csat, 'ratings') + ' ratings');
     figure(dl, 'loyalty', 'Loyalty (customers with 2 or more tickets)',
-           percent(v(m.loyalty, 'percent')),
+           v(m.loyalty, 'percent'), percent,
            n(m.loyalty, 'repeat') + ' repeat of ' + n(m.loyalty, 'customers')
            + ' customers');
-    const ces = v(m.ces, 'mean');
-    figure(dl, 'ces', 'Customer effort (CES, 1 to 7)',
-           ces === null ? 'no data' : ces.toFixed(1),
-           n(m.ces, 'ratings') + ' ratings');
+    figure(dl, 'ces', 'Customer effort (CES, 1 to 7)', v(m.ces, 'mean'),
+           (x) => x.toFixed(1), n(m.ces, 'ratings') + ' ratings');
     figure(dl, 'firstResponseMedian', 'First response, median',
-           seconds(v(m.firstResponse, 'medianSeconds')),
-           n(m.firstResponse, 'count') + ' tickets');
+           v(fr, 'medianSeconds'), seconds, n(fr, 'count') + ' tickets');
     figure(dl, 'firstResponseP90', 'First response, 90th percentile',
-           seconds(v(m.firstResponse, 'p90Seconds')), null);
+           v(fr, 'p90Seconds'), seconds, null);
     figure(dl, 'resolutionMedian', 'Resolution, median',
-           seconds(v(m.resolution, 'medianSeconds')),
-           n(m.resolution, 'count') + ' tickets');
+           v(rs, 'medianSeconds'), seconds, n(rs, 'count') + ' tickets');
     figure(dl, 'resolutionP90', 'Resolution, 90th percentile',
-           seconds(v(m.resolution, 'p90Seconds')), null);
+           v(rs, 'p90Seconds'), seconds, null);
     figure(dl, 'autoResolution', 'Automatic resolution (never reopened)',
-           percent(v(m.autoResolution, 'rate')),
-           n(m.autoResolution, 'autoResolved') + ' answered by a rule, '
-           + n(m.autoResolution, 'reopened') + ' reopened, of '
-           + n(m.autoResolution, 'tickets') + ' tickets');
+           v(ar, 'rate'), percent,
+           n(ar, 'autoResolved') + ' answered by a rule, '
+           + n(ar, 'reopened') + ' reopened, of ' + n(ar, 'tickets')
+           + ' tickets');
 }
 
 /*

@@ -172,7 +172,9 @@ async function admin(page, out) {
     out.figures = await page.locator('#figures dd').evaluateAll(
         (dds) => Object.fromEntries(dds.map((d) => [
             d.getAttribute('data-figure'),
-            d.querySelector('.value').textContent])));
+            { shown: d.querySelector('.value').textContent,
+              value: d.querySelector('.value').getAttribute('data-value') },
+        ])));
     out.trends = await page.locator('#trends figure').evaluateAll(
         (fs) => fs.map((f) => ({
             category: f.getAttribute('data-category'),
