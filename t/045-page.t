@@ -123,6 +123,11 @@ $TEST_NGINX_DESK_LOCATION
 CsTest::flush_redis();
 --- request
 GET /desk/
+--- error_code: 200
+--- no_error_log
+[alert]
+[crit]
+[emerg]
 --- response_headers_like
 Content-Type: text/html; charset=utf-8
 Content-Security-Policy: default-src 'none'; script-src 'self'.*
