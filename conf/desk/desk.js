@@ -458,6 +458,7 @@ async function loadAgents() {
             el('td', {}, text(a.capacity)),
             el('td', {}, utc(a.lastSeen))));
     }
+    $('agents-empty').hidden = r.items.length > 0;
 }
 
 async function loadBacklog() {

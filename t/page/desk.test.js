@@ -46,6 +46,19 @@ function until(page, fn, arg) {
     return page.waitForFunction(fn, arg, { timeout, polling: 50 });
 }
 
+// controls without a label, buttons without a name (both must be none)
+function unnamed(page) {
+    return page.evaluate(() => [
+        ...Array.from(document.querySelectorAll('input, select, textarea'))
+            .filter((e) => !e.labels || !e.labels.length)
+            .map((e) => 'unlabelled ' + (e.id || e.tagName)),
+        ...Array.from(document.querySelectorAll('button'))
+            .filter((b) => !(b.getAttribute('aria-label')
+                             || b.textContent.trim()))
+            .map((b) => 'unnamed button ' + b.outerHTML.slice(0, 60)),
+    ]);
+}
+
 async function signIn(page, token) {
     await page.goto(url, { timeout });
     // keyboard only: the field has the focus; type, then Enter
@@ -97,6 +110,7 @@ async function agent(page, out) {
         && document.getElementById('ticket-h').textContent === 'Ticket #' + i,
         id);
     out.issue = await text(page.locator('#ticket-fields dd[data-field=issue]'));
+    out.unnamed = await unnamed(page);
 
     // a reply that would be markup if the page used innerHTML
     const body = 'We are on it <img src=x onerror="window.pwned=1"> &amp; '
@@ -186,6 +200,7 @@ async function admin(page, out) {
         (lis) => lis.map((l) => ({ kind: l.getAttribute('data-kind'),
                                    category: l.getAttribute('data-category'),
                                    text: l.textContent })));
+    out.unnamed = await unnamed(page);
     await page.screenshot({ path: path.join(shots, 'admin.png'),
                             fullPage: true });
 }
