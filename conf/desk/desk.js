@@ -622,6 +622,10 @@ async function loadTrends() {
         () => api('GET', 'trends?from=' + from + '&to=' + to + '&bucket='
                           + range.bucket));
     const box = $('trends');
+    /* a refresh keeps the count tables the person opened */
+    const opened = new Set(Array.from(
+        box.querySelectorAll('figure.trend details[open]'),
+        (d) => d.closest('figure').getAttribute('data-category')));
     clear(box);
     if (!r) {
         return;
@@ -629,7 +633,9 @@ async function loadTrends() {
     const cats = r.categories || [];
     const buckets = r.buckets || [];
     for (const cat of cats) {
-        box.append(trendChart(cat, buckets, r.bucket || range.bucket));
+        const fig = trendChart(cat, buckets, r.bucket || range.bucket);
+        fig.querySelector('details').open = opened.has(cat);
+        box.append(fig);
     }
     if (!cats.length) {
         box.append(el('p', { class: 'hint' }, 'No tickets in this period.'));
