@@ -222,6 +222,11 @@ function seconds(s) {
     return (s / 86400).toFixed(1) + ' d';
 }
 
+/* "1 ticket", "2 tickets" */
+function count(n, word) {
+    return n + ' ' + word + (n === 1 ? '' : 's');
+}
+
 function text(v) {
     return v === null || v === undefined || v === '' ? '\u2014' : String(v);
 }
@@ -521,26 +526,26 @@ async function loadFigures() {
            Object.keys(byState).map((s) => byState[s] + ' ' + s).join(', '));
     figure(dl, 'csat', 'CSAT (ratings of 4 or 5)', v(m.csat, 'percent'),
            percent, n(m.csat, 'satisfied') + ' satisfied of '
-                    + n(m.csat, 'ratings') + ' ratings');
+                    + count(n(m.csat, 'ratings'), 'rating'));
     figure(dl, 'loyalty', 'Loyalty (customers with 2 or more tickets)',
            v(m.loyalty, 'percent'), percent,
-           n(m.loyalty, 'repeat') + ' repeat of ' + n(m.loyalty, 'customers')
-           + ' customers');
+           n(m.loyalty, 'repeat') + ' repeat of '
+           + count(n(m.loyalty, 'customers'), 'customer'));
     figure(dl, 'ces', 'Customer effort (CES, 1 to 7)', v(m.ces, 'mean'),
-           (x) => x.toFixed(1), n(m.ces, 'ratings') + ' ratings');
+           (x) => x.toFixed(1), count(n(m.ces, 'ratings'), 'rating'));
     figure(dl, 'firstResponseMedian', 'First response, median',
-           v(fr, 'medianSeconds'), seconds, n(fr, 'count') + ' tickets');
+           v(fr, 'medianSeconds'), seconds, count(n(fr, 'count'), 'ticket'));
     figure(dl, 'firstResponseP90', 'First response, 90th percentile',
            v(fr, 'p90Seconds'), seconds, null);
     figure(dl, 'resolutionMedian', 'Resolution, median',
-           v(rs, 'medianSeconds'), seconds, n(rs, 'count') + ' tickets');
+           v(rs, 'medianSeconds'), seconds, count(n(rs, 'count'), 'ticket'));
     figure(dl, 'resolutionP90', 'Resolution, 90th percentile',
            v(rs, 'p90Seconds'), seconds, null);
     figure(dl, 'autoResolution', 'Automatic resolution (never reopened)',
            v(ar, 'rate'), percent,
            n(ar, 'autoResolved') + ' answered by a rule, '
-           + n(ar, 'reopened') + ' reopened, of ' + n(ar, 'tickets')
-           + ' tickets');
+           + n(ar, 'reopened') + ' reopened, of '
+           + count(n(ar, 'tickets'), 'ticket'));
 }
 
 /*
