@@ -28,6 +28,9 @@ VALGRIND_CI_TESTS := t/003-body.t t/007-redis-faults.t t/008-abort.t \
 MODDIR      := /usr/lib/nginx/modules
 AVAILDIR    := /usr/share/nginx/modules-available
 ENABLEDDIR  := /etc/nginx/modules-enabled
+# the agents' page, where conf/nginx.conf's location /desk/ aliases it
+DESKDIR     := /usr/share/nginx/cs-desk
+DESKFILES   := conf/desk/index.html conf/desk/desk.js conf/desk/desk.css
 
 # what build needs first: deps installs the missing Debian packages; empty
 # (make install DEPS=) builds with what is there and never runs apt-get, as
@@ -109,8 +112,9 @@ run: build
 
 install: build
 	install -d $(DESTDIR)$(MODDIR) $(DESTDIR)$(AVAILDIR) \
-	    $(DESTDIR)$(ENABLEDDIR)
+	    $(DESTDIR)$(ENABLEDDIR) $(DESTDIR)$(DESKDIR)
 	install -m 0644 $(MODULE) $(DESTDIR)$(MODDIR)/
+	install -m 0644 $(DESKFILES) $(DESTDIR)$(DESKDIR)/
 	echo "load_module modules/ngx_http_cs_module.so;" \
 	    > $(DESTDIR)$(AVAILDIR)/mod-http-cs.conf
 	@# nginx includes modules-enabled/*.conf in name order: NDK's package
@@ -124,6 +128,7 @@ uninstall:
 	rm -f $(DESTDIR)$(ENABLEDDIR)/50-mod-http-cs.conf \
 	    $(DESTDIR)$(AVAILDIR)/mod-http-cs.conf \
 	    $(DESTDIR)$(MODDIR)/ngx_http_cs_module.so
+	rm -rf $(DESTDIR)$(DESKDIR)
 
 bench: build
 	@scripts/deps.sh bench

@@ -142,6 +142,7 @@ printf 'local %s\n' "$(printf %s "$admin_key" | sha256sum | cut -d' ' -f1)" \
         -e "s|listen 127\.0\.0\.1:8080;|listen 127.0.0.1:$port;|" \
         -e "s|^\( *\)cs_secret .*;|\1cs_secret $run/cs.secret;|" \
         -e "s|^\( *\)cs_admin_keys .*;|\1cs_admin_keys $run/cs.admin-keys;|" \
+        -e "s|^\( *\)alias /usr/share/nginx/cs-desk/;|\1alias $root/conf/desk/;|" \
         conf/nginx.conf
 } > "$run/nginx.conf"
 
@@ -168,6 +169,7 @@ fi
 
 cat <<EOF
 run: nginx (pid $nginx_pid) serves the desk at http://127.0.0.1:$port/api/
+run: the agents' page: http://127.0.0.1:$port/desk/ (paste the admin key below)
 run: logs in .run/logs/, Redis at $redis; Ctrl-C stops everything
 run: the local desk's admin key (in .run/cs.admin-key): $admin_key
 

@@ -51,6 +51,17 @@ my $enabled = "$dest/etc/nginx/modules-enabled";
 is(readlink("$enabled/50-mod-http-cs.conf"), "$avail/mod-http-cs.conf",
    'the snippet is enabled as 50-mod-http-cs.conf');
 
+# the agents' page, where conf/nginx.conf's location /desk/ aliases it
+open my $cf, '<', 'conf/nginx.conf' or die "conf/nginx.conf: $!";
+my ($alias) = do { local $/; <$cf> } =~ m!location /desk/ \{[^}]*?alias (\S+);!s;
+close $cf;
+is($alias, '/usr/share/nginx/cs-desk/', 'conf/nginx.conf serves /desk/ from /usr/share/nginx/cs-desk/');
+for my $f (qw(index.html desk.js desk.css)) {
+    my ($got, $want) = map { open my $h, '<', $_ or die "$_: $!"; local $/; <$h> }
+                           "$dest$alias$f", "conf/desk/$f";
+    ok(defined $got && $got eq $want, "the page's $f is installed there");
+}
+
 # NDK's package enables its snippet under this name on the real system
 ok(-e '/etc/nginx/modules-enabled/10-mod-http-ndk.conf',
    "libnginx-mod-http-ndk's snippet is enabled as 10-mod-http-ndk.conf");
