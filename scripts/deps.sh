@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a target needs, and says which.
 #   scripts/deps.sh build|test|valgrind|run|bench ...
-# `test` also tries the page's browser test (t/045-page.t): Debian's
+# `test` also tries the page's browser test (t/046-page.t): Debian's
 # chromium, and playwright-core from npm into t/page/node_modules at the
 # version t/page/package-lock.json pins.  Those are best effort: when they
-# cannot be installed, t/045-page.t says so and skips.
+# cannot be installed, t/046-page.t says so and skips.
 set -euo pipefail
 
 declare -A group=(
@@ -32,7 +32,7 @@ page_deps() {
       DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q \
           --no-install-recommends chromium >>/tmp/cs-deps-page.log 2>&1 || {
         tail -n 5 /tmp/cs-deps-page.log >&2
-        echo "deps: chromium could not be installed: t/045-page.t will skip" >&2
+        echo "deps: chromium could not be installed: t/046-page.t will skip" >&2
         return 0
       }
     fi

@@ -1,5 +1,5 @@
 // Drives the desk's page in Debian's chromium (playwright-core) for
-// t/045-page.t, which starts nginx and Redis, makes the desk's data, runs
+// t/046-page.t, which starts nginx and Redis, makes the desk's data, runs
 // this script and checks Redis and the API against what it reports.
 //
 //   node desk.test.js agent|admin|bad    (settings in the environment)
