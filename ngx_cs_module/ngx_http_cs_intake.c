@@ -406,17 +406,27 @@ static ngx_int_t
 ngx_http_cs_send_ticket(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
     redisReply *reply)
 {
-    u_char                  *p;
-    ngx_str_t                id, nonce, token;
-    redisReply             **e;
-    ngx_http_cs_out_t        o;
-    ngx_http_cs_loc_conf_t  *cslcf;
+    u_char                        *p;
+    ngx_str_t                      id, nonce, token;
+    redisReply                   **e;
+    ngx_http_cs_out_t              o;
+    ngx_http_cs_loc_conf_t        *cslcf;
+    const ngx_http_cs_json_str_t  *user;
 
     cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
 
     e = reply->element;
 
-    if (ngx_http_cs_out_init(r, &o) != NGX_OK) {
+    user = ngx_http_cs_json_value(ctx->json, NGX_HTTP_CS_F_USER_ID);
+    ctx->user_id.data = (u_char *) user->data;
+    ctx->user_id.len = user->len;
+
+    if (ngx_http_cs_note(r, ctx, e[NGX_HTTP_CS_INTAKE_ID]->integer,
+                         (u_char *) e[NGX_HTTP_CS_INTAKE_AGENT]->str,
+                         e[NGX_HTTP_CS_INTAKE_AGENT]->len)
+        != NGX_OK
+        || ngx_http_cs_out_init(r, &o) != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

@@ -234,7 +234,7 @@ static ngx_command_t  ngx_http_cs_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_cs_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_cs_add_variables,             /* preconfiguration */
     ngx_http_cs_postconfiguration,         /* postconfiguration */
 
     ngx_http_cs_create_main_conf,          /* create main configuration */

@@ -95,6 +95,10 @@ struct ngx_http_cs_ctx_s {
     ngx_uint_t                     matched[4];
     ngx_uint_t                     nmatched;
     ngx_buf_t                     *error_body; /* nginx's own error, JSON */
+    /* for the log's variables, once Redis answered (ngx_http_cs_variables.c) */
+    ngx_str_t                      ticket_id;
+    ngx_str_t                      agent;
+    ngx_str_t                      user_id;
     unsigned                       error_sent:1;
     unsigned                       body_unread:1;
     unsigned                       body_fed:1;
@@ -203,6 +207,15 @@ ngx_int_t ngx_http_cs_push_conf_routing(ngx_pool_t *pool,
     ngx_http_cs_loc_conf_t *cslcf, ngx_array_t *args);
 
 ngx_int_t ngx_http_cs_filter_init(ngx_conf_t *cf);
+
+/* $cs_ticket_id, $cs_agent, $cs_user_pseudonym (ngx_http_cs_variables.c) */
+ngx_int_t ngx_http_cs_add_variables(ngx_conf_t *cf);
+/* notes the ticket and its agent (len 0: none) for the variables */
+ngx_int_t ngx_http_cs_note(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
+    long long id, u_char *agent, size_t len);
+/* notes ticketId, agent and userId of an object answer */
+ngx_int_t ngx_http_cs_note_answer(ngx_http_request_t *r,
+    ngx_http_cs_ctx_t *ctx, struct redisReply *value);
 
 /* hands the validator the body's buffers (ngx_http_cs_filter.c) */
 void ngx_http_cs_feed(ngx_http_cs_ctx_t *ctx, ngx_chain_t *in);
