@@ -95,7 +95,7 @@ struct ngx_http_cs_ctx_s {
     ngx_uint_t                     matched[4];
     ngx_uint_t                     nmatched;
     ngx_buf_t                     *error_body; /* nginx's own error, JSON */
-    /* for the log's variables, once Redis answered (ngx_http_cs_variables.c) */
+    /* for the log variables, once Redis answered: ngx_http_cs_variables.c */
     ngx_str_t                      ticket_id;
     ngx_str_t                      agent;
     ngx_str_t                      user_id;
