@@ -30,6 +30,7 @@
 
 
 typedef struct ngx_http_cs_redis_s  ngx_http_cs_redis_t;
+typedef struct ngx_http_cs_crypt_s  ngx_http_cs_crypt_t;
 
 
 typedef struct {
@@ -109,6 +110,8 @@ struct ngx_http_cs_ctx_s {
 typedef struct {
     yajl_gen                    g;
     ngx_uint_t                  failed;
+    ngx_http_request_t         *r;
+    ngx_uint_t                  crypt_failed; /* logged once, a 500 */
 } ngx_http_cs_out_t;
 
 
@@ -121,6 +124,7 @@ typedef struct {
     ngx_uint_t                  api_line;
 
     ngx_http_cs_secret_t       *secret;
+    ngx_http_cs_crypt_t        *crypt;       /* cs_encrypt_key; NULL: off */
     ngx_array_t                *admin_keys;  /* ngx_http_cs_admin_key_t */
     ngx_msec_t                  presence_timeout;
     ngx_msec_t                  sticky;      /* 0: off */
