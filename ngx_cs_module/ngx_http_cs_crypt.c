@@ -26,7 +26,7 @@
  * second write, a partial ticket in between.  So the intake binds them to
  * the ticket's seal instead: a random value the worker draws for each new
  * ticket, stored by the script in the ticket ("seal"), never changed, and
- * as unique as a ticket id (96 random bits).  Either way the reader never
+ * as unique as a ticket id (128 random bits).  Either way the reader never
  * takes the associated data from beside the value: the script that reads
  * the value names where it read it (which ticket, which seal, which
  * field), and a value copied to another ticket or another field fails to
