@@ -10,6 +10,8 @@
 #                the bench's issues never match, so that every intake tries
 #                all 100 regexes (PCRE JIT: pcre_jit on in every module
 #                contender)
+#   (h) encrypt  the same module and location with cs_encrypt_key: every
+#                issue sealed with AES-256-GCM, its fingerprint and a seal
 #   (c) peer     libnginx-mod-http-lua + lua-nginx-redis + lua-cjson:
 #                bench/lua/intake.lua, the same checks and the SAME Redis
 #                script (EVALSHA, same ARGV) over a keepalive pool
@@ -40,6 +42,7 @@
 # time, so Redis' time in a run is that contender's.
 #
 #   BENCH_ROUNDS=3 BENCH_DURATION=10 BENCH_CONNECTIONS=50 BENCH_WARMUP=2
+#   BENCH_PORT=18080 (the first port tried for the contenders and Redis)
 #   BASELINE=<git rev>
 #
 # Results go to stdout and bench/results/latest.txt.  Exit status 1 when a
@@ -63,9 +66,9 @@ conns=${BENCH_CONNECTIONS:-50}
 warmup=${BENCH_WARMUP:-2}
 baseline=${BASELINE:-}
 
-contenders=(module mix rules secret peer ceiling)
+contenders=(module mix rules secret encrypt peer ceiling)
 if [ -n "$baseline" ]; then
-    contenders=(module baseline mix rules secret peer ceiling)
+    contenders=(module baseline mix rules secret encrypt peer ceiling)
 fi
 declare -A port prefix pid worker template so secret_line extra_line \
     desk_line
@@ -147,7 +150,7 @@ wait_for() {  # wait_for SECONDS COMMAND...: bounded polling
     return 1
 }
 
-next_port=18080
+next_port=${BENCH_PORT:-18080}
 free_port() {  # free_port VAR: the next port nobody listens on, into VAR
     while listening "$next_port"; do
         next_port=$(( next_port + 1 ))
@@ -167,6 +170,7 @@ so[module]=$work/ngx_http_cs_module.so
 so[secret]=$work/ngx_http_cs_module.so
 so[rules]=$work/ngx_http_cs_module.so
 so[mix]=$work/ngx_http_cs_module.so
+so[encrypt]=$work/ngx_http_cs_module.so
 
 # --- the baseline: the module at another revision, built apart ----------
 
@@ -218,6 +222,8 @@ template[baseline]=module
 template[rules]=module
 template[mix]=module
 prefix[mix]=bench:mix:
+template[encrypt]=module
+prefix[encrypt]=bench:encrypt:
 prefix[rules]=bench:rules:
 prefix[module]=bench:module:
 prefix[secret]=bench:secret:
@@ -246,6 +252,9 @@ cs_redis_server 127.0.0.1:$rport; cs_key_prefix ${prefix[mix]}; \
 cs_agents agent1 agent2 agent3; cs_secret $work/cs.secret; \
 cs_admin_keys $work/admin.keys; client_max_body_size 16k; \
 client_body_buffer_size 16k; }"
+# the key for (h), as `openssl rand -hex 32` makes it
+od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$work/cs.key"
+extra_line[encrypt]="cs_encrypt_key $work/cs.key;"
 
 # POSTs one ticket with HTTP/1.0 and prints the answer
 post_once() {
@@ -588,6 +597,11 @@ delta() {
     done
     echo
     echo "module/peer: ${mp}x throughput    module/ceiling: ${mc}x throughput"
+    echo "encrypt/module (the cost of cs_encrypt_key on intake):" \
+         "$(ratio "${rps[encrypt]}" "${rps[module]}")x throughput," \
+         "$(ratio "${ncpu[encrypt]}" "${ncpu[module]}")x nginx CPU" \
+         "per ticket, $(ratio "${tcpu[encrypt]}" "${tcpu[module]}")x" \
+         "nginx + Redis"
     if [ -n "$baseline" ]; then
         echo "module/baseline: $(ratio "${rps[module]}" "${rps[baseline]}")x" \
              "throughput"
@@ -623,6 +637,8 @@ delta() {
          "$(delta secret module)"
     echo "rules - module (100 cs_rule, none matching, pcre_jit on):" \
          "$(delta rules module)"
+    echo "encrypt - module (cs_encrypt_key: the issue sealed):" \
+         "$(delta encrypt module)"
     if [ -n "$baseline" ]; then
         echo "module - baseline ($base_commit): $(delta module baseline)"
     fi

@@ -32,11 +32,13 @@ local open = {}
 for _, id in ipairs(redis.call('LRANGE', p .. 'queue:' .. param, 0, -1)) do
     local t = redis.call('HMGET', p .. 'ticket:' .. id, 'state', 'priority',
                          'category', 'channel', 'issue', 'createdAt',
-                         'updatedAt')
+                         'updatedAt', 'issue_enc', 'seal')
     if t[1] then
         open[#open + 1] = {id = tonumber(id), state = t[1],
                            priority = t[2], category = t[3],
-                           channel = t[4], issue = t[5],
+                           channel = t[4],
+                           issue = words({issue = t[5], issue_enc = t[8],
+                                          seal = t[9]}, 'issue'),
                            created = tonumber(t[6]) or 0,
                            updated = tonumber(t[7]) or nil}
     end

@@ -14,6 +14,7 @@
 #include <hiredis/hiredis.h>
 
 #include "ngx_http_cs_module.h"
+#include "ngx_http_cs_crypt.h"
 
 
 #define NGX_HTTP_CS_ALLOC_HEADER  16
@@ -98,6 +99,8 @@ ngx_http_cs_out_init(ngx_http_request_t *r, ngx_http_cs_out_t *o)
     ngx_http_cs_yajl_funcs(r, &af);
 
     o->failed = 0;
+    o->r = r;
+    o->crypt_failed = 0;
 
     o->g = yajl_gen_alloc(&af);
     if (o->g == NULL) {
@@ -192,7 +195,9 @@ ngx_http_cs_out_int(ngx_http_cs_out_t *o, const char *key, long long n)
 /*
  * The shapes of a desk script's value, as RESP carries them: an array whose
  * first element is "{" is an object (name, value, name, value, ...), "[" a
- * list, "!" a literal (true, false or null); any other array is a list; an
+ * list, "!" a literal (true, false or null), "$" a sealed value (its
+ * associated data and the value: ngx_http_cs_crypt.c, opened here into a
+ * string); any other array is a list; an
  * integer is a number, a string a string, nil (Lua's false) null.
  */
 static ngx_uint_t
@@ -272,6 +277,11 @@ ngx_http_cs_out_reply(ngx_http_cs_out_t *o, redisReply *v, ngx_uint_t depth)
         return;
     }
 
+    if (ngx_http_cs_marker(v, '$')) {
+        ngx_http_cs_crypt_out(o, v);
+        return;
+    }
+
     if (ngx_http_cs_marker(v, '!')) {
         if (v->elements == 2 && v->element[1]->type == REDIS_REPLY_STRING) {
             if (ngx_strcmp(v->element[1]->str, "true") == 0) {
@@ -308,6 +318,11 @@ ngx_http_cs_out_buf(ngx_http_request_t *r, ngx_http_cs_out_t *o)
     size_t          len;
     ngx_buf_t      *b;
     const u_char   *p;
+
+    if (o->failed && o->crypt_failed) {
+        /* ngx_http_cs_crypt_out() said why */
+        return NULL;
+    }
 
     if (o->failed) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,

@@ -1087,6 +1087,10 @@ ngx_http_cs_script_answer(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
         && v->element[0]->type == REDIS_REPLY_STRING
         && v->element[0]->len == 1 && v->element[0]->str[0] == '{')
     {
+        if (ngx_http_cs_note_answer(r, ctx, v) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         ngx_http_cs_out_open(&o);
         ngx_http_cs_out_cstr(&o, "status", "success");
         ngx_http_cs_out_members(&o, v, 0);

@@ -31,8 +31,7 @@
 #define NGX_HTTP_CS_HMAC_STACK    512
 
 
-/* reads a small file whole, at configuration time */
-static char *
+char *
 ngx_http_cs_read_conf_file(ngx_conf_t *cf, ngx_str_t *file, ngx_str_t *out,
     const char *what)
 {

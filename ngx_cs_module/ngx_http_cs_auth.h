@@ -67,6 +67,10 @@ typedef struct {
 } ngx_http_cs_caller_t;
 
 
+/* reads a small file whole, at configuration time; what names it */
+char *ngx_http_cs_read_conf_file(ngx_conf_t *cf, ngx_str_t *file,
+    ngx_str_t *out, const char *what);
+
 char *ngx_http_cs_read_secret(ngx_conf_t *cf, ngx_str_t *file,
     ngx_str_t *out);
 char *ngx_http_cs_read_admin_keys(ngx_conf_t *cf, ngx_str_t *file,

@@ -57,6 +57,25 @@ local function list(items)
     return t
 end
 
+-- a value nginx sealed (cs_encrypt_key, ngx_http_cs_crypt.c), for nginx
+-- to open into the answer: where it was read, the ticket (its id, or its
+-- seal for the intake's words) and the field, is its associated data, so
+-- a value copied elsewhere does not open
+local function seal_of(ref, field, value)
+    if not value then
+        return NULL
+    end
+    return {'$', ref .. '/' .. field, value}
+end
+
+-- a ticket's issue or email from its fields: sealed or plain
+local function words(t, field)
+    if t[field .. '_enc'] then
+        return seal_of('seal:' .. (t.seal or ''), field, t[field .. '_enc'])
+    end
+    return t[field]
+end
+
 -- HGETALL as a table
 local function hash(key)
     local flat = redis.call('HGETALL', key)

@@ -19,6 +19,7 @@
 #include "ngx_http_cs_module.h"
 #include "ngx_http_cs_auth.h"
 #include "ngx_http_cs_desk.h"
+#include "ngx_http_cs_crypt.h"
 
 
 typedef ngx_uint_t (*ngx_http_cs_desk_same_pt)(void *a, void *b);
@@ -44,6 +45,8 @@ static ngx_uint_t ngx_http_cs_desk_same_admin_keys(void *a, void *b);
 static ngx_http_cs_desk_setting_t  ngx_http_cs_desk_settings[] = {
     ngx_http_cs_desk_setting("cs_secret", secret,
                              ngx_http_cs_desk_same_secret),
+    ngx_http_cs_desk_setting("cs_encrypt_key", crypt,
+                             ngx_http_cs_crypt_same),
     ngx_http_cs_desk_setting("cs_admin_keys", admin_keys,
                              ngx_http_cs_desk_same_admin_keys),
     ngx_http_cs_desk_setting("cs_assign", assign, NULL),

@@ -18,6 +18,7 @@
 #include "ngx_http_cs_schema.h"
 #include "ngx_http_cs_redis.h"
 #include "ngx_http_cs_rules.h"
+#include "ngx_http_cs_crypt.h"
 
 
 /*
@@ -226,7 +227,8 @@ ngx_http_cs_intake_rules(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
  * key, the number of agents, the agents, the six fields, the nonce ("" for
  * a desk without cs_secret), "1" for a proven user id, the presence
  * timeout, the user's key names and fresh event id, the rules', and
- * cs_sticky.
+ * cs_sticky; with cs_encrypt_key, the issue and email sealed (after the
+ * rules matched the issue) and the ticket's seal and fingerprint.
  */
 static ngx_int_t
 ngx_http_cs_intake_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
@@ -235,7 +237,7 @@ ngx_http_cs_intake_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
     u_char                        *count, *timeout;
     ngx_int_t                      rc;
     ngx_str_t                      key, nonce, *agent;
-    ngx_uint_t                     i, nagents, proven;
+    ngx_uint_t                     i, f, nagents, proven;
     const char                    *assign;
     ngx_http_cs_loc_conf_t        *cslcf;
     const ngx_http_cs_json_str_t  *val;
@@ -301,6 +303,8 @@ ngx_http_cs_intake_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
     }
 
     /* the validator's values live in the pool until the request ends */
+    f = args->nelts;
+
     for (i = 0; i < NGX_HTTP_CS_F_COUNT; i++) {
         val = ngx_http_cs_json_value(ctx->json, i);
         if (ngx_http_cs_push(args, (u_char *) val->data, val->len)
@@ -334,7 +338,8 @@ ngx_http_cs_intake_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
                               args)
         != NGX_OK
         || ngx_http_cs_intake_rules(r, ctx, cslcf, proven, args) != NGX_OK
-        || ngx_http_cs_push_msec(r, args, cslcf->sticky) != NGX_OK)
+        || ngx_http_cs_push_msec(r, args, cslcf->sticky) != NGX_OK
+        || ngx_http_cs_crypt_intake_args(r, args, f) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -406,17 +411,27 @@ static ngx_int_t
 ngx_http_cs_send_ticket(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
     redisReply *reply)
 {
-    u_char                  *p;
-    ngx_str_t                id, nonce, token;
-    redisReply             **e;
-    ngx_http_cs_out_t        o;
-    ngx_http_cs_loc_conf_t  *cslcf;
+    u_char                        *p;
+    ngx_str_t                      id, nonce, token;
+    redisReply                   **e;
+    ngx_http_cs_out_t              o;
+    ngx_http_cs_loc_conf_t        *cslcf;
+    const ngx_http_cs_json_str_t  *user;
 
     cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
 
     e = reply->element;
 
-    if (ngx_http_cs_out_init(r, &o) != NGX_OK) {
+    user = ngx_http_cs_json_value(ctx->json, NGX_HTTP_CS_F_USER_ID);
+    ctx->user_id.data = (u_char *) user->data;
+    ctx->user_id.len = user->len;
+
+    if (ngx_http_cs_note(r, ctx, e[NGX_HTTP_CS_INTAKE_ID]->integer,
+                         (u_char *) e[NGX_HTTP_CS_INTAKE_AGENT]->str,
+                         e[NGX_HTTP_CS_INTAKE_AGENT]->len)
+        != NGX_OK
+        || ngx_http_cs_out_init(r, &o) != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

@@ -21,7 +21,10 @@
 --       none), a random event id for a user who has none yet, the
 --       cs_rule that answers the ticket ('' for none) and its answer,
 --       '1' when the answer lists suggestions from the user's history,
---       and cs_sticky (ms, 0 for off).
+--       and cs_sticky (ms, 0 for off); with cs_encrypt_key, then the
+--       ticket's seal and the fingerprint of issue and email (the issue
+--       and email arrive sealed: stored as issue_enc and email_enc, see
+--       ngx_http_cs_crypt.c).
 -- Runs after ngx_http_cs_routing.lua, whose rules choose a registry agent.
 -- Returns {outcome, id, agent, state, nonce, answer, categories}: outcome
 -- is "created", "replayed" or "reused" (the key was used for a different
@@ -81,6 +84,7 @@ local ukey, old_ukey, fresh_event_id = ARGV[f + 9], ARGV[f + 10], ARGV[f + 11]
 local rule, answer, with_history = ARGV[f + 12], ARGV[f + 13],
                                    ARGV[f + 14] == '1'
 local sticky = tonumber(ARGV[f + 15]) or 0
+local seal, fingerprint = ARGV[f + 16] or '', ARGV[f + 17] or ''
 local auto = rule ~= ''
 
 local time = redis.call('TIME')
@@ -121,7 +125,12 @@ if idem ~= '' then
     idem_key = p .. 'idem:' .. idem
     -- length-prefixed, so that no two tickets share the text
     local parts = {}
-    for i, v in ipairs({user, issue, category, priority, channel, email}) do
+    -- sealed words differ on every try: their keyed fingerprint stands in
+    local words = {user, issue, category, priority, channel, email}
+    if seal ~= '' then
+        words = {user, fingerprint, category, priority, channel}
+    end
+    for i, v in ipairs(words) do
         parts[i] = #v .. ':' .. v
     end
     digest = redis.sha1hex(table.concat(parts, ','))
@@ -295,17 +304,23 @@ if turn then
     redis.call('SET', p .. 'route:rr', turn)
 end
 
+-- sealed values live in fields of their own, beside the ticket's seal
+local sfx = seal ~= '' and '_enc' or ''
 local ticket = {
-    'id', id, 'userId', user, 'userKey', ukey, 'issue', issue,
+    'id', id, 'userId', user, 'userKey', ukey, 'issue' .. sfx, issue,
     'priority', priority,
     'channel', channel, 'state', state, 'createdAt', now
 }
+if seal ~= '' then
+    table.insert(ticket, 'seal')
+    table.insert(ticket, seal)
+end
 if category ~= '' then
     table.insert(ticket, 'category')
     table.insert(ticket, category)
 end
 if email ~= '' then
-    table.insert(ticket, 'email')
+    table.insert(ticket, 'email' .. sfx)
     table.insert(ticket, email)
 end
 if agent ~= '' then

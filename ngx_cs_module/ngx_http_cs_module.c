@@ -16,6 +16,7 @@
 #include "ngx_http_cs_schema.h"
 #include "ngx_http_cs_redis.h"
 #include "ngx_http_cs_auth.h"
+#include "ngx_http_cs_crypt.h"
 #include "ngx_http_cs_pseudonym.h"
 #include "ngx_http_cs_desk.h"
 
@@ -92,6 +93,13 @@ static ngx_command_t  ngx_http_cs_commands[] = {
     { ngx_string("cs_secret"),
       NGX_HTTP_CS_CONF|NGX_CONF_TAKE12,
       ngx_http_cs_secret,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("cs_encrypt_key"),
+      NGX_HTTP_CS_CONF|NGX_CONF_1MORE,
+      ngx_http_cs_encrypt_key,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -234,7 +242,7 @@ static ngx_command_t  ngx_http_cs_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_cs_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_cs_add_variables,             /* preconfiguration */
     ngx_http_cs_postconfiguration,         /* postconfiguration */
 
     ngx_http_cs_create_main_conf,          /* create main configuration */
@@ -595,6 +603,7 @@ ngx_http_cs_create_loc_conf(ngx_conf_t *cf)
 
     conf->kind = NGX_CONF_UNSET_UINT;
     conf->secret = NGX_CONF_UNSET_PTR;
+    conf->crypt = NGX_CONF_UNSET_PTR;
     conf->admin_keys = NGX_CONF_UNSET_PTR;
     conf->presence_timeout = NGX_CONF_UNSET_MSEC;
     conf->sticky = NGX_CONF_UNSET_MSEC;
@@ -674,6 +683,7 @@ ngx_http_cs_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     /* a list of rules at a lower level replaces the inherited one */
     ngx_conf_merge_ptr_value(conf->rules, prev->rules, NULL);
     ngx_conf_merge_ptr_value(conf->secret, prev->secret, NULL);
+    ngx_conf_merge_ptr_value(conf->crypt, prev->crypt, NULL);
     ngx_conf_merge_ptr_value(conf->admin_keys, prev->admin_keys, NULL);
     ngx_conf_merge_msec_value(conf->sticky, prev->sticky,
                               7 * 24 * 60 * 60 * 1000);

@@ -30,6 +30,7 @@
 
 
 typedef struct ngx_http_cs_redis_s  ngx_http_cs_redis_t;
+typedef struct ngx_http_cs_crypt_s  ngx_http_cs_crypt_t;
 
 
 typedef struct {
@@ -95,6 +96,10 @@ struct ngx_http_cs_ctx_s {
     ngx_uint_t                     matched[4];
     ngx_uint_t                     nmatched;
     ngx_buf_t                     *error_body; /* nginx's own error, JSON */
+    /* for the log variables, once Redis answered: ngx_http_cs_variables.c */
+    ngx_str_t                      ticket_id;
+    ngx_str_t                      agent;
+    ngx_str_t                      user_id;
     unsigned                       error_sent:1;
     unsigned                       body_unread:1;
     unsigned                       body_fed:1;
@@ -105,6 +110,8 @@ struct ngx_http_cs_ctx_s {
 typedef struct {
     yajl_gen                    g;
     ngx_uint_t                  failed;
+    ngx_http_request_t         *r;
+    ngx_uint_t                  crypt_failed; /* logged once, a 500 */
 } ngx_http_cs_out_t;
 
 
@@ -117,6 +124,7 @@ typedef struct {
     ngx_uint_t                  api_line;
 
     ngx_http_cs_secret_t       *secret;
+    ngx_http_cs_crypt_t        *crypt;       /* cs_encrypt_key; NULL: off */
     ngx_array_t                *admin_keys;  /* ngx_http_cs_admin_key_t */
     ngx_msec_t                  presence_timeout;
     ngx_msec_t                  sticky;      /* 0: off */
@@ -203,6 +211,15 @@ ngx_int_t ngx_http_cs_push_conf_routing(ngx_pool_t *pool,
     ngx_http_cs_loc_conf_t *cslcf, ngx_array_t *args);
 
 ngx_int_t ngx_http_cs_filter_init(ngx_conf_t *cf);
+
+/* $cs_ticket_id, $cs_agent, $cs_user_pseudonym (ngx_http_cs_variables.c) */
+ngx_int_t ngx_http_cs_add_variables(ngx_conf_t *cf);
+/* notes the ticket and its agent (len 0: none) for the variables */
+ngx_int_t ngx_http_cs_note(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
+    long long id, u_char *agent, size_t len);
+/* notes ticketId, agent and userId of an object answer */
+ngx_int_t ngx_http_cs_note_answer(ngx_http_request_t *r,
+    ngx_http_cs_ctx_t *ctx, struct redisReply *value);
 
 /* hands the validator the body's buffers (ngx_http_cs_filter.c) */
 void ngx_http_cs_feed(ngx_http_cs_ctx_t *ctx, ngx_chain_t *in);

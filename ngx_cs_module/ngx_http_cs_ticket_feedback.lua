@@ -8,7 +8,9 @@
 -- the ticket, its agent and category and the csat, never the comment or
 -- the user.
 -- ARGV[6..11]: csat, ces ('' for none), '1' when a comment was sent, the
--- comment, cs_feedback_window (ms), cs_alert_csat.
+-- comment, cs_feedback_window (ms), cs_alert_csat; ARGV[12] '1' when
+-- the comment arrives sealed to this ticket (cs_encrypt_key: stored as
+-- feedbackComment_enc).
 -- Runs after ngx_http_cs_common.lua.
 
 local c, refusal = who_calls(false)
@@ -19,6 +21,7 @@ end
 local csat, ces = tonumber(ARGV[6]), tonumber(ARGV[7])
 local has_comment, comment = ARGV[8] == '1', ARGV[9]
 local window, alert_at = tonumber(ARGV[10]), tonumber(ARGV[11])
+local sealed = ARGV[12] == '1'
 
 -- a customer's token opens its own ticket and no other
 if c.role ~= 'customer' or c.ticket ~= param then
@@ -88,10 +91,16 @@ else
     redis.call('HDEL', key, 'ces')
 end
 if has_comment then
-    fields[#fields + 1] = 'feedbackComment'
+    fields[#fields + 1] = sealed and 'feedbackComment_enc' or 'feedbackComment'
     fields[#fields + 1] = comment
-else
+end
+-- one comment: a new rating's, in its field, or none
+if has_comment and sealed then
     redis.call('HDEL', key, 'feedbackComment')
+elseif has_comment then
+    redis.call('HDEL', key, 'feedbackComment_enc')
+else
+    redis.call('HDEL', key, 'feedbackComment', 'feedbackComment_enc')
 end
 redis.call('HSET', key, unpack(fields))
 
@@ -109,5 +118,9 @@ end
 
 return ok(first and 200 or 201,
           obj('ticketId', tonumber(param), 'csat', csat, 'ces', ces,
-              'comment', has_comment and comment or NULL,
+              'comment', has_comment
+                         and (sealed and seal_of('ticket:' .. param,
+                                                 'comment', comment)
+                              or comment)
+                         or NULL,
               'alert', alerted and TRUE or FALSE))

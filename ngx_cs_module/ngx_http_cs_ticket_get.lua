@@ -27,15 +27,20 @@ local raw = redis.call('LRANGE', p .. 'ticket:' .. param .. ':messages', 0, -1)
 for _, m in ipairs(raw) do
     local ok_, msg = pcall(cjson.decode, m)
     if ok_ and (c.role ~= 'customer' or not msg.internal) then
+        local body = msg.body
+        if msg.body_enc then
+            body = seal_of('ticket:' .. param, 'body', msg.body_enc)
+        end
         messages[#messages + 1] = obj('from', msg.from, 'agent', msg.agent,
-                                      'body', msg.body, 'at', msg.at,
+                                      'body', body, 'at', msg.at,
                                       'internal', msg.internal and TRUE or FALSE)
     end
 end
 
 local answer = obj(
-    'ticketId', tonumber(param), 'userId', t.userId, 'issue', t.issue,
-    'email', t.email, 'state', t.state, 'agent', t.agent,
+    'ticketId', tonumber(param), 'userId', t.userId,
+    'issue', words(t, 'issue'), 'email', words(t, 'email'),
+    'state', t.state, 'agent', t.agent,
     'priority', t.priority, 'category', t.category, 'channel', t.channel,
     'createdAt', num(t.createdAt),
     'updatedAt', num(t.updatedAt or t.createdAt),

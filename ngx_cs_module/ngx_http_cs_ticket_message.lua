@@ -16,6 +16,11 @@ end
 
 local body, internal, idem = ARGV[6], ARGV[7] == '1', ARGV[8]
 local R = routing(9)
+-- with cs_encrypt_key, after routing's: the body's fingerprint (the body
+-- arrives sealed to this ticket and is stored as body_enc)
+local fingerprint = ARGV[13 + #R.static] or ''
+local sealed = fingerprint ~= ''
+local shown = sealed and seal_of('ticket:' .. param, 'body', body) or body
 
 -- a customer's token opens its own ticket and no other
 if c.role == 'customer' and c.ticket ~= param then
@@ -45,7 +50,8 @@ if idem ~= '' then
     -- part of what the key promises
     idem_key = key .. ':idem:' .. idem
     digest = redis.sha1hex(role .. ':' .. who .. ':'
-                           .. (internal and '1:' or '0:') .. body)
+                           .. (internal and '1:' or '0:')
+                           .. (sealed and fingerprint or body))
     local seen = redis.call('GET', idem_key)
     if seen then
         local at, d, state, agent =
@@ -61,7 +67,7 @@ if idem ~= '' then
                                                   and 'customer' or 'agent',
                                           'agent', c.role ~= 'customer'
                                                    and c.name or NULL,
-                                          'body', body,
+                                          'body', shown,
                                           'at', tonumber(at),
                                           'internal',
                                           internal and TRUE or FALSE)))
@@ -93,7 +99,8 @@ if refused then
 end
 
 local now = now_ms()
-local m = {from = 'customer', body = body, at = now, internal = internal}
+local m = {from = 'customer', at = now, internal = internal}
+m[sealed and 'body_enc' or 'body'] = body
 if c.role ~= 'customer' then
     m.from, m.agent = 'agent', c.name
 end
@@ -157,5 +164,5 @@ end
 return ok(201, obj('ticketId', tonumber(param), 'state', state,
                    'agent', agent,
                    'message', obj('from', m.from, 'agent', m.agent,
-                                  'body', body, 'at', now,
+                                  'body', shown, 'at', now,
                                   'internal', internal and TRUE or FALSE)))

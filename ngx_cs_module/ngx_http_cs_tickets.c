@@ -11,6 +11,7 @@
 
 #include "ngx_http_cs_module.h"
 #include "ngx_http_cs_schema.h"
+#include "ngx_http_cs_crypt.h"
 
 
 /* the rows of the bodies (ngx_http_cs_schema.c) */
@@ -45,22 +46,29 @@ ngx_http_cs_push_json_str(ngx_array_t *args,
 }
 
 
-/* POST tickets/{id}/messages: body, internal, Idempotency-Key, routing */
+/*
+ * POST tickets/{id}/messages: body, internal, Idempotency-Key, routing;
+ * with cs_encrypt_key the body sealed, and its fingerprint last
+ */
 ngx_int_t
 ngx_http_cs_message_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
     ngx_array_t *args)
 {
+    ngx_uint_t                       i;
     const ngx_http_cs_json_value_t  *body, *internal;
 
     body = ngx_http_cs_json_get(ctx->json, NGX_HTTP_CS_MESSAGE_BODY);
     internal = ngx_http_cs_json_get(ctx->json, NGX_HTTP_CS_MESSAGE_INTERNAL);
+
+    i = args->nelts;
 
     if (ngx_http_cs_push_json_str(args, body) != NGX_OK
         || ngx_http_cs_push(args, (u_char *) "1", internal->boolean ? 1 : 0)
            != NGX_OK
         || ngx_http_cs_push(args, ctx->idem_key.data, ctx->idem_key.len)
            != NGX_OK
-        || ngx_http_cs_push_routing(r, args) != NGX_OK)
+        || ngx_http_cs_push_routing(r, args) != NGX_OK
+        || ngx_http_cs_crypt_message_args(r, ctx, args, i) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -142,13 +150,15 @@ ngx_http_cs_fields_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
 
 /*
  * POST tickets/{id}/feedback: csat, ces ("" for none), "1" when a comment
- * was sent, the comment, cs_feedback_window, cs_alert_csat
+ * was sent, the comment, cs_feedback_window, cs_alert_csat; with
+ * cs_encrypt_key the comment sealed, and "1" last
  */
 ngx_int_t
 ngx_http_cs_feedback_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
     ngx_array_t *args)
 {
     u_char                          *p;
+    ngx_uint_t                       i;
     ngx_http_cs_loc_conf_t          *cslcf;
     const ngx_http_cs_json_value_t  *csat, *ces, *comment;
 
@@ -163,6 +173,9 @@ ngx_http_cs_feedback_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
     if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    /* the comment's, after csat, ces and its "1" */
+    i = args->nelts + 3;
 
     if (ngx_http_cs_push(args, p, ngx_sprintf(p, "%L", csat->integer) - p)
         != NGX_OK
@@ -180,7 +193,8 @@ ngx_http_cs_feedback_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
                             ngx_sprintf(p + 2 * NGX_INT_T_LEN, "%i",
                                         cslcf->alert_csat)
                             - (p + 2 * NGX_INT_T_LEN))
-           != NGX_OK)
+           != NGX_OK
+        || ngx_http_cs_crypt_feedback_args(r, ctx, args, i) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

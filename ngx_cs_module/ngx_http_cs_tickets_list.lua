@@ -27,13 +27,15 @@ end
 local function summary(id)
     local t = redis.call('HMGET', p .. 'ticket:' .. id, 'state', 'agent',
                          'priority', 'category', 'channel', 'issue',
-                         'createdAt', 'updatedAt')
+                         'createdAt', 'updatedAt', 'issue_enc', 'seal')
     if not t[1] then
         return nil
     end
     return obj('ticketId', tonumber(id), 'state', t[1], 'agent', t[2] or NULL,
                'priority', t[3], 'category', t[4] or NULL, 'channel', t[5],
-               'issue', t[6], 'createdAt', num(t[7] or nil),
+               'issue', words({issue = t[6], issue_enc = t[9], seal = t[10]},
+                              'issue'),
+               'createdAt', num(t[7] or nil),
                'updatedAt', num(t[8] or t[7] or nil)), t[2]
 end
 
