@@ -182,10 +182,11 @@ sub check_stored_sections {
         my $code = $block->stored;
         return unless defined $code;
         my $name = $block->name;
+        # a section that does not compile or dies is a failure, whatever
+        # the runner does with a die
         $stored{$name} //= eval "package main; sub {\n"
             . 'my ($name, $body, $req_idx, $r) = @_;' . "\n$code\n}"
-            or die "$name - --- stored does not compile: $@";
-        # a section that dies is a failure, whatever the runner does with it
+            || sub { die "--- stored does not compile: $@" };
         eval { $stored{$name}->($name, $body, $req_idx, redis()); 1 }
             or Test::More::fail("$name - --- stored died: $@");
     });
