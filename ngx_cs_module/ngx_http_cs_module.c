@@ -160,6 +160,13 @@ static ngx_command_t  ngx_http_cs_commands[] = {
       offsetof(ngx_http_cs_loc_conf_t, redis_server),
       NULL },
 
+    { ngx_string("cs_redis_user"),
+      NGX_HTTP_CS_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_cs_loc_conf_t, redis_user),
+      NULL },
+
     { ngx_string("cs_redis_password"),
       NGX_HTTP_CS_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -592,6 +599,7 @@ ngx_http_cs_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     conf->redis_server = { 0, NULL };
+     *     conf->redis_user = { 0, NULL };
      *     conf->redis_password = { 0, NULL };
      *     conf->key_prefix = { 0, NULL };
      *     conf->pseudonym_file = { 0, NULL };
@@ -668,6 +676,7 @@ ngx_http_cs_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_str_value(conf->redis_server, prev->redis_server,
                              "127.0.0.1:6379");
+    ngx_conf_merge_str_value(conf->redis_user, prev->redis_user, "");
     ngx_conf_merge_str_value(conf->redis_password, prev->redis_password, "");
     ngx_conf_merge_value(conf->redis_database, prev->redis_database, 0);
     ngx_conf_merge_msec_value(conf->redis_connect_timeout,
@@ -716,8 +725,16 @@ ngx_http_cs_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    if (conf->redis_user.len && conf->redis_password.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"cs_redis_user\" needs \"cs_redis_password\": "
+                           "an ACL user logs in with both");
+        return NGX_CONF_ERROR;
+    }
+
     if (conf->kind != NGX_HTTP_CS_KIND_NONE) {
         conf->redis = ngx_http_cs_redis_add(cf, &conf->redis_server,
+                                            &conf->redis_user,
                                             &conf->redis_password,
                                             conf->redis_database,
                                             conf->redis_connect_timeout,

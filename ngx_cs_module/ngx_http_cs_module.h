@@ -138,6 +138,7 @@ typedef struct {
     ngx_uint_t                  pseudonym_line;
 
     ngx_str_t                   redis_server;
+    ngx_str_t                   redis_user;      /* Redis 6 ACL */
     ngx_str_t                   redis_password;
     ngx_int_t                   redis_database;
     ngx_msec_t                  redis_connect_timeout;

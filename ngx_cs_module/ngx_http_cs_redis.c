@@ -65,6 +65,7 @@ struct ngx_http_cs_redis_s {
     ngx_resolver_t               *resolver;
     ngx_msec_t                    resolver_timeout;
     ngx_resolver_ctx_t           *resolving;
+    ngx_str_t                     user;       /* with a password: ACL */
     ngx_str_t                     password;
     ngx_int_t                     database;
     ngx_msec_t                    connect_timeout;
@@ -147,8 +148,9 @@ static ngx_uint_t   ngx_http_cs_redis_exiting;
 
 
 ngx_http_cs_redis_t *
-ngx_http_cs_redis_add(ngx_conf_t *cf, ngx_str_t *server, ngx_str_t *password,
-    ngx_int_t database, ngx_msec_t connect_timeout, ngx_msec_t timeout)
+ngx_http_cs_redis_add(ngx_conf_t *cf, ngx_str_t *server, ngx_str_t *user,
+    ngx_str_t *password, ngx_int_t database, ngx_msec_t connect_timeout,
+    ngx_msec_t timeout)
 {
     size_t                     len;
     ngx_url_t                  u;
@@ -167,6 +169,8 @@ ngx_http_cs_redis_add(ngx_conf_t *cf, ngx_str_t *server, ngx_str_t *password,
         if (rs->database == database
             && rs->name.len == server->len
             && ngx_strncmp(rs->name.data, server->data, server->len) == 0
+            && rs->user.len == user->len
+            && ngx_strncmp(rs->user.data, user->data, user->len) == 0
             && rs->password.len == password->len
             && ngx_strncmp(rs->password.data, password->data, password->len)
                == 0)
@@ -209,6 +213,7 @@ ngx_http_cs_redis_add(ngx_conf_t *cf, ngx_str_t *server, ngx_str_t *password,
     }
 
     rs->name = *server;
+    rs->user = *user;
     rs->password = *password;
     rs->database = database;
     rs->connect_timeout = connect_timeout;
@@ -781,7 +786,13 @@ ngx_http_cs_redis_connect(ngx_http_cs_redis_t *rs)
     /* queued now, written once connected: AUTH, SELECT, then the scripts */
     rs->handshake = 0;
 
-    if (rs->password.len) {
+    if (rs->user.len) {
+        rs->handshake++;
+        redisAsyncCommand(ac, ngx_http_cs_redis_handshake_reply, rs,
+                          "AUTH %b %b", rs->user.data, (size_t) rs->user.len,
+                          rs->password.data, (size_t) rs->password.len);
+
+    } else if (rs->password.len) {
         rs->handshake++;
         redisAsyncCommand(ac, ngx_http_cs_redis_handshake_reply, rs,
                           "AUTH %b", rs->password.data,

@@ -48,8 +48,8 @@ typedef void (*ngx_http_cs_redis_done_pt)(void *data, redisReply *reply,
 
 
 ngx_http_cs_redis_t *ngx_http_cs_redis_add(ngx_conf_t *cf, ngx_str_t *server,
-    ngx_str_t *password, ngx_int_t database, ngx_msec_t connect_timeout,
-    ngx_msec_t timeout);
+    ngx_str_t *user, ngx_str_t *password, ngx_int_t database,
+    ngx_msec_t connect_timeout, ngx_msec_t timeout);
 ngx_int_t ngx_http_cs_redis_init_scripts(ngx_conf_t *cf);
 ngx_int_t ngx_http_cs_redis_init_process(ngx_cycle_t *cycle);
 void ngx_http_cs_redis_exit_process(ngx_cycle_t *cycle);

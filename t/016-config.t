@@ -64,6 +64,7 @@ sub refused {
 
 accepted('the base configuration');
 accepted('every directive with a good value', location => <<'LOC');
+cs_redis_user desk;
 cs_redis_password secret;
 cs_redis_database 3;
 cs_redis_connect_timeout 500ms;
@@ -81,6 +82,11 @@ accepted('the directives at http and server level',
          server => 'cs_key_prefix x:; cs_cors_origin https://a.example;');
 accepted('a unix socket', redis => 'unix:/tmp/r.sock');
 accepted('a host name', redis => 'localhost:6379');
+
+# cs_redis_user
+refused('cs_redis_user without cs_redis_password',
+        '"cs_redis_user" needs "cs_redis_password"',
+        location => 'cs_redis_user desk;');
 
 # cs_agents
 refused('an agent name with a space',

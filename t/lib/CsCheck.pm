@@ -186,7 +186,7 @@ sub check_stored_sections {
         # the runner does with a die
         $stored{$name} //= eval "package main; sub {\n"
             . 'my ($name, $body, $req_idx, $r) = @_;' . "\n$code\n}"
-            || sub { die "--- stored does not compile: $@" };
+            || do { my $e = $@; sub { die "--- stored does not compile: $e" } };
         eval { $stored{$name}->($name, $body, $req_idx, redis()); 1 }
             or Test::More::fail("$name - --- stored died: $@");
     });
