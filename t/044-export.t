@@ -127,3 +127,19 @@ for my $u ('nobody', '*', 'u*', 'cs:ticket:1', '{u1}', 'u?') {
 }
 my ($st, $b) = export({ userId => 'u1' });
 is(scalar @{ $b->{tickets} }, 1, "$name - u1's own ticket still there");
+
+
+
+=== TEST 5: a page stops after the ticket that brings its messages, events and records past 5000, and the next page goes on from there
+--- stored
+my @ids = map { intake('chatty')->{ticketId} } 1 .. 3;
+# a long conversation on the first (written here directly, for speed)
+my @m = map { qq({"from":"customer","body":"line $_","at":1,"internal":false}) } 1 .. 5200;
+$r->rpush("cs:ticket:$ids[0]:messages", @m[ $_ * 1000 .. ($_ * 1000 + 999 > $#m ? $#m : $_ * 1000 + 999) ]) for 0 .. 5;
+my ($st, $b) = export({ userId => 'chatty' });
+is_deeply([ map { $_->{ticket}{id} } @{ $b->{tickets} } ], [ $ids[0] ], "$name - the first page: the long ticket alone, whole");
+is(scalar @{ $b->{tickets}[0]{messages} }, 5200, "$name - all its messages");
+is($b->{cursor}, '1', "$name - a cursor after it");
+($st, $b) = export({ userId => 'chatty', cursor => $b->{cursor} });
+is_deeply([ map { $_->{ticket}{id} } @{ $b->{tickets} } ], [ @ids[1, 2] ], "$name - the next page: the others");
+is($b->{cursor}, undef, "$name - the last");

@@ -13,8 +13,18 @@ use CsCheck;
 use CsApi;
 use CsUser;
 use JSON::PP;
+use File::Temp ();
 
 redis_start();
+
+# a newer secret, for a desk in rotation (cs_secret new old): this file's
+# secret is then the old one
+my $dir = File::Temp::tempdir(CLEANUP => 1);
+our $New = join '', map { sprintf '%02x', int rand 256 } 1 .. 32;
+open my $nf, '>', "$dir/new.secret" or die;
+print $nf "$New\n";
+close $nf;
+$ENV{TEST_NGINX_CS_SECRET_NEW} = "$dir/new.secret";
 
 # every event of this type, as hashes
 sub events_of {
@@ -230,4 +240,32 @@ for my $victim ('*', 'cs:ticket:1', 'x' x 128) {
     @users = grep { $_ ne $victim } @users;
 }
 is(scalar(grep { /^cs:ticket:\d+$/ } $r->keys('cs:ticket:*')), 4, "$name - the four others' tickets stay");
+invariants_hold($name);
+
+
+
+=== TEST 6: cs_secret new old: a user whose keys still have the old name is found, exported and erased under both names
+--- config
+location /api/ {
+    cs_api;
+    cs_secret $TEST_NGINX_CS_SECRET_NEW $TEST_NGINX_CS_SECRET;
+    cs_admin_keys $TEST_NGINX_CS_ADMIN_KEYS;
+    cs_redis_server 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+}
+--- stored
+my $u = 'rotating';
+my $t1 = intake($u);
+my $new = CsTest::user_key($u, $main::New);
+my $old = ukey_of($u);
+# as a host still on the old secret left it: the keys under the old name
+$r->rename("cs:user:$new", "cs:user:$old");
+$r->rename("cs:user:$new:tickets", "cs:user:$old:tickets");
+$r->hset("cs:ticket:$t1->{ticketId}", 'userKey', $old);
+my ($st, $b) = export({ userId => $u });
+is_deeply([ map { $_->{ticket}{id} } @{ $b->{tickets} } ], [ $t1->{ticketId} ], "$name - export finds the ticket under the old name");
+ok($b->{user}{eventId}, "$name - and the record");
+($st, $b) = erase({ userId => $u, mode => 'erase' });
+is($st, 200, "$name - erase: 200");
+is($b->{tickets}, 1, "$name - its ticket");
+is_deeply([ grep { /^cs:user:/ || /^cs:ticket:\d+/ } $r->keys('*') ], [], "$name - no user key under either name, no ticket");
 invariants_hold($name);
