@@ -11,19 +11,41 @@
 local USER_ID, UKEY, OLD_UKEY = ARGV[6], ARGV[7], ARGV[8]
 
 -- the ticket's fields never exported: secrets
-local SECRET_FIELDS = {nonce = true}
+local SECRET_FIELDS = {nonce = true, seal = true}
 
 -- the ticket's fields that hold personal data or tie the ticket to its
--- user: anonymize writes '' in those given '' and deletes those given
--- false (absent optional fields are not written)
+-- user: anonymize writes '' in those given '' (whether the ticket had it
+-- or its sealed twin) and deletes those given false (absent optional
+-- fields are not written); cs_encrypt_key's sealed twins (<name>_enc,
+-- and the seal they are bound to) included
 local PERSONAL_FIELDS = {
     userId = false, userKey = false, userProven = false, nonce = false,
     idemKey = false, issue = '', email = false, feedbackComment = false,
+    issue_enc = false, email_enc = false, feedbackComment_enc = false,
+    seal = false,
 }
 
 -- the fields of a message (JSON in <prefix>ticket:<id>:messages) that
 -- anonymize blanks: '' writes '', false deletes
-local MESSAGE_PERSONAL_FIELDS = {body = ''}
+local MESSAGE_PERSONAL_FIELDS = {body = '', body_enc = false}
+
+-- cs_encrypt_key's sealed fields, exported opened under the plain name:
+-- {plain name, whose associated data ('seal': the ticket's seal, the
+-- intake's words; 'ticket': its id), the field in it}
+local SEALED_FIELDS = {
+    issue_enc = {'issue', 'seal', 'issue'},
+    email_enc = {'email', 'seal', 'email'},
+    feedbackComment_enc = {'feedbackComment', 'ticket', 'comment'},
+}
+
+-- a sealed field of ticket t (id) as export shows it: its plain name and
+-- the value nginx opens (seal_of(), ngx_http_cs_common.lua)
+local function opened(id, t, name)
+    local s = SEALED_FIELDS[name]
+    local ref = s[2] == 'seal' and 'seal:' .. (t.seal or '')
+                or 'ticket:' .. id
+    return s[1], seal_of(ref, s[3], t[name])
+end
 
 -- the ticket's fields exported as numbers
 local NUMERIC_FIELDS = {

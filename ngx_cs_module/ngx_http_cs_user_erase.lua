@@ -8,7 +8,8 @@
 --     it counts it as `erased` (its `answered` keeps it: the past).
 --   anonymize: each ticket stays where it is, detached from the user
 --     (PERSONAL_FIELDS: no userId, userKey, nonce, the issue blank, no
---     email, no feedback comment), every message body blank, its
+--     email, no feedback comment, no sealed twin of them), every message
+--     body blank (MESSAGE_PERSONAL_FIELDS), its
 --     idempotency records gone (they hold digests of what was written).
 -- Either way the ticket leaves the user's history; freed agents take the
 -- backlog (drain); the past keeps its counts.  The first batch marks the
@@ -170,13 +171,11 @@ for _, x in ipairs(tickets) do
     else
         local blank, gone = {}, {}
         for name, v in pairs(PERSONAL_FIELDS) do
-            if t[name] then
-                if v then
-                    blank[#blank + 1] = name
-                    blank[#blank + 1] = v
-                else
-                    gone[#gone + 1] = name
-                end
+            if v then
+                blank[#blank + 1] = name
+                blank[#blank + 1] = v
+            elseif t[name] then
+                gone[#gone + 1] = name
             end
         end
         if #gone > 0 then
@@ -193,9 +192,7 @@ for _, x in ipairs(tickets) do
                 local good, msg = pcall(cjson.decode, m)
                 if good and type(msg) == 'table' then
                     for name, v in pairs(MESSAGE_PERSONAL_FIELDS) do
-                        if msg[name] ~= nil then
-                            msg[name] = v or nil
-                        end
+                        msg[name] = v or nil
                     end
                     out[i] = cjson.encode(msg)
                 else

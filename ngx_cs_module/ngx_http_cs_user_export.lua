@@ -94,10 +94,14 @@ for _, id in ipairs(ids) do
         table.sort(names)
         local fields = {'{'}
         for _, name in ipairs(names) do
-            fields[#fields + 1] = name
-            fields[#fields + 1] = NUMERIC_FIELDS[name]
-                                  and (tonumber(t[name]) or t[name])
-                                  or t[name]
+            local shown, v = name, t[name]
+            if SEALED_FIELDS[name] then
+                shown, v = opened(id, t, name)
+            elseif NUMERIC_FIELDS[name] then
+                v = tonumber(v) or v
+            end
+            fields[#fields + 1] = shown
+            fields[#fields + 1] = v
         end
 
         local messages = {}
@@ -105,9 +109,13 @@ for _, id in ipairs(ids) do
                            or {}) do
             local good, msg = pcall(cjson.decode, m)
             if good and type(msg) == 'table' then
+                local body = msg.body
+                if msg.body_enc then
+                    body = seal_of('ticket:' .. id, 'body', msg.body_enc)
+                end
                 messages[#messages + 1] =
                     obj('from', msg.from, 'agent', msg.agent,
-                        'body', msg.body, 'at', msg.at,
+                        'body', body, 'at', msg.at,
                         'internal', msg.internal and TRUE or FALSE)
             end
         end

@@ -25,6 +25,10 @@ open my $nf, '>', "$dir/new.secret" or die;
 print $nf "$New\n";
 close $nf;
 $ENV{TEST_NGINX_CS_SECRET_NEW} = "$dir/new.secret";
+open my $kf, '>', "$dir/enc.key" or die;
+print $kf join('', map { sprintf '%02x', int rand 256 } 1 .. 32), "\n";
+close $kf;
+$ENV{TEST_NGINX_CS_ENC_KEY} = "$dir/enc.key";
 
 # every event of this type, as hashes
 sub events_of {
@@ -269,3 +273,48 @@ is($st, 200, "$name - erase: 200");
 is($b->{tickets}, 1, "$name - its ticket");
 is_deeply([ grep { /^cs:user:/ || /^cs:ticket:\d+/ } $r->keys('*') ], [], "$name - no user key under either name, no ticket");
 invariants_hold($name);
+
+
+
+=== TEST 7: with cs_encrypt_key: an export shows the words opened; anonymize leaves no sealed twin, no seal, every body blank; erase leaves no key of the tickets
+--- config
+location /api/ {
+    cs_api;
+    cs_secret $TEST_NGINX_CS_SECRET;
+    cs_admin_keys $TEST_NGINX_CS_ADMIN_KEYS;
+    cs_redis_server 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    cs_encrypt_key $TEST_NGINX_CS_ENC_KEY;
+}
+--- stored
+my $d = the_user('sealed-user');
+my $t1 = CsTest::ticket($d->{ids}[0]);
+ok($t1->{issue_enc} && !exists $t1->{issue}, "$name - the issue is stored sealed");
+my ($st, $x) = export({ userId => 'sealed-user' });
+is($st, 200, "$name - export: 200");
+my $first = $x->{tickets}[0];
+is($first->{ticket}{issue}, "$d->{mark} issue 1: my card", "$name - the issue opened");
+is($first->{ticket}{email}, $d->{email}, "$name - the email opened");
+is($first->{ticket}{feedbackComment}, "$d->{mark} comment", "$name - the comment opened");
+ok(!grep({ /_enc$|^seal$|^nonce$/ } keys %{ $first->{ticket} }), "$name - no sealed field, seal or nonce shown");
+is($first->{messages}[0]{body}, "$d->{mark} body from the customer on $d->{ids}[0]", "$name - a body opened");
+my @sealed = grep { /_enc|seal/ } split /\n/, full_dump();
+ok(@sealed > 0, "$name - the store holds sealed values");
+($st) = erase({ userId => 'sealed-user', mode => 'anonymize' });
+is($st, 200, "$name - anonymize: 200");
+for my $id (@{ $d->{ids} }) {
+    my $t = CsTest::ticket($id);
+    is_deeply([ grep { /_enc$|^seal$/ } keys %$t ], [], "$name - ticket $id: no sealed field, no seal");
+    is($t->{issue}, '', "$name - ticket $id: the issue blank");
+    my @m = map { JSON::PP->new->decode($_) } $r->lrange("cs:ticket:$id:messages", 0, -1);
+    is_deeply([ grep { exists $_->{body_enc} || $_->{body} ne '' } @m ], [], "$name - ticket $id: every body blank, none sealed");
+}
+my ($gst, $g) = api(GET => "tickets/$d->{ids}[0]", $CsApi::Admin);
+is($gst, 200, "$name - an anonymized ticket still reads");
+is($g->{issue}, '', "$name - its issue blank");
+is_deeply([ personal_in(full_dump(), @{ $d->{needles} }) ], [], "$name - nothing of the user in the clear");
+invariants_hold($name);
+# and a second user, erased
+my $e = intake('sealed-two', email => 'two@example.com');
+($st) = erase({ userId => 'sealed-two', mode => 'erase' });
+is($st, 200, "$name - erase: 200");
+is_deeply([ grep { /^cs:ticket:$e->{ticketId}\b/ } split /\n/, full_dump() ], [], "$name - no key of its ticket");
