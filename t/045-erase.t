@@ -228,17 +228,35 @@ for my $u (@users) {
     $ids{$u} = $t->{ticketId};
 }
 for my $victim ('*', 'cs:ticket:1', 'x' x 128) {
-    my %keep = map { $_ => 1 } grep { $_ ne $victim } @users;
+    my ($v, $uk) = ($ids{$victim}, ukey_of($victim));
+    # the store but the victim's keys, its id in the indexes, and the stream
     my $dump = sub {
-        join "\n", grep { !/^cs:events / } grep {
-            my $l = $_; !grep { $l =~ /^cs:ticket:$ids{$victim}\b|^cs:user:\Q${\ukey_of($victim)}\E\b|^cs:(state|backlog)/ } 1
-        } split /\n/, full_dump();
+        my @out;
+        for my $l (split /\n/, full_dump()) {
+            next if $l =~ /^cs:ticket:$v[: ]/ || $l =~ /^cs:user:\Q$uk\E[: ]/
+                    || $l =~ /^cs:events /;
+            if ($l =~ /^(cs:(?:state:\w+|backlog) \(zset\)): (.*)$/) {
+                my ($k, @p) = ($1, split /\x1f/, $2, -1);
+                my @keep;
+                while (my ($m, $sc) = splice @p, 0, 2) {
+                    push @keep, $m, $sc unless $m eq $v;
+                }
+                next unless @keep;
+                $l = "$k: " . join "\x1f", @keep;
+            }
+            push @out, $l;
+        }
+        return join "\n", @out;
     };
+    my $nevents = $r->xlen('cs:events');
     my $before = $dump->();
     my ($st, $b) = erase({ userId => $victim, mode => 'erase' });
     is($st, 200, "$name - erase " . substr($victim, 0, 12) . ": 200");
     is($b->{tickets}, 1, "$name - its one ticket");
-    is($dump->(), $before, "$name - every other key as it was");
+    is($dump->(), $before, "$name - every other key as it was, the indexes but its id");
+    my @new = $r->xrange('cs:events', '-', '+');
+    is_deeply([ map { { @{ $_->[1] } }->{type} } @new[ $nevents .. $#new ] ], ['user.erased'],
+              "$name - one event more: user.erased");
     ok(!$r->exists("cs:ticket:$ids{$victim}"), "$name - its ticket gone");
     delete $ids{$victim};
     @users = grep { $_ ne $victim } @users;
