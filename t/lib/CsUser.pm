@@ -19,13 +19,15 @@ my $json = JSON::PP->new->canonical;
 
 sub export {
     my ($body, @token) = @_;
-    return CsApi::api(POST => 'users/export', @token ? $token[0] : $CsApi::Admin,
+    return CsApi::api(POST => 'users/export',
+                      @token ? $token[0] : $CsApi::Admin,
                       ref $body ? $json->encode($body) : $body);
 }
 
 sub erase {
     my ($body, @token) = @_;
-    return CsApi::api(POST => 'users/erase', @token ? $token[0] : $CsApi::Admin,
+    return CsApi::api(POST => 'users/erase',
+                      @token ? $token[0] : $CsApi::Admin,
                       ref $body ? $json->encode($body) : $body);
 }
 
