@@ -33,12 +33,15 @@ package DeskCheck;
 #     each scored by its solvedAt, none (with close_after) overdue for the
 #     sweep by more than 5 s; a closed ticket has closedAt;
 #   - firstResponseAt is the time of the first public agent message, and
-#     is set when there is one; no messages list outlives its ticket;
+#     is set when there is one; no messages list, events index
+#     (ticket:<id>:events) or idempotency index (ticket:<id>:idems)
+#     outlives its ticket;
 #   - a ticket is once in the history of the user its userKey names, and
 #     in no other;
 #   - an auto_resolved ticket has a rule and its answer, no agent, no first
 #     response, and solvedAt = createdAt; a rule's `answered` is the number
-#     of tickets it answered, its `reopened` at most that and at least
+#     of tickets it answered (those users/erase erased counted as its
+#     `erased`), its `reopened` at most that and at least
 #     those of them routed since;
 #   - ticket:seq is at least the highest id.
 
@@ -79,6 +82,11 @@ sub kind_of {
     my ($rest) = @_;
     return ('hash', 'ticket', $1) if $rest =~ /^ticket:(\d+)$/;
     return ('list', 'messages', $1) if $rest =~ /^ticket:(\d+):messages$/;
+    # users/export's indexes: a ticket's stream entries and its messages'
+    # Idempotency-Keys; the records themselves
+    return ('list', 'tevents', $1) if $rest =~ /^ticket:(\d+):events$/;
+    return ('set', 'tidems', $1) if $rest =~ /^ticket:(\d+):idems$/;
+    return ('string') if $rest =~ /^ticket:\d+:idem:/;
     return ('list', 'queue', $1) if $rest =~ /^queue:(.+)$/;
     return ('zset', 'index', $1) if $rest =~ /^state:(.+)$/;
     return ('hash', 'agent', $1) if $rest =~ /^agent:(.+)$/;
@@ -113,6 +121,7 @@ sub read {
     my @replies = $r->many(@cmds);
     my %d = (ticket => {}, agent => {}, rule => {}, queue => {},
              history => {}, messages => {}, index => {}, keys => {},
+             tevents => {}, tidems => {},
              agents => [], backlog => [], closing => [], other => 0);
     for my $pl (@plan) {
         my ($k, $type, $what, $name, $read) = @$pl;
@@ -429,13 +438,15 @@ sub check_rules {
     for my $name (sort keys %rule_names) {
         my $h = $self->{rule}{$name} // {};
         my ($ans, $re) = ($h->{answered} // 0, $h->{reopened} // 0);
+        # users/erase: an erased ticket stays counted (the past), as erased
+        my $gone = $h->{erased} // 0;
         my ($n, $min) = ($answered{$name} // 0, $surely_reopened{$name} // 0);
         $self->bad(rule => "rule $name: answered $ans, but $n tickets carry"
-                           . " it")
-            if $ans != $n;
+                           . " it and $gone were erased")
+            if $ans != $n + $gone;
         $self->bad(rule => "rule $name: reopened $re, but $min of its"
-                           . " tickets were routed since, of $n")
-            if $re < $min || $re > $n;
+                           . " tickets were routed since, of $ans")
+            if $re < $min || $re > $ans;
     }
 }
 
@@ -450,6 +461,12 @@ sub check_messages {
     for my $id (sort { $a <=> $b } keys %{ $self->{messages} }) {
         $self->bad(message => "ticket:$id:messages belongs to no ticket")
             unless $tickets->{$id};
+    }
+    for my $what (qw(tevents tidems)) {
+        for my $id (sort { $a <=> $b } keys %{ $self->{$what} }) {
+            $self->bad(message => "ticket $id: its $what index belongs to"
+                                  . " no ticket") unless $tickets->{$id};
+        }
     }
     for my $id (@{ $self->{ids} }) {
         my $t = $tickets->{$id};

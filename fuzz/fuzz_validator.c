@@ -84,6 +84,8 @@ static const cs_schema_t  cs_schemas[] = {
     { "agent", &ngx_http_cs_schema_agent },
     { "presence", &ngx_http_cs_schema_presence },
     { "feedback", &ngx_http_cs_schema_feedback },
+    { "user_export", &ngx_http_cs_schema_user_export },
+    { "user_erase", &ngx_http_cs_schema_user_erase },
     { NULL, NULL }
 };
 

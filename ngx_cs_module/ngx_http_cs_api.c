@@ -109,6 +109,16 @@ static const ngx_http_cs_endpoint_t  ngx_http_cs_endpoints[] = {
       NULL, 0, NGX_HTTP_CS_SCRIPT_AGENT_TOKEN,
       ngx_http_cs_agent_token_args, NULL },
 
+    { NGX_HTTP_POST, "users/export",
+      NGX_HTTP_CS_ROLE_ADMIN,
+      &ngx_http_cs_schema_user_export, 0, NGX_HTTP_CS_SCRIPT_USER_EXPORT,
+      ngx_http_cs_user_export_args, NULL },
+
+    { NGX_HTTP_POST, "users/erase",
+      NGX_HTTP_CS_ROLE_ADMIN,
+      &ngx_http_cs_schema_user_erase, 0, NGX_HTTP_CS_SCRIPT_USER_ERASE,
+      ngx_http_cs_user_erase_args, NULL },
+
     { 0, NULL, 0, NULL, 0, 0, NULL, NULL }
 };
 

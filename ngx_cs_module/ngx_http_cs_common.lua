@@ -129,6 +129,15 @@ local function event(kind, ...)
     elseif role == 'agent' or role == 'admin' then
         actor = role .. ':' .. who
     end
+    -- an event of a ticket is indexed beside it (for users/export)
+    local index = select(1, ...) == 'ticketId'
+                  and p .. 'ticket:' .. select(2, ...) .. ':events'
+    if index then
+        local t = redis.call('TYPE', index).ok
+        if t ~= 'none' and t ~= 'list' then
+            return redis.error_reply('CSWRONGTYPE ' .. p .. 'ticket:*:events')
+        end
+    end
     local r = redis.pcall('XADD', p .. 'events', 'MAXLEN', '~', 100000, '*',
                           'type', kind, 'actor', actor, ...)
     if type(r) == 'table' and r.err then
@@ -136,6 +145,9 @@ local function event(kind, ...)
             return redis.error_reply('CSWRONGTYPE ' .. p .. 'events')
         end
         return redis.error_reply(r.err)
+    end
+    if index then
+        redis.call('RPUSH', index, r)
     end
 end
 

@@ -247,6 +247,9 @@ local state_key = p .. 'state:' .. state
 local user_type
 user_type, err = kind(user_key, 'list', user_shown)
 err = err or writable(state_key, 'zset')
+-- the ticket's index of its stream entries (users/export)
+local events_index = p .. 'ticket:' .. id .. ':events'
+err = err or writable(events_index, 'list', p .. 'ticket:*:events')
 if auto then
     err = err or writable(p .. 'closing', 'zset')
         or writable(p .. 'rule:' .. rule, 'hash')
@@ -299,6 +302,7 @@ if type(added) == 'table' and added.err then
     return redis.error_reply(added.err)
 end
 
+redis.call('RPUSH', events_index, added)
 redis.call('SET', seq_key, id)
 if turn then
     redis.call('SET', p .. 'route:rr', turn)
@@ -330,6 +334,12 @@ end
 if nonce ~= '' then
     table.insert(ticket, 'nonce')
     table.insert(ticket, nonce)
+end
+if idem_key then
+    -- the intake's idempotency record is found from the ticket (export,
+    -- erasure)
+    table.insert(ticket, 'idemKey')
+    table.insert(ticket, idem)
 end
 if proven == '1' then
     table.insert(ticket, 'userProven')

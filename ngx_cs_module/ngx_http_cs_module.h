@@ -195,6 +195,10 @@ ngx_int_t ngx_http_cs_fields_args(ngx_http_request_t *r,
     ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
 ngx_int_t ngx_http_cs_feedback_args(ngx_http_request_t *r,
     ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
+ngx_int_t ngx_http_cs_user_export_args(ngx_http_request_t *r,
+    ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
+ngx_int_t ngx_http_cs_user_erase_args(ngx_http_request_t *r,
+    ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
 ngx_int_t ngx_http_cs_tickets_list_args(ngx_http_request_t *r,
     ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
 ngx_int_t ngx_http_cs_agent_queue_args(ngx_http_request_t *r,

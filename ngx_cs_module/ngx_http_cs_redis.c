@@ -140,7 +140,9 @@ static ngx_http_cs_script_t  ngx_http_cs_scripts[NGX_HTTP_CS_SCRIPT_COUNT] = {
     { ngx_http_cs_script_tickets_list, { 0 } },
     { ngx_http_cs_script_agent_queue, { 0 } },
     { ngx_http_cs_script_sweep, { 0 } },
-    { ngx_http_cs_script_ticket_feedback, { 0 } }
+    { ngx_http_cs_script_ticket_feedback, { 0 } },
+    { ngx_http_cs_script_user_export, { 0 } },
+    { ngx_http_cs_script_user_erase, { 0 } }
 };
 
 static ngx_queue_t  ngx_http_cs_redis_free;

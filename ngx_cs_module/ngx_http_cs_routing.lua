@@ -292,9 +292,13 @@ local function drain(name, now, timeout)
             then
                 redis.call('ZREM', p .. 'backlog', id)
                 assign_to(id, name, now, 'queued')
-                redis.call('XADD', p .. 'events', 'MAXLEN', '~', 100000, '*',
-                           'type', 'ticket.assigned', 'actor', 'routing',
-                           'ticketId', id, 'agent', name)
+                local e = redis.call('XADD', p .. 'events', 'MAXLEN', '~',
+                                     100000, '*', 'type', 'ticket.assigned',
+                                     'actor', 'routing', 'ticketId', id,
+                                     'agent', name)
+                -- the ticket's index of its events (a foreign value there
+                -- leaves the index without this entry, the move stands)
+                redis.pcall('RPUSH', p .. 'ticket:' .. id .. ':events', e)
                 taken = taken + 1
             else
                 passed = passed + 1

@@ -315,7 +315,49 @@ static const ngx_http_cs_field_t  cs_feedback[] = {
       NULL }
 };
 
+/* users/export, users/erase: the cursor of an earlier page */
+static const char *
+cs_check_cursor(const unsigned char *s, size_t len, size_t limit)
+{
+    size_t  i;
 
+    (void) limit;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            break;
+        }
+    }
+
+    if (len == 0 || len > 15 || i < len) {
+        return "cursor must be a cursor from an earlier page";
+    }
+
+    return NULL;
+}
+
+static const char *const  cs_erase_modes[] = {
+    "erase", "anonymize", NULL
+};
+
+static const ngx_http_cs_field_t  cs_user_export[] = {
+    { "userId", NGX_HTTP_CS_FT_STRING, 1, 0, 0, 0, cs_check_user_id, NULL,
+      NULL },
+    { "cursor", NGX_HTTP_CS_FT_STRING, 0, 1, 0, 0, cs_check_cursor, NULL,
+      NULL }
+};
+
+static const ngx_http_cs_field_t  cs_user_erase[] = {
+    { "userId", NGX_HTTP_CS_FT_STRING, 1, 0, 0, 0, cs_check_user_id, NULL,
+      NULL },
+    { "mode", NGX_HTTP_CS_FT_STRING, 1, 0, 0, 0, NULL, cs_erase_modes, NULL }
+};
+
+
+const ngx_http_cs_schema_t  ngx_http_cs_schema_user_export =
+    { CS_ROWS(cs_user_export) };
+const ngx_http_cs_schema_t  ngx_http_cs_schema_user_erase =
+    { CS_ROWS(cs_user_erase) };
 const ngx_http_cs_schema_t  ngx_http_cs_schema_ticket = { CS_ROWS(cs_ticket) };
 const ngx_http_cs_schema_t  ngx_http_cs_schema_message =
     { CS_ROWS(cs_message) };

@@ -41,6 +41,8 @@ typedef enum {
  * agent     PUT agents/{name}
  * presence  PUT agents/{name}/presence
  * feedback  POST tickets/{id}/feedback
+ * user_export  POST users/export
+ * user_erase   POST users/erase
  *
  * Each schema's rows, with their messages, are in ngx_http_cs_schema.c.
  */
@@ -59,6 +61,8 @@ extern const ngx_http_cs_schema_t  ngx_http_cs_schema_fields;
 extern const ngx_http_cs_schema_t  ngx_http_cs_schema_agent;
 extern const ngx_http_cs_schema_t  ngx_http_cs_schema_presence;
 extern const ngx_http_cs_schema_t  ngx_http_cs_schema_feedback;
+extern const ngx_http_cs_schema_t  ngx_http_cs_schema_user_export;
+extern const ngx_http_cs_schema_t  ngx_http_cs_schema_user_erase;
 
 
 #endif /* NGX_HTTP_CS_SCHEMA_H_INCLUDED_ */

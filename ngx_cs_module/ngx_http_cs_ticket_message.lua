@@ -83,6 +83,10 @@ local reopen = c.role == 'customer'
          or t.state == 'auto_resolved')
 
 local keys = desk_keys({messages_key, 'list'})
+if idem_key then
+    -- the names of the ticket's idempotency records (export, erasure)
+    keys[#keys + 1] = {key .. ':idems', 'set'}
+end
 if reopen then
     keys = routing_keys(agent_keys(keys, t.agent), R)
     if t.rule then
@@ -159,6 +163,9 @@ if idem_key then
     redis.call('SET', idem_key,
                now .. ':' .. digest .. ':' .. state .. ':' .. (agent or ''),
                'PX', 86400000)
+    -- outlives every record it names
+    redis.call('SADD', key .. ':idems', idem)
+    redis.call('PEXPIRE', key .. ':idems', 86400000)
 end
 
 return ok(201, obj('ticketId', tonumber(param), 'state', state,

@@ -160,8 +160,12 @@ is_deeply({ $r->hgetall('cs:route:last') }, { agent1 => 1 },
           "$name - agent1's last assignment");
 is_deeply([ sort $r->keys('cs:queue:*') ], ['cs:queue:agent1'],
           "$name - no other queue");
-is_deeply([ sort $r->keys('cs:ticket:*') ], ['cs:ticket:1', 'cs:ticket:seq'],
-          "$name - one ticket");
+is_deeply([ sort $r->keys('cs:ticket:*') ],
+          ['cs:ticket:1', 'cs:ticket:1:events', 'cs:ticket:seq'],
+          "$name - one ticket (and the index of its events)");
+is_deeply([ $r->lrange('cs:ticket:1:events', 0, -1) ],
+          [ map { $_->[0] } $r->xrange('cs:events', '-', '+') ],
+          "$name - the ticket's events index names its entry");
 
 
 
@@ -436,7 +440,7 @@ POST /api/service
 is_deeply([ sort $r->keys('*') ],
           # privacy: the user's history and record are named by an HMAC
           [ sort { $a cmp $b } (map { "desk7:$_" }
-                qw(ticket:seq ticket:1 queue:agent1 events route:rr
+                qw(ticket:seq ticket:1 ticket:1:events queue:agent1 events route:rr
                    route:last state:assigned),
                 'user:' . user_key('u9') . ':tickets',
                 'user:' . user_key('u9')) ],

@@ -22,7 +22,8 @@ sub one_ticket_only {
     my ($name, $r) = @_;
     is($r->get('cs:ticket:seq'), 1, "$name - seq unchanged");
     is_deeply([ sort $r->keys('cs:ticket:*') ],
-              ['cs:ticket:1', 'cs:ticket:seq'], "$name - one ticket hash");
+              ['cs:ticket:1', 'cs:ticket:1:events', 'cs:ticket:seq'],
+              "$name - one ticket hash (and its events index)");
     is_deeply(list($r, 'cs:queue:agent1'), [1], "$name - queued once");
     is_deeply([ sort $r->keys('cs:queue:*') ], ['cs:queue:agent1'],
               "$name - no other queue");

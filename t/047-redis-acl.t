@@ -117,6 +117,22 @@ for my $c (@calls) {
     is($s, $want, "$name - $m $path")
         or diag(ref $a ? JSON::PP->new->encode($a) : $a);
 }
+# a user's data: a message under an Idempotency-Key, an export, an
+# anonymization and an erasure
+for my $u ('u2', 'u3') {
+    my $t2 = intake($u);
+    my ($ms) = CsApi::api(POST => "tickets/$t2->{ticketId}/messages", $main::Admin,
+                          '{"body":"hello"}', { 'Idempotency-Key' => "k-$u" });
+    is($ms, 201, "$name - a message with an Idempotency-Key");
+    my ($xs) = CsApi::api(POST => 'users/export', $main::Admin, qq({"userId":"$u"}));
+    is($xs, 200, "$name - POST users/export");
+}
+for my $c (['u2', 'erase'], ['u3', 'anonymize']) {
+    my ($es, $eb) = CsApi::api(POST => 'users/erase', $main::Admin,
+                               qq({"userId":"$c->[0]","mode":"$c->[1]"}));
+    is($es, 200, "$name - POST users/erase ($c->[1])")
+        or diag(ref $eb ? JSON::PP->new->encode($eb) : $eb);
+}
 ok(wait_until(sub { $r->hget("cs:ticket:$id", 'state') eq 'closed' }, 10),
    "$name - the sweep closed the solved ticket as the ACL user");
 my $log = do {

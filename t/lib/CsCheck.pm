@@ -95,6 +95,11 @@ sub check_created {
     # the user's keys are named by an HMAC of the userId, which the ticket
     # keeps as userKey (the data model's change for privacy)
     $want{userKey} = user_key($want{userId});
+    # the intake's Idempotency-Key, by which users/export and users/erase
+    # find its record
+    if ($head =~ /^Idempotency-Key:[ \t]*(.*?)[ \t]*\r?$/mi) {
+        $want{idemKey} = $1;
+    }
 
     my %got = %{ ticket($id) };
     my $at = delete $got{createdAt} // '';

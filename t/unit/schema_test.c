@@ -89,6 +89,10 @@ static const t_schema_t  t_presence = { "presence",
                                         &ngx_http_cs_schema_presence };
 static const t_schema_t  t_feedback = { "feedback",
                                         &ngx_http_cs_schema_feedback };
+static const t_schema_t  t_user_export = { "user_export",
+                                           &ngx_http_cs_schema_user_export };
+static const t_schema_t  t_user_erase = { "user_erase",
+                                          &ngx_http_cs_schema_user_erase };
 
 
 /*
@@ -433,6 +437,44 @@ static const t_case_t  t_cases[] = {
     { &t_feedback, "{\"ces\":8,\"comment\":\"x\"}", T_INVALID, "ces",
       T_CES_MSG, NULL },
 
+    /* users/export, users/erase */
+
+#define T_CURSOR_MSG  "cursor must be a cursor from an earlier page"
+#define T_MODE_MSG    "mode must be one of erase, anonymize"
+
+    { &t_user_export, "{\"userId\":\"u:{1}*?\"}", T_OK, NULL, "",
+      "userId='u:{1}*?' cursor=-" },
+    { &t_user_export, "{\"cursor\":\"100\",\"userId\":\"u\"}", T_OK,
+      NULL, "", "userId='u' cursor='100'" },
+    { &t_user_export, "{\"userId\":\"u\",\"cursor\":null}", T_OK, NULL,
+      "", "userId='u' cursor=null" },
+    { &t_user_export, "{\"userId\":\"u\",\"cursor\":\"\"}", T_INVALID,
+      "cursor", T_CURSOR_MSG, NULL },
+    { &t_user_export, "{\"userId\":\"u\",\"cursor\":\"1a\"}", T_INVALID,
+      "cursor", T_CURSOR_MSG, NULL },
+    { &t_user_export, "{\"userId\":\"u\",\"cursor\":\"1234567890123456\"}",
+      T_INVALID, "cursor", T_CURSOR_MSG, NULL },
+    { &t_user_export, "{\"userId\":\"u\",\"cursor\":1}", T_INVALID,
+      "cursor", T_STRING_MSG, NULL },
+    { &t_user_export, "{\"userId\":\"\"}", T_INVALID, "userId",
+      "userId must be 1 to 128 bytes", NULL },
+    { &t_user_export, "{\"cursor\":\"1\"}", T_MISSING, "userId",
+      T_MISSING_MSG, NULL },
+    { &t_user_export, "{\"userId\":\"u\",\"mode\":\"erase\"}", T_UNKNOWN,
+      "mode", T_UNKNOWN_MSG, NULL },
+    { &t_user_erase, "{\"userId\":\"u\",\"mode\":\"erase\"}", T_OK, NULL,
+      "", "userId='u' mode='erase'" },
+    { &t_user_erase, "{\"mode\":\"anonymize\",\"userId\":\"u\"}", T_OK,
+      NULL, "", "userId='u' mode='anonymize'" },
+    { &t_user_erase, "{\"userId\":\"u\",\"mode\":\"delete\"}", T_INVALID,
+      "mode", T_MODE_MSG, NULL },
+    { &t_user_erase, "{\"userId\":\"u\",\"mode\":null}", T_INVALID,
+      "mode", T_STRING_MSG, NULL },
+    { &t_user_erase, "{\"userId\":\"u\"}", T_MISSING, "mode",
+      T_MISSING_MSG, NULL },
+    { &t_user_erase, "{\"mode\":\"erase\"}", T_MISSING, "userId",
+      T_MISSING_MSG, NULL },
+
     /* the engine's own edges */
 
     { &t_synth, "{}", T_OK, NULL, "",
@@ -758,7 +800,8 @@ t_rows(void)
         &ngx_http_cs_schema_ticket, &ngx_http_cs_schema_message,
         &ngx_http_cs_schema_status, &ngx_http_cs_schema_assign,
         &ngx_http_cs_schema_fields, &ngx_http_cs_schema_agent,
-        &ngx_http_cs_schema_presence, &ngx_http_cs_schema_feedback
+        &ngx_http_cs_schema_presence, &ngx_http_cs_schema_feedback,
+        &ngx_http_cs_schema_user_export, &ngx_http_cs_schema_user_erase
     };
     static const char           *ticket[NGX_HTTP_CS_F_COUNT] = {
         "userId", "issue", "category", "priority", "channel", "email"
