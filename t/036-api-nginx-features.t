@@ -91,9 +91,9 @@ invariants_hold($name);
 === TEST 2: HTTP/2 on another listener: the customer reads its ticket, an admin lists
 --- stored
 my $t = intake('h2');
-my ($proto, $st, $body) = CsTest::h2("http://127.0.0.1:$ENV{TEST_NGINX_H2_PORT}/api/tickets/$t->{ticketId}", undef, Authorization => "Bearer $t->{token}");
+my ($proto, $st, $h2body) = CsTest::h2("http://127.0.0.1:$ENV{TEST_NGINX_H2_PORT}/api/tickets/$t->{ticketId}", undef, Authorization => "Bearer $t->{token}");
 is("$proto $st", 'HTTP/2.0 200', "$name - HTTP/2 200");
-is(JSON::PP->new->decode($body)->{issue}, 'help h2', "$name - the ticket");
-($proto, $st, $body) = CsTest::h2("http://127.0.0.1:$ENV{TEST_NGINX_H2_PORT}/api/tickets?state=queued", undef, Authorization => "Bearer $main::Admin");
+is(JSON::PP->new->decode($h2body)->{issue}, 'help h2', "$name - the ticket");
+($proto, $st, $h2body) = CsTest::h2("http://127.0.0.1:$ENV{TEST_NGINX_H2_PORT}/api/tickets?state=queued", undef, Authorization => "Bearer $main::Admin");
 is("$proto $st", 'HTTP/2.0 200', "$name - a list over HTTP/2");
-is(JSON::PP->new->decode($body)->{tickets}[0]{ticketId}, $t->{ticketId}, "$name - holds the ticket");
+is(JSON::PP->new->decode($h2body)->{tickets}[0]{ticketId}, $t->{ticketId}, "$name - holds the ticket");
