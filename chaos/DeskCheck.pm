@@ -468,7 +468,9 @@ sub check_metrics {
     my $n = @{ $self->{ids} };
     my (%sum, %want);
     for my $k (keys %$m) {
-        $sum{$1} += $m->{$k} if $k =~ /^(channel|priority|category):/;
+        if ($k =~ /^tickets:[^:]+:[^:]+:.+$/) {
+            $sum{$_} += $m->{$k} for qw(channel priority category);
+        }
         $sum{$1} += $m->{$k} if $k =~ /^(first_response|resolution)_bucket:/;
     }
     for my $f (qw(channel priority category)) {

@@ -6,10 +6,12 @@
 -- Every figure of the past is a field of one hash, <prefix>metrics, moved
 -- by HINCRBY: an event costs a few commands on one key, and GET metrics
 -- reads them all with one HGETALL.  Its fields:
---   channel:<c>, priority:<p>, category:<label>   tickets created, by the
---       values given at intake (the first 50 categories seen have a label
---       of their own, the rest count as `other`, none as `none`);
---       categories: how many have a label of their own
+--   tickets:<channel>:<priority>:<label>   tickets created, by the values
+--       given at intake, one counter per combination (one HINCRBY a
+--       ticket; the reader sums them by channel, priority and category):
+--       the first 50 categories seen have a label of their own
+--       (label:<category> is 1, categories counts them), the rest count
+--       as `other`, none as `none`
 --   customers, customers_repeat   users whose ticket count went 0 -> 1,
 --       and 1 -> 2 (the user's index <prefix>user:<ukey>:tickets)
 --   csat_ratings, csat_sum, csat_satisfied (4 or 5), ces_ratings, ces_sum
@@ -53,7 +55,7 @@ end
 -- ('' for none) counts under, and true when the label is new; this read
 -- proves the hash's type: nil and the error reply when it is foreign
 local function metrics_label(category)
-    local r = redis.pcall('HMGET', METRICS, 'category:' .. category,
+    local r = redis.pcall('HMGET', METRICS, 'label:' .. category,
                           'categories')
     if r.err then
         return nil, redis.error_reply('CSWRONGTYPE ' .. METRICS)
@@ -74,10 +76,10 @@ end
 -- label's first ticket), how many tickets its user has now, and the rule
 -- that answered it (nil for none; the resolution time is then 0)
 local function metrics_created(channel, priority, label, new, tickets, rule)
-    redis.call('HINCRBY', METRICS, 'channel:' .. channel, 1)
-    redis.call('HINCRBY', METRICS, 'priority:' .. priority, 1)
-    redis.call('HINCRBY', METRICS, 'category:' .. label, 1)
+    redis.call('HINCRBY', METRICS,
+               'tickets:' .. channel .. ':' .. priority .. ':' .. label, 1)
     if new then
+        redis.call('HSET', METRICS, 'label:' .. label, 1)
         redis.call('HINCRBY', METRICS, 'categories', 1)
     end
     if tickets == 1 then

@@ -44,21 +44,18 @@ end
 
 -- the figures ------------------------------------------------------------
 
+-- the tickets created, summed by channel, priority and category label
 local total = 0
-local by_channel, by_priority = {}, {}
-for _, c in ipairs(CHANNELS) do
-    by_channel[#by_channel + 1] = {c, n('channel:' .. c)}
-    total = total + n('channel:' .. c)
-end
-for _, pr in ipairs(PRIORITIES) do
-    by_priority[#by_priority + 1] = {pr, n('priority:' .. pr)}
-end
-
-local by_category, rules, solved = {}, {}, {}
+local channels, priorities, categories = {}, {}, {}
+local rules, solved = {}, {}
 for k, v in pairs(f) do
-    local cat = string.match(k, '^category:(.+)$')
-    if cat then
-        by_category[#by_category + 1] = {cat, tonumber(v) or 0}
+    local ch, pr, cat = string.match(k, '^tickets:([^:]+):([^:]+):(.+)$')
+    if ch then
+        v = tonumber(v) or 0
+        total = total + v
+        channels[ch] = (channels[ch] or 0) + v
+        priorities[pr] = (priorities[pr] or 0) + v
+        categories[cat] = (categories[cat] or 0) + v
     end
     local rule = string.match(k, '^rule:(.+)$')
     if rule then
@@ -68,6 +65,18 @@ for k, v in pairs(f) do
     if agent then
         solved[agent] = tonumber(v) or 0
     end
+end
+
+-- every channel and priority, 0 included; the categories seen
+local by_channel, by_priority, by_category = {}, {}, {}
+for _, c in ipairs(CHANNELS) do
+    by_channel[#by_channel + 1] = {c, channels[c] or 0}
+end
+for _, pr in ipairs(PRIORITIES) do
+    by_priority[#by_priority + 1] = {pr, priorities[pr] or 0}
+end
+for cat, v in pairs(categories) do
+    by_category[#by_category + 1] = {cat, v}
 end
 table.sort(by_category, function(a, b) return a[1] < b[1] end)
 table.sort(rules)

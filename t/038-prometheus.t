@@ -52,11 +52,12 @@ sub strict_problems {
         if ($line =~ /^# HELP (\S+) \S/) {
             $help = $1;
         } elsif ($line =~ /^# TYPE (\S+) (counter|gauge|histogram)$/) {
-            push @p, "TYPE $1 without its HELP first" unless ($help // '') eq $1;
-            push @p, "$1 defined twice" if $type{$1}++;
-            push @p, "counter $1 does not end in _total" if $2 eq 'counter' && $1 !~ /_total$/;
-            push @p, "histogram $1 is not in _seconds" if $2 eq 'histogram' && $1 !~ /_seconds$/;
-            $family = [$1, $2];
+            my ($f, $t) = ($1, $2);
+            push @p, "TYPE $f without its HELP first" unless ($help // '') eq $f;
+            push @p, "$f defined twice" if $type{$f}++;
+            push @p, "counter $f does not end in _total" if $t eq 'counter' && $f !~ /_total$/;
+            push @p, "histogram $f is not in _seconds" if $t eq 'histogram' && $f !~ /_seconds$/;
+            $family = [$f, $t];
             @le = ();
         } elsif ($line =~ /^([a-z_]+)(?:\{([a-z]+)="([^"]*)"\})? (\S+)$/) {
             my ($n, $label, $v, $x) = ($1, $2, $3, $4);
@@ -291,6 +292,6 @@ is($res->{status}, 405, "$name - POST: 405");
 is($res->{headers}{allow}, 'GET, HEAD', "$name - Allow");
 $res = main::scrape('/metrics', 'HEAD');
 is($res->{status}, 200, "$name - HEAD: 200");
-is($res->{content}, '', "$name - HEAD: no body");
+ok(!length($res->{content} // ''), "$name - HEAD: no body");
 $res = main::scrape('/metrics-other-desk');
 like($res->{content}, qr/^cs_tickets_created_total 0$/m, "$name - another prefix, another desk");
