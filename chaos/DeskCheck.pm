@@ -468,8 +468,10 @@ sub check_metrics {
     my $n = @{ $self->{ids} };
     my (%sum, %want);
     for my $k (keys %$m) {
-        if ($k =~ /^tickets:[^:]+:[^:]+:.+$/) {
+        if ($k =~ /^tickets:[^:]+:[^:]+:[^:]+:([12n])$/) {
             $sum{$_} += $m->{$k} for qw(channel priority category);
+            $sum{customers} += $m->{$k} if $1 eq '1';
+            $sum{customers_repeat} += $m->{$k} if $1 eq '2';
         }
         $sum{$1} += $m->{$k} if $k =~ /^(first_response|resolution)_bucket:/;
     }
@@ -502,8 +504,8 @@ sub check_metrics {
         $want{customers_repeat}++ if @$h >= 2;
     }
     for my $f (sort keys %want) {
-        my $got = $f =~ /^(first_response|resolution)$/ ? $sum{$f}
-                                                         : $m->{$f};
+        my $got = $f =~ /^(first_response|resolution|customers.*)$/
+                  ? $sum{$f} : $m->{$f};
         $self->bad(metrics => "$f is " . ($got // 0) . ", the tickets show"
                               . " $want{$f}")
             if ($got // 0) != $want{$f};

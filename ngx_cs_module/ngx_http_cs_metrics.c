@@ -155,7 +155,10 @@ ngx_http_cs_metrics_handler(ngx_http_request_t *r)
     /* the request waits for Redis: it is counted until the reply */
     r->main->count++;
 
-    r->read_event_handler = ngx_http_test_reading;
+    if (!r->discard_body) {
+        r->read_event_handler = ngx_http_test_reading;
+    }
+
     r->write_event_handler = ngx_http_request_empty_handler;
 
     return NGX_DONE;

@@ -6,14 +6,16 @@
 -- Every figure of the past is a field of one hash, <prefix>metrics, moved
 -- by HINCRBY: an event costs a few commands on one key, and GET metrics
 -- reads them all with one HGETALL.  Its fields:
---   tickets:<channel>:<priority>:<label>   tickets created, by the values
---       given at intake, one counter per combination (one HINCRBY a
---       ticket; the reader sums them by channel, priority and category):
---       the first 50 categories seen have a label of their own
+--   tickets:<channel>:<priority>:<label>:<nth>   tickets created, by the
+--       values given at intake and by how many tickets their user had
+--       then, one counter per combination, so that an intake adds to one
+--       field (the reader sums them by channel, priority, category and
+--       nth).  The first 50 categories seen have a label of their own
 --       (label:<category> is 1, categories counts them), the rest count
---       as `other`, none as `none`
---   customers, customers_repeat   users whose ticket count went 0 -> 1,
---       and 1 -> 2 (the user's index <prefix>user:<ukey>:tickets)
+--       as `other`, none as `none`.  <nth> is 1 for the user's first
+--       ticket (the user's index <prefix>user:<ukey>:tickets went 0 -> 1:
+--       a customer), 2 for its second (1 -> 2: a repeat customer), n
+--       after.
 --   csat_ratings, csat_sum, csat_satisfied (4 or 5), ces_ratings, ces_sum
 --       the ratings as they stand (a changed rating moves them)
 --   auto_resolved, auto_reopened   tickets a rule answered, and those of
@@ -76,16 +78,12 @@ end
 -- label's first ticket), how many tickets its user has now, and the rule
 -- that answered it (nil for none; the resolution time is then 0)
 local function metrics_created(channel, priority, label, new, tickets, rule)
-    redis.call('HINCRBY', METRICS,
-               'tickets:' .. channel .. ':' .. priority .. ':' .. label, 1)
+    local nth = (tickets == 1 or tickets == 2) and tickets or 'n'
+    redis.call('HINCRBY', METRICS, 'tickets:' .. channel .. ':' .. priority
+               .. ':' .. label .. ':' .. nth, 1)
     if new then
         redis.call('HSET', METRICS, 'label:' .. label, 1)
         redis.call('HINCRBY', METRICS, 'categories', 1)
-    end
-    if tickets == 1 then
-        redis.call('HINCRBY', METRICS, 'customers', 1)
-    elseif tickets == 2 then
-        redis.call('HINCRBY', METRICS, 'customers_repeat', 1)
     end
     if rule then
         redis.call('HINCRBY', METRICS, 'auto_resolved', 1)

@@ -44,18 +44,21 @@ end
 
 -- the figures ------------------------------------------------------------
 
--- the tickets created, summed by channel, priority and category label
+-- the tickets created, summed by channel, priority, category label and
+-- the user's count then (1: a customer, 2: a repeat customer)
 local total = 0
-local channels, priorities, categories = {}, {}, {}
+local channels, priorities, categories, nths = {}, {}, {}, {}
 local rules, solved = {}, {}
 for k, v in pairs(f) do
-    local ch, pr, cat = string.match(k, '^tickets:([^:]+):([^:]+):(.+)$')
+    local ch, pr, cat, nth =
+        string.match(k, '^tickets:([^:]+):([^:]+):([^:]+):([^:]+)$')
     if ch then
         v = tonumber(v) or 0
         total = total + v
         channels[ch] = (channels[ch] or 0) + v
         priorities[pr] = (priorities[pr] or 0) + v
         categories[cat] = (categories[cat] or 0) + v
+        nths[nth] = (nths[nth] or 0) + v
     end
     local rule = string.match(k, '^rule:(.+)$')
     if rule then
@@ -148,7 +151,7 @@ for _, name in ipairs(rules) do
 end
 
 local csat_pct = percent(n('csat_satisfied'), n('csat_ratings'))
-local loyalty_pct = percent(n('customers_repeat'), n('customers'))
+local loyalty_pct = percent((nths['2'] or 0), (nths['1'] or 0))
 local ces_mean = n('ces_ratings') > 0 and n('ces_sum') / n('ces_ratings')
                  or nil
 local auto_rate = percent(n('auto_resolved') - n('auto_reopened'), total)
@@ -206,8 +209,8 @@ if format == 'json' then
         'csat', obj('ratings', n('csat_ratings'),
                     'satisfied', n('csat_satisfied'),
                     'percent', real(csat_pct)),
-        'loyalty', obj('customers', n('customers'),
-                       'repeat', n('customers_repeat'),
+        'loyalty', obj('customers', (nths['1'] or 0),
+                       'repeat', (nths['2'] or 0),
                        'percent', real(loyalty_pct)),
         'ces', obj('ratings', n('ces_ratings'), 'sum', n('ces_sum'),
                    'mean', real(ces_mean)),
@@ -296,10 +299,10 @@ family('cs_csat_percent', 'gauge',
 sample('cs_csat_percent', csat_pct)
 
 family('cs_customers_total', 'counter', 'Users with at least one ticket.')
-sample('cs_customers_total', n('customers'))
+sample('cs_customers_total', (nths['1'] or 0))
 family('cs_customers_repeat_total', 'counter',
        'Users with two tickets or more.')
-sample('cs_customers_repeat_total', n('customers_repeat'))
+sample('cs_customers_repeat_total', (nths['2'] or 0))
 family('cs_loyalty_percent', 'gauge',
        'Loyalty: users with two tickets or more / users * 100.')
 sample('cs_loyalty_percent', loyalty_pct)
