@@ -123,12 +123,13 @@ end
 
 local frt, res = histogram('first_response'), histogram('resolution')
 
--- the agents: the registry's (or cs_agents'), by name
+-- the agents: the registry's (or cs_agents': their open tickets are
+-- their load, and they have no capacity), by name
 local agents = {}
 if static_agents then
     for _, name in ipairs(R.static) do
-        agents[#agents + 1] = {name = name,
-                               load = redis.call('LLEN', p .. 'queue:' .. name),
+        local load = redis.call('LLEN', p .. 'queue:' .. name)
+        agents[#agents + 1] = {name = name, load = load,
                                solved = solved[name] or 0}
     end
 else
@@ -146,7 +147,8 @@ local rule_counts = {}
 for _, name in ipairs(rules) do
     local r = redis.call('HMGET', p .. 'rule:' .. name, 'answered',
                          'reopened')
-    rule_counts[#rule_counts + 1] = {name = name, answered = tonumber(r[1]) or 0,
+    rule_counts[#rule_counts + 1] = {name = name,
+                                     answered = tonumber(r[1]) or 0,
                                      reopened = tonumber(r[2]) or 0}
 end
 

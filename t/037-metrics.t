@@ -265,3 +265,24 @@ is($st, 500, "$name - a status: 500");
 ($st) = admin(GET => 'metrics');
 is($st, 500, "$name - GET metrics: 500");
 is(store(), $before, "$name - nothing written");
+
+
+
+=== TEST 10: with cs_agents, the static agents: their open tickets as load, no capacity, their solves
+--- config
+location /api/ {
+    cs_api;
+    cs_secret $TEST_NGINX_CS_SECRET;
+    cs_admin_keys $TEST_NGINX_CS_ADMIN_KEYS;
+    cs_redis_server 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    cs_agents agent1 agent2;
+}
+--- stored
+my @t = map { intake("static-$_") } 1 .. 3;
+admin(POST => "tickets/$t[0]{ticketId}/status", '{"state":"solved"}');
+my $m = main::metrics();
+is_deeply($m->{agents}, [{ name => 'agent1', load => 1, capacity => undef, solved => 1 },
+                         { name => 'agent2', load => 1, capacity => undef, solved => 0 }],
+          "$name - agent1: one open, one solved; agent2: one open");
+is($m->{tickets}{byState}{assigned}, 2, "$name - two assigned");
+# (chaos/desk.pl knows the registry's agents only)
