@@ -43,7 +43,14 @@ package DeskCheck;
 #     of tickets it answered (those users/erase erased counted as its
 #     `erased`), its `reopened` at most that and at least
 #     those of them routed since;
-#   - ticket:seq is at least the highest id.
+#   - ticket:seq is at least the highest id;
+#   - with metrics => 1 (a store every ticket of which the scripts made):
+#     the figures of <prefix>metrics count the tickets there are: by
+#     channel, priority and category each sum to them; the ratings, first
+#     responses, first solves, auto-resolved tickets and their reopens,
+#     customers and repeat customers are those the tickets and histories
+#     show; the tickets by state are the state indexes' cardinalities by
+#     construction (GET metrics reads them).
 
 use strict;
 use warnings;
@@ -73,7 +80,7 @@ sub bad {
 # does not name
 my %want = (events => 'stream', agents => 'set', closing => 'zset',
             backlog => 'zset', 'ticket:seq' => 'string',
-            'lock:sweep' => 'string');
+            'lock:sweep' => 'string', metrics => 'hash');
 my %reader = (hash => ['HGETALL'], list => ['LRANGE', 0, -1],
               zset => ['ZRANGE', 0, -1, 'WITHSCORES'], set => ['SMEMBERS'],
               string => ['GET']);
@@ -143,7 +150,9 @@ sub read {
         } elsif ($type eq 'hash') {
             $v = { @$v };
         }
-        if ($what eq 'backlog' || $what eq 'closing' || $what eq 'agents') {
+        if ($what eq 'backlog' || $what eq 'closing' || $what eq 'agents'
+            || $what eq 'metrics')
+        {
             $d{$what} = $v;
         } elsif ($what eq 'ticket:seq') {
             $d{seq} = $v;
@@ -186,6 +195,7 @@ sub check {
     $self->check_closing(%o);
     $self->check_rules;
     $self->check_messages;
+    $self->check_metrics if $o{metrics};
 
     my $seq = $self->{seq} // 0;
     $self->bad(seq => "ticket:seq is $seq, below ticket $ids[-1]")
@@ -447,6 +457,58 @@ sub check_rules {
         $self->bad(rule => "rule $name: reopened $re, but $min of its"
                            . " tickets were routed since, of $ans")
             if $re < $min || $re > $ans;
+    }
+}
+
+# the figures against the tickets they count (see check())
+sub check_metrics {
+    my ($self) = @_;
+    my $m = $self->{metrics} // {};
+    my $tickets = $self->{ticket};
+    my $n = @{ $self->{ids} };
+    my (%sum, %want);
+    for my $k (keys %$m) {
+        if ($k =~ /^tickets:[^:]+:[^:]+:[^:]+:([12n])$/) {
+            $sum{$_} += $m->{$k} for qw(channel priority category);
+            $sum{customers} += $m->{$k} if $1 eq '1';
+            $sum{customers_repeat} += $m->{$k} if $1 eq '2';
+        }
+        $sum{$1} += $m->{$k} if $k =~ /^(first_response|resolution)_bucket:/;
+    }
+    for my $f (qw(channel priority category)) {
+        $self->bad(metrics => "tickets by $f sum to " . ($sum{$f} // 0)
+                              . ", but there are $n tickets")
+            if ($sum{$f} // 0) != $n;
+    }
+    $want{$_} = 0 for qw(csat_ratings csat_sum csat_satisfied ces_ratings
+                         ces_sum auto_resolved auto_reopened customers
+                         customers_repeat first_response resolution);
+    for my $id (@{ $self->{ids} }) {
+        my $t = $tickets->{$id};
+        if (defined $t->{csat}) {
+            $want{csat_ratings}++;
+            $want{csat_sum} += $t->{csat};
+            $want{csat_satisfied}++ if $t->{csat} >= 4;
+        }
+        if (defined $t->{ces}) {
+            $want{ces_ratings}++;
+            $want{ces_sum} += $t->{ces};
+        }
+        $want{auto_resolved}++ if defined $t->{rule};
+        $want{first_response}++ if defined $t->{firstResponseAt};
+        $want{resolution}++ if defined $t->{firstSolvedAt};
+    }
+    $want{auto_reopened} += $_->{reopened} // 0 for values %{ $self->{rule} };
+    for my $h (values %{ $self->{history} }) {
+        $want{customers}++ if @$h >= 1;
+        $want{customers_repeat}++ if @$h >= 2;
+    }
+    for my $f (sort keys %want) {
+        my $got = $f =~ /^(first_response|resolution|customers.*)$/
+                  ? $sum{$f} : $m->{$f};
+        $self->bad(metrics => "$f is " . ($got // 0) . ", the tickets show"
+                              . " $want{$f}")
+            if ($got // 0) != $want{$f};
     }
 }
 

@@ -6,6 +6,7 @@
 #
 #   desk.pl --redis PORT [--prefix desk:] [--records FILE] [--creds FILE]
 #           [--mode NAME] [--faults] [--close-after MS [--swept-until MS]]
+#           [--metrics]
 #
 # --faults: Redis was killed or paused meanwhile, so a call may have no
 # answer (0) or a 503/504; without it, any such answer is a failure.
@@ -14,6 +15,8 @@
 # counted to --swept-until (ms: when nginx, and so its sweep, was
 # stopped; chaos/run.sh keeps it in build/chaos/<mode>/swept-until), or to
 # now (a desk whose nginx still runs).
+# --metrics: the figures (<prefix>metrics) must count the tickets there
+# are (a store the scripts alone made; see DeskCheck.pm).
 #
 # The invariants of the whole store (DESIGN §Ticket states, §Routing) are
 # chaos/DeskCheck.pm's, each violation reported with its ticket id or
@@ -41,7 +44,7 @@ use Resp;
 
 my %o = (prefix => 'desk:', mode => 'desk');
 GetOptions(\%o, 'redis=i', 'prefix=s', 'records=s', 'creds=s', 'mode=s',
-           'faults', 'close-after=i', 'swept-until=i')
+           'faults', 'close-after=i', 'swept-until=i', 'metrics')
     or die "desk.pl: bad options\n";
 defined $o{redis} or die "desk.pl: --redis PORT is required\n";
 
@@ -186,7 +189,8 @@ my %bound = map { $_ => $max_cap{$_} } grep { defined $max_cap{$_} }
 $desk->read($r)->check(bound => \%bound,
                        bound_is => 'the highest it was given',
                        close_after => $o{'close-after'},
-                       swept_until => $o{'swept-until'});
+                       swept_until => $o{'swept-until'},
+                       metrics => $o{metrics});
 
 # messages: what the records say was sent and acknowledged
 my ($msg_lost, $msg_doubled, $msgs_acked) = (0, 0, 0);

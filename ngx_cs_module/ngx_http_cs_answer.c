@@ -197,7 +197,8 @@ ngx_http_cs_out_int(ngx_http_cs_out_t *o, const char *key, long long n)
  * first element is "{" is an object (name, value, name, value, ...), "[" a
  * list, "!" a literal (true, false or null), "$" a sealed value (its
  * associated data and the value: ngx_http_cs_crypt.c, opened here into a
- * string); any other array is a list; an
+ * string), "#" a number written as text (one with a fraction: Lua's
+ * numbers reach RESP as integers); any other array is a list; an
  * integer is a number, a string a string, nil (Lua's false) null.
  */
 static ngx_uint_t
@@ -206,6 +207,35 @@ ngx_http_cs_marker(redisReply *v, char c)
     return v->type == REDIS_REPLY_ARRAY && v->elements > 0
            && v->element[0]->type == REDIS_REPLY_STRING
            && v->element[0]->len == 1 && v->element[0]->str[0] == c;
+}
+
+
+/* {"#", "6.3"}: a JSON number as the script wrote it, checked */
+static void
+ngx_http_cs_out_number(ngx_http_cs_out_t *o, redisReply *v)
+{
+    size_t       i;
+    redisReply  *n;
+
+    if (v->elements != 2 || v->element[1]->type != REDIS_REPLY_STRING
+        || v->element[1]->len == 0 || v->element[1]->len > 32)
+    {
+        o->failed = 1;
+        return;
+    }
+
+    n = v->element[1];
+
+    for (i = 0; i < n->len; i++) {
+        if (n->str[i] == '\0'
+            || ngx_strchr("0123456789.eE+-", n->str[i]) == NULL)
+        {
+            o->failed = 1;
+            return;
+        }
+    }
+
+    ngx_http_cs_out_check(o, yajl_gen_number(o->g, n->str, n->len));
 }
 
 
@@ -279,6 +309,11 @@ ngx_http_cs_out_reply(ngx_http_cs_out_t *o, redisReply *v, ngx_uint_t depth)
 
     if (ngx_http_cs_marker(v, '$')) {
         ngx_http_cs_crypt_out(o, v);
+        return;
+    }
+
+    if (ngx_http_cs_marker(v, '#')) {
+        ngx_http_cs_out_number(o, v);
         return;
     }
 

@@ -20,6 +20,7 @@
 #include "ngx_http_cs_json.h"
 #include "ngx_http_cs_schema.h"
 #include "ngx_http_cs_redis.h"
+#include "ngx_http_cs_metrics.h"
 
 
 #define NGX_HTTP_CS_ID_MAX        15
@@ -118,6 +119,11 @@ static const ngx_http_cs_endpoint_t  ngx_http_cs_endpoints[] = {
       NGX_HTTP_CS_ROLE_ADMIN,
       &ngx_http_cs_schema_user_erase, 0, NGX_HTTP_CS_SCRIPT_USER_ERASE,
       ngx_http_cs_user_erase_args, NULL },
+
+    { NGX_HTTP_GET, "metrics",
+      NGX_HTTP_CS_ROLE_ADMIN,
+      NULL, 0, NGX_HTTP_CS_SCRIPT_METRICS,
+      ngx_http_cs_metrics_args, NULL },
 
     { 0, NULL, 0, NULL, 0, 0, NULL, NULL }
 };

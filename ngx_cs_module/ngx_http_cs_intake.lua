@@ -25,7 +25,8 @@
 --       ticket's seal and the fingerprint of issue and email (the issue
 --       and email arrive sealed: stored as issue_enc and email_enc, see
 --       ngx_http_cs_crypt.c).
--- Runs after ngx_http_cs_routing.lua, whose rules choose a registry agent.
+-- Runs after ngx_http_cs_routing.lua, whose rules choose a registry agent,
+-- and ngx_http_cs_metrics.lua, whose figures it moves.
 -- Returns {outcome, id, agent, state, nonce, answer, categories}: outcome
 -- is "created", "replayed" or "reused" (the key was used for a different
 -- ticket); categories are those of the user's earlier tickets, most
@@ -260,6 +261,12 @@ end
 if err then
     return err
 end
+-- the figures' hash: the label of the ticket's category, and its type
+local label, new_label
+label, new_label = metrics_label(category)
+if not label then
+    return new_label
+end
 local cats = history(id)
 
 -- cs_secret new old: the keys named under the old secret move to the new
@@ -407,8 +414,10 @@ if old_record_type == 'hash' then
         redis.call('RENAME', old_record, record_key)
     end
 end
-redis.call('RPUSH', user_key, id)
+local user_tickets = redis.call('RPUSH', user_key, id)
 redis.call('ZADD', state_key, id, id)
+metrics_created(channel, priority, label, new_label, user_tickets,
+                auto and rule or nil)
 if not has_event_id then
     redis.call('HSETNX', record_key, 'eventId', event_id)
 end

@@ -19,6 +19,7 @@
 #include "ngx_http_cs_crypt.h"
 #include "ngx_http_cs_pseudonym.h"
 #include "ngx_http_cs_desk.h"
+#include "ngx_http_cs_metrics.h"
 
 
 static char *ngx_http_cs_service(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -88,6 +89,13 @@ static ngx_command_t  ngx_http_cs_commands[] = {
       ngx_http_cs_service,
       NGX_HTTP_LOC_CONF_OFFSET,
       NGX_HTTP_CS_KIND_API,
+      NULL },
+
+    { ngx_string("cs_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_cs_metrics_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("cs_secret"),
@@ -292,8 +300,8 @@ ngx_http_cs_service(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (cslcf->kind != NGX_CONF_UNSET_UINT) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" in a location that has the other of "
-                           "cs_service and cs_api", &cmd->name);
+                           "\"%V\" in a location that has another of "
+                           "cs_service, cs_api and cs_metrics", &cmd->name);
         return NGX_CONF_ERROR;
     }
 

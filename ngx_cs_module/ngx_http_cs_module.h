@@ -27,6 +27,7 @@
 #define NGX_HTTP_CS_KIND_NONE            0
 #define NGX_HTTP_CS_KIND_SERVICE         1   /* cs_service: v1 intake */
 #define NGX_HTTP_CS_KIND_API             2   /* cs_api: the desk's table */
+#define NGX_HTTP_CS_KIND_METRICS         3   /* cs_metrics: Prometheus */
 
 
 typedef struct ngx_http_cs_redis_s  ngx_http_cs_redis_t;

@@ -11,7 +11,7 @@
 -- comment, cs_feedback_window (ms), cs_alert_csat; ARGV[12] '1' when
 -- the comment arrives sealed to this ticket (cs_encrypt_key: stored as
 -- feedbackComment_enc).
--- Runs after ngx_http_cs_common.lua.
+-- Runs after ngx_http_cs_common.lua and ngx_http_cs_metrics.lua.
 
 local c, refusal = who_calls(false)
 if not c then
@@ -48,8 +48,8 @@ if first and now - first > window then
                'the time to change this rating is over')
 end
 
-local metrics, alerts = p .. 'metrics', p .. 'alerts'
-local refused = foreign({metrics, 'hash'}, {alerts, 'stream'})
+local alerts = p .. 'alerts'
+local refused = foreign({METRICS, 'hash'}, {alerts, 'stream'})
     or event('ticket.feedback', 'ticketId', param, 'csat', csat,
              'ces', ces or '')
 if refused then
@@ -57,27 +57,8 @@ if refused then
 end
 
 -- the figures: the old rating out, the new one in
-local old_csat, old_ces = tonumber(t.csat), tonumber(t.ces)
-if old_csat then
-    redis.call('HINCRBY', metrics, 'csat_ratings', -1)
-    redis.call('HINCRBY', metrics, 'csat_sum', -old_csat)
-    if old_csat >= 4 then
-        redis.call('HINCRBY', metrics, 'csat_satisfied', -1)
-    end
-end
-if old_ces then
-    redis.call('HINCRBY', metrics, 'ces_ratings', -1)
-    redis.call('HINCRBY', metrics, 'ces_sum', -old_ces)
-end
-redis.call('HINCRBY', metrics, 'csat_ratings', 1)
-redis.call('HINCRBY', metrics, 'csat_sum', csat)
-if csat >= 4 then
-    redis.call('HINCRBY', metrics, 'csat_satisfied', 1)
-end
-if ces then
-    redis.call('HINCRBY', metrics, 'ces_ratings', 1)
-    redis.call('HINCRBY', metrics, 'ces_sum', ces)
-end
+local old_csat = tonumber(t.csat)
+metrics_rating(old_csat, tonumber(t.ces), csat, ces)
 
 local fields = {'csat', csat, 'feedbackUpdatedAt', now}
 if not first then

@@ -7,7 +7,7 @@
 -- message (409 ticket_closed).
 -- ARGV[6..]: the body, '1' when internal, the Idempotency-Key ('' for
 -- none), then the routing settings (see routing()).
--- Runs after ngx_http_cs_common.lua.
+-- Runs after ngx_http_cs_common.lua and ngx_http_cs_metrics.lua.
 
 local c, refusal = who_calls(false)
 if not c then
@@ -82,7 +82,7 @@ local reopen = c.role == 'customer'
     and (t.state == 'pending' or t.state == 'solved'
          or t.state == 'auto_resolved')
 
-local keys = desk_keys({messages_key, 'list'})
+local keys = desk_keys({messages_key, 'list'}, {METRICS, 'hash'})
 if idem_key then
     -- the names of the ticket's idempotency records (export, erasure)
     keys[#keys + 1] = {key .. ':idems', 'set'}
@@ -117,6 +117,7 @@ if c.role ~= 'customer' and not internal and not t.firstResponseAt
 then
     fields[#fields + 1] = 'firstResponseAt'
     fields[#fields + 1] = now
+    metrics_first_response(now - (tonumber(t.createdAt) or now))
 end
 redis.call('HSET', key, unpack(fields))
 
@@ -126,6 +127,9 @@ if reopen then
     -- a rule's answer that did not help counts against the rule, once
     if t.state == 'auto_resolved' and t.rule then
         redis.call('HINCRBY', p .. 'rule:' .. t.rule, 'reopened', 1)
+    end
+    if t.state == 'auto_resolved' then
+        metrics_auto_reopened()
     end
     -- back to its agent when it may take work
     local back = false

@@ -4,7 +4,7 @@
 -- place of the agent's capacity: the backlog drains to it.
 -- ARGV[6..]: the new state (pending, solved or closed; the schema checked
 -- it), then the routing settings (see routing()).
--- Runs after ngx_http_cs_common.lua.
+-- Runs after ngx_http_cs_common.lua and ngx_http_cs_metrics.lua.
 
 local c, refusal = who_calls(false)
 if not c then
@@ -43,7 +43,8 @@ end
 
 local now = now_ms()
 
-local refused = foreign(unpack(agent_keys(desk_keys(), t.agent)))
+local refused = foreign(unpack(agent_keys(desk_keys({METRICS, 'hash'}),
+                                          t.agent)))
     or event('ticket.status', 'ticketId', param, 'from', from, 'to', to,
              'agent', t.agent or '')
 if refused then
@@ -73,6 +74,8 @@ if to == 'solved' then
         fields[#fields + 1] = now
     end
     redis.call('ZADD', p .. 'closing', now, param)
+    metrics_solved(t.agent, not t.firstSolvedAt
+                            and now - (tonumber(t.createdAt) or now) or nil)
 elseif to == 'closed' then
     fields[#fields + 1] = 'closedAt'
     fields[#fields + 1] = now

@@ -12,7 +12,8 @@ declare -A group=(
           libnginx-mod-http-ndk libnginx-mod-http-ndk-dev"
   [test]="redis-server redis-tools libtest-base-perl libtext-diff-perl
           libwww-perl liblist-moreutils-perl libtest-longstring-perl
-          libipc-run-perl libredis-perl curl nghttp2-client"
+          libipc-run-perl libredis-perl curl nghttp2-client
+          python3-prometheus-client"
   [valgrind]="valgrind"
   [run]="redis-server redis-tools curl openssl"
   [bench]="wrk libnginx-mod-http-lua lua-nginx-redis lua-cjson redis-server

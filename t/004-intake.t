@@ -441,7 +441,7 @@ is_deeply([ sort $r->keys('*') ],
           # privacy: the user's history and record are named by an HMAC
           [ sort { $a cmp $b } (map { "desk7:$_" }
                 qw(ticket:seq ticket:1 ticket:1:events queue:agent1 events route:rr
-                   route:last state:assigned),
+                   route:last state:assigned metrics),
                 'user:' . user_key('u9') . ':tickets',
                 'user:' . user_key('u9')) ],
           "$name - every key under desk7:");

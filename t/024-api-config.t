@@ -89,7 +89,7 @@ refused('a secret under 32 bytes', 'holds 31 bytes; it needs at least 32',
 refused('an old secret under 32 bytes', 'holds 31 bytes',
         "location /api/ { cs_api; cs_secret $secret $short; }");
 refused('cs_api and cs_service in one location',
-        'in a location that has the other of cs_service and cs_api',
+        'in a location that has another of cs_service, cs_api and cs_metrics',
         "location /api/ { cs_service; cs_api; cs_secret $secret; }");
 refused('cs_api twice', '"cs_api" directive is duplicate',
         "location /api/ { cs_api; cs_api; cs_secret $secret; }");

@@ -1130,7 +1130,8 @@ sub step {
         $bound{$n} = ($was->{load} // 0) > $cap ? $was->{load} : $cap;
     }
     $post->check(bound => \%bound,
-                 bound_is => 'the load it had before the step');
+                 bound_is => 'the load it had before the step',
+                 metrics => 1);
 
     my @problems = (
         @{ $post->{problems} },

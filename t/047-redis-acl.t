@@ -8,6 +8,7 @@ use Test::Nginx::Socket 'no_plan';
 use CsTest;
 use CsCheck;
 use CsApi;
+use HTTP::Tiny;
 use Redis;
 use JSON::PP;
 
@@ -71,6 +72,9 @@ location /api/ {
     cs_close_after 1s;
     cs_presence_timeout 1h;
 }
+location = /metrics {
+    cs_metrics;
+}
 CONF
     $block->set_value('request', "GET /api/me\n")
         unless defined $block->request;
@@ -110,6 +114,7 @@ my @calls = (
     [POST => "tickets/$id/status", $main::Admin, '{"state":"solved"}', 200],
     [POST => "tickets/$id/feedback", $tok, '{"csat":1,"ces":2,"comment":"no"}', 201],
     [DELETE => 'agents/bob', $main::Admin, undef, 200],
+    [GET => 'metrics', $main::Admin, undef, 200],
 );
 for my $c (@calls) {
     my ($m, $path, $token, $body, $want) = @$c;
@@ -133,6 +138,10 @@ for my $c (['u2', 'erase'], ['u3', 'anonymize']) {
     is($es, 200, "$name - POST users/erase ($c->[1])")
         or diag(ref $eb ? JSON::PP->new->encode($eb) : $eb);
 }
+my $port = $ENV{TEST_NGINX_SERVER_PORT} || 1984;
+my $scrape = HTTP::Tiny->new(timeout => 10)->get("http://127.0.0.1:$port/metrics");
+is($scrape->{status}, 200, "$name - cs_metrics");
+like($scrape->{content}, qr/^cs_tickets_created_total 3$/m, "$name - cs_metrics: the figures");
 ok(wait_until(sub { $r->hget("cs:ticket:$id", 'state') eq 'closed' }, 10),
    "$name - the sweep closed the solved ticket as the ACL user");
 my $log = do {

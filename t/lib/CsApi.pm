@@ -105,11 +105,13 @@ sub store {
 }
 
 # chaos/desk.pl, the store's invariant checker, on the test's Redis: a
-# test, one
+# test, one; metrics => 1: the figures too (a store the scripts alone
+# made, see chaos/DeskCheck.pm)
 sub invariants_hold {
-    my ($name) = @_;
+    my ($name, %o) = @_;
     my $root = __FILE__ =~ s{t/lib/CsApi\.pm$}{}r;
-    my $out = `perl ${root}chaos/desk.pl --redis $ENV{TEST_NGINX_REDIS_PORT} --prefix cs: 2>&1`;
+    my $flags = $o{metrics} ? ' --metrics' : '';
+    my $out = `perl ${root}chaos/desk.pl --redis $ENV{TEST_NGINX_REDIS_PORT} --prefix cs:$flags 2>&1`;
     Test::More::is($? >> 8, 0, "$name - every invariant of the store holds")
         or Test::More::diag($out);
 }
