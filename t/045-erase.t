@@ -38,6 +38,51 @@ sub events_of {
            CsTest::redis()->xrange('cs:events', '-', '+');
 }
 
+sub metrics {
+    my (undef, $b) = CsApi::admin(GET => 'metrics');
+    return $b;
+}
+
+# the present recomputed from the tickets the store holds: how many in each
+# state, and each agent's assigned tickets
+sub recount {
+    my $r = CsTest::redis();
+    my (%state, %load);
+    $state{$_} = 0 for qw(queued assigned pending solved closed auto_resolved);
+    for my $key ($r->keys('cs:ticket:*')) {
+        next unless $key =~ /^cs:ticket:\d+$/;
+        my ($st, $agent) = $r->hmget($key, 'state', 'agent');
+        $state{$st}++;
+        $load{$agent}++ if $st eq 'assigned';
+    }
+    return (\%state, \%load);
+}
+
+# the past: every figure but the tickets by state and the agents' load
+sub past {
+    my ($m) = @_;
+    my %p = %$m;
+    delete $p{agents};
+    $p{tickets} = { %{ $m->{tickets} } };
+    delete $p{tickets}{byState};
+    return \%p;
+}
+
+# the figures after an erasure: the past as before, the present as
+# recomputed from the tickets left
+sub figures_hold {
+    my ($name, $before) = @_;
+    my $after = metrics();
+    is_deeply(past($after), past($before),
+              "$name - GET metrics: the past keeps its counts (volumes, CSAT, loyalty, CES, auto-resolution, times, rules)");
+    my ($state, $load) = recount();
+    is_deeply($after->{tickets}{byState}, $state,
+              "$name - GET metrics: the tickets by state are the tickets left");
+    is_deeply({ map { $_->{name} => $_->{load} } @{ $after->{agents} } },
+              { map { $_->{name} => $load->{ $_->{name} } // 0 } @{ $after->{agents} } },
+              "$name - GET metrics: each agent's load is its assigned tickets left");
+}
+
 sub loads {
     my $a = agents_by_name();
     return { map { $_ => $a->{$_}{load} } keys %$a };
@@ -51,7 +96,7 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: erase: nothing of the user left in any key name or value (a full SCAN), the invariants hold, capacity frees and the backlog drains to the freed agents, the past keeps its counts, user.erased without personal data
+=== TEST 1: erase: nothing of the user left in any key name or value (a full SCAN), the invariants hold, capacity frees and the backlog drains to the freed agents, the past keeps its counts and the present matches a recount of the tickets left (GET metrics), user.erased without personal data
 --- stored
 my $u = 'user:{7}*?';
 my $d = the_user($u);
@@ -66,6 +111,7 @@ my $ukey = ukey_of($u);
 my @all = (@{ $d->{ids} }, $auto->{ticketId});
 ok(scalar(personal_in(full_dump(), @{ $d->{needles} })) > 0, "$name - the scan sees the user before");
 my $csat = { $r->hgetall('cs:metrics') };
+my $figures = main::metrics();
 
 my ($st, $b) = erase({ userId => $u, mode => 'erase' });
 is($st, 200, "$name - 200");
@@ -90,6 +136,7 @@ is($r->zcard('cs:backlog'), 0, "$name - the backlog is empty");
 my $l = loads();
 is($l->{alice} + $l->{bob}, 2, "$name - the loads are the other user's two tickets: capacity freed");
 is_deeply({ $r->hgetall('cs:metrics') }, $csat, "$name - the ratings keep their counts (the past)");
+main::figures_hold($name, $figures);
 is_deeply({ $r->hgetall('cs:rule:pw') }, { answered => 1, erased => 1 }, "$name - the rule's answers keep their count, one erased");
 
 my @erased = events_of('user.erased');
@@ -110,6 +157,7 @@ my %before = map { $_ => CsTest::ticket($_) } @{ $d->{ids} };
 my %nmsg = map { $_ => $r->llen("cs:ticket:$_:messages") } @{ $d->{ids} };
 my $loads = loads();
 my @backlog = $r->zrange('cs:backlog', 0, -1);
+my $figures = main::metrics();
 
 my ($st, $b) = erase({ userId => $u, mode => 'anonymize' });
 is($st, 200, "$name - 200");
@@ -132,6 +180,8 @@ for my $id (@{ $d->{ids} }) {
 }
 is(CsTest::ticket($d->{ids}[0])->{csat}, 2, "$name - the rating's figures stay (not personal)");
 is_deeply(loads(), $loads, "$name - the loads unchanged");
+main::figures_hold($name, $figures);
+is_deeply(main::metrics(), $figures, "$name - anonymized, every figure is as it was");
 is_deeply([ $r->zrange('cs:backlog', 0, -1) ], \@backlog, "$name - the backlog unchanged");
 my $id = $d->{ids}[1];
 ($st) = api(GET => "tickets/$id", $d->{customer}{$id});
