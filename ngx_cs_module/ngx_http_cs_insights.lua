@@ -1,0 +1,303 @@
+-- Trends and recurring problems (DESIGN §Feedback, alerts, insights),
+-- shared by the intake, the feedback and GET trends / GET insights: the
+-- build puts this file in front of them (after the prelude, when they
+-- have one).
+--
+-- A category counts under a label: the category itself when it is one of
+-- the first 50 seen (the set <prefix>trend:categories), 'other' after
+-- that, 'none' for a ticket without one.
+--
+-- Trends: created tickets per label per UTC hour and per UTC day, hashes
+-- <prefix>trend:h:<hour start ms> and <prefix>trend:d:<day start ms>
+-- (field: the label), expiring TREND_HOUR_KEEP and TREND_DAY_KEEP after
+-- the bucket's end.
+--
+-- Recurring problems (cs_recurring N window), two kinds per label, over a
+-- window that slides by the minute (the minutes m - W + 1 .. m, where m is
+-- the current minute and W the window in minutes):
+-- - surge: created tickets.  <prefix>recur:surge:<label> is a hash of the
+--   minute (ms / 60000) to its count, "f<minute>" to the minute's first
+--   ticket, "n" the running total of the minutes it holds and "last" the
+--   latest ticket; <prefix>recur:surge:<label>:minutes lists the minutes
+--   that have a count, oldest first, so that the minutes that leave the
+--   window are dropped from its head, each once.
+-- - unhappy: ratings at or under cs_alert_csat.  <prefix>recur:unhappy:
+--   <label> is a sorted set of ticket ids scored by the time of the
+--   rating; a rating that stops being unhappy leaves it.  The ticket
+--   keeps the label it was counted under (field unhappyLabel).
+-- Reaching N is an alert, once: <prefix>recur:alerted (a hash, field
+-- "<kind>:<label>") remembers it until the count is below N again.
+-- Every function here that writes is given a plan made before the
+-- script's first write, whose reads proved the type of every key written.
+
+local TREND_HOUR, TREND_DAY, MINUTE = 3600000, 86400000, 60000
+-- in seconds after the bucket's end: 92 days of hours, 1100 days of days
+local TREND_HOUR_KEEP, TREND_DAY_KEEP = 92 * 86400, 1100 * 86400
+local CATEGORY_CAP = 50
+
+local function insights_wrong(key)
+    return redis.error_reply('CSWRONGTYPE ' .. key)
+end
+
+-- a read that proves its key holds the type read (or nothing): the value,
+-- or nil and the error reply naming the key
+local function insights_read(key, ...)
+    local r = redis.pcall(...)
+    if type(r) == 'table' and r.err then
+        if string.find(r.err, 'WRONGTYPE', 1, true) then
+            return nil, insights_wrong(key)
+        end
+        return nil, redis.error_reply(r.err)
+    end
+    return r
+end
+
+-- the label of a category, and true when it is new to the set; nil and
+-- the error reply when the set's key is foreign
+local function category_label(category)
+    if category == nil or category == '' then
+        return 'none'
+    end
+    local key = p .. 'trend:categories'
+    local known, e = insights_read(key, 'SISMEMBER', key, category)
+    if e then
+        return nil, nil, e
+    end
+    if known == 1 then
+        return category
+    end
+    if redis.call('SCARD', key) < CATEGORY_CAP then
+        return category, true
+    end
+    return 'other'
+end
+
+local function surge_key(label)
+    return p .. 'recur:surge:' .. label
+end
+
+local function unhappy_key(label)
+    return p .. 'recur:unhappy:' .. label
+end
+
+-- the first minute of the window that ends at now
+local function window_start(now, window_ms)
+    return math.floor(now / MINUTE) - window_ms / MINUTE + 1
+end
+
+-- whether the alert of kind/label must be raised or re-armed, given the
+-- count before the event (n0) and after it (n1): the plan's fields
+local function crossing(plan, kind, label, n0, n1, threshold)
+    local key = p .. 'recur:alerted'
+    local field = kind .. ':' .. label
+    local alerted, e = insights_read(key, 'HEXISTS', key, field)
+    if e then
+        return e
+    end
+    alerted = alerted == 1
+    -- below N again: re-armed
+    if alerted and n0 < threshold then
+        plan.rearm, alerted = field, false
+    end
+    if alerted and n1 < threshold then
+        plan.rearm = field
+    end
+    -- raised by an event that adds to the count, never by one that takes
+    -- from it (a count above a lowered N waits for the next one)
+    if not alerted and n1 >= threshold and n1 > n0 then
+        local t = redis.call('TYPE', p .. 'alerts').ok
+        if t ~= 'none' and t ~= 'stream' then
+            return insights_wrong(p .. 'alerts')
+        end
+        plan.alert = field
+        plan.alert_kind, plan.alert_label = kind, label
+    end
+    plan.count = n1
+end
+
+-- the alert, as the csat alert: PUBLISH and the capped stream; the ticket,
+-- the kind, the category and the numbers, never a user or a comment
+local function raise(plan, id, threshold, window_ms)
+    local key = p .. 'recur:alerted'
+    if plan.rearm then
+        redis.call('HDEL', key, plan.rearm)
+    end
+    if not plan.alert then
+        return
+    end
+    redis.call('HSET', key, plan.alert, 1)
+    local alert = cjson.encode({type = 'recurring', kind = plan.alert_kind,
+                                category = plan.alert_label,
+                                count = plan.count, threshold = threshold,
+                                windowSeconds = window_ms / 1000,
+                                ticketId = tonumber(id)})
+    local alerts = p .. 'alerts'
+    redis.call('XADD', alerts, 'MAXLEN', '~', 10000, '*', 'alert', alert)
+    redis.call('PUBLISH', alerts, alert)
+end
+
+-- The intake's reads: the plan for a ticket of this category created at
+-- now, or nil and the error reply.
+local function intake_insights_plan(category, now, threshold, window_ms)
+    local label, new, e = category_label(category)
+    if e then
+        return nil, e
+    end
+    local hour, day = now - now % TREND_HOUR, now - now % TREND_DAY
+    local plan = {label = label, new = new, hour = hour, day = day,
+                  hk = p .. 'trend:h:' .. hour, dk = p .. 'trend:d:' .. day}
+    plan.hour_seen, e = insights_read(plan.hk, 'HEXISTS', plan.hk, label)
+    if e then
+        return nil, e
+    end
+    plan.day_seen, e = insights_read(plan.dk, 'HEXISTS', plan.dk, label)
+    if e then
+        return nil, e
+    end
+
+    -- the surge's minutes: those that left the window are dropped
+    local sk = surge_key(label)
+    local lk = sk .. ':minutes'
+    local start = window_start(now, window_ms)
+    plan.sk, plan.lk, plan.minute = sk, lk, math.floor(now / MINUTE)
+    local n
+    n, e = insights_read(sk, 'HGET', sk, 'n')
+    if e then
+        return nil, e
+    end
+    n = tonumber(n) or 0
+    local head
+    head, e = insights_read(lk, 'LINDEX', lk, 0)
+    if e then
+        return nil, e
+    end
+    plan.drop = 0
+    if head and tonumber(head) < start then
+        local minutes = redis.call('LRANGE', lk, 0, -1)
+        local old = {}
+        for _, m in ipairs(minutes) do
+            if tonumber(m) >= start then
+                break
+            end
+            old[#old + 1] = m
+        end
+        local dropped = 0
+        for _, c in ipairs(redis.call('HMGET', sk, unpack(old))) do
+            dropped = dropped + (tonumber(c) or 0)
+        end
+        plan.drop, plan.old, n = #old, old, n - dropped
+        plan.all_old = #old == #minutes
+        plan.dropped = dropped
+    end
+    e = crossing(plan, 'surge', label, n, n + 1, threshold)
+    if e then
+        return nil, e
+    end
+    return plan
+end
+
+-- The intake's writes for ticket id, after its first write.
+local function intake_insights_write(plan, id, threshold, window_ms)
+    local label = plan.label
+    if plan.new then
+        redis.call('SADD', p .. 'trend:categories', label)
+    end
+    redis.call('HINCRBY', plan.hk, label, 1)
+    if plan.hour_seen == 0 then
+        redis.call('EXPIREAT', plan.hk,
+                   (plan.hour + TREND_HOUR) / 1000 + TREND_HOUR_KEEP)
+    end
+    redis.call('HINCRBY', plan.dk, label, 1)
+    if plan.day_seen == 0 then
+        redis.call('EXPIREAT', plan.dk,
+                   (plan.day + TREND_DAY) / 1000 + TREND_DAY_KEEP)
+    end
+
+    local sk, lk, m = plan.sk, plan.lk, plan.minute
+    if plan.all_old then
+        redis.call('DEL', sk, lk)
+    elseif plan.drop > 0 then
+        redis.call('LTRIM', lk, plan.drop, -1)
+        local fields = {}
+        for _, old in ipairs(plan.old) do
+            fields[#fields + 1] = old
+            fields[#fields + 1] = 'f' .. old
+        end
+        redis.call('HDEL', sk, unpack(fields))
+        redis.call('HINCRBY', sk, 'n', -plan.dropped)
+    end
+    if redis.call('HINCRBY', sk, m, 1) == 1 then
+        redis.call('RPUSH', lk, m)
+        redis.call('HSET', sk, 'f' .. m, id)
+    end
+    redis.call('HINCRBY', sk, 'n', 1)
+    redis.call('HSET', sk, 'last', id)
+    raise(plan, id, threshold, window_ms)
+end
+
+-- The feedback's reads: the plan for ticket id (its hash t) rated csat,
+-- from old_csat (nil for none), or nil and the error reply.  Nothing
+-- changes unless the rating becomes unhappy or stops being so.
+local function feedback_insights_plan(t, id, csat, old_csat, alert_at, now,
+                                      threshold, window_ms)
+    local was = old_csat ~= nil and old_csat <= alert_at
+    local is = csat <= alert_at
+    local plan = {}
+    if was == is then
+        return plan
+    end
+    local label, new, e
+    if is then
+        label, new, e = category_label(t.category)
+        if e then
+            return nil, e
+        end
+    else
+        -- counted before this feature: nothing to take back
+        label = t.unhappyLabel
+        if not label then
+            return plan
+        end
+    end
+    local zk = unhappy_key(label)
+    local since = window_start(now, window_ms) * MINUTE
+    local n
+    n, e = insights_read(zk, 'ZCOUNT', zk, since, '+inf')
+    if e then
+        return nil, e
+    end
+    plan.label, plan.new, plan.zk, plan.since = label, new, zk, since
+    plan.add = is
+    local n1 = n + 1
+    if not is then
+        local at = redis.call('ZSCORE', zk, id)
+        n1 = (at and tonumber(at) >= since) and n - 1 or n
+    end
+    e = crossing(plan, 'unhappy', label, n, n1, threshold)
+    if e then
+        return nil, e
+    end
+    return plan
+end
+
+-- The feedback's writes, after its first write.
+local function feedback_insights_write(plan, key, id, now, threshold,
+                                       window_ms)
+    if not plan.zk then
+        return
+    end
+    if plan.new then
+        redis.call('SADD', p .. 'trend:categories', plan.label)
+    end
+    redis.call('ZREMRANGEBYSCORE', plan.zk, '-inf', '(' .. plan.since)
+    if plan.add then
+        redis.call('ZADD', plan.zk, now, id)
+        redis.call('HSET', key, 'unhappyLabel', plan.label)
+    else
+        redis.call('ZREM', plan.zk, id)
+        redis.call('HDEL', key, 'unhappyLabel')
+    end
+    -- a label that stays quiet leaves nothing behind
+    redis.call('PEXPIRE', plan.zk, window_ms + MINUTE)
+    raise(plan, id, threshold, window_ms)
+end
