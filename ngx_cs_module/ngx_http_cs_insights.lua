@@ -16,17 +16,22 @@
 -- window that slides by the minute (the minutes m - W + 1 .. m, where m is
 -- the current minute and W the window in minutes):
 -- - surge: created tickets.  <prefix>recur:surge:<label> is a hash of the
---   minute (ms / 60000) to its count, "f<minute>" to the minute's first
---   ticket, "n" the running total of the minutes it holds and "last" the
---   latest ticket; <prefix>recur:surge:<label>:minutes lists the minutes
---   that have a count, oldest first, so that the minutes that leave the
---   window are dropped from its head, each once.
+--   minute (ms / 60000) to its count and "f<minute>" to the minute's first
+--   ticket, for the minutes listed; "n" the running total of those,
+--   "head" the oldest listed minute, "last" the latest ticket and
+--   "alerted" (1 while the surge has alerted and not fallen below N).
+--   <prefix>recur:surge:<label>:minutes lists the minutes that have a
+--   count, oldest first, so that the minutes that leave the window are
+--   dropped from its head, each once.  A ticket costs one read and one
+--   write of the hash (the list is written once a minute); the hash exists
+--   exactly for the labels that have had a ticket, so that reading it
+--   first also tells a category that has its own label.
 -- - unhappy: ratings at or under cs_alert_csat.  <prefix>recur:unhappy:
 --   <label> is a sorted set of ticket ids scored by the time of the
 --   rating; a rating that stops being unhappy leaves it.  The ticket
---   keeps the label it was counted under (field unhappyLabel).
--- Reaching N is an alert, once: <prefix>recur:alerted (a hash, field
--- "<kind>:<label>") remembers it until the count is below N again.
+--   keeps the label it was counted under (field unhappyLabel);
+--   <prefix>recur:alerted (a hash, field "unhappy:<label>") remembers the
+--   alert until the count is below N again.
 -- Every function here that writes is given a plan made before the
 -- script's first write, whose reads proved the type of every key written.
 
@@ -85,22 +90,14 @@ local function window_start(now, window_ms)
     return math.floor(now / MINUTE) - window_ms / MINUTE + 1
 end
 
--- whether the alert of kind/label must be raised or re-armed, given the
--- count before the event (n0) and after it (n1): the plan's fields
-local function crossing(plan, kind, label, n0, n1, threshold)
-    local key = p .. 'recur:alerted'
-    local field = kind .. ':' .. label
-    local alerted, e = insights_read(key, 'HEXISTS', key, field)
-    if e then
-        return e
-    end
-    alerted = alerted == 1
+-- the alert of kind/label, once alerted tells whether it had alerted:
+-- plan.alerted is the flag after the event that takes the count from n0
+-- to n1, plan.rearm whether it falls, plan.alert whether it is raised (a
+-- type of the alerts stream that is wrong is the error reply)
+local function crossing(plan, kind, label, alerted, n0, n1, threshold)
     -- below N again: re-armed
-    if alerted and n0 < threshold then
-        plan.rearm, alerted = field, false
-    end
-    if alerted and n1 < threshold then
-        plan.rearm = field
+    if alerted and (n0 < threshold or n1 < threshold) then
+        plan.rearm, alerted = true, false
     end
     -- raised by an event that adds to the count, never by one that takes
     -- from it (a count above a lowered N waits for the next one)
@@ -109,25 +106,19 @@ local function crossing(plan, kind, label, n0, n1, threshold)
         if t ~= 'none' and t ~= 'stream' then
             return insights_wrong(p .. 'alerts')
         end
-        plan.alert = field
-        plan.alert_kind, plan.alert_label = kind, label
+        plan.alert, alerted = true, true
     end
-    plan.count = n1
+    plan.kind, plan.label, plan.count, plan.alerted = kind, label, n1, alerted
 end
 
 -- the alert, as the csat alert: PUBLISH and the capped stream; the ticket,
 -- the kind, the category and the numbers, never a user or a comment
 local function raise(plan, id, threshold, window_ms)
-    local key = p .. 'recur:alerted'
-    if plan.rearm then
-        redis.call('HDEL', key, plan.rearm)
-    end
     if not plan.alert then
         return
     end
-    redis.call('HSET', key, plan.alert, 1)
-    local alert = cjson.encode({type = 'recurring', kind = plan.alert_kind,
-                                category = plan.alert_label,
+    local alert = cjson.encode({type = 'recurring', kind = plan.kind,
+                                category = plan.label,
                                 count = plan.count, threshold = threshold,
                                 windowSeconds = window_ms / 1000,
                                 ticketId = tonumber(id)})
@@ -136,16 +127,49 @@ local function raise(plan, id, threshold, window_ms)
     redis.call('PUBLISH', alerts, alert)
 end
 
+-- the surge hash's fields a ticket reads: n, alerted, head, its minute's
+local function surge_state(label, m)
+    local sk = surge_key(label)
+    return insights_read(sk, 'HMGET', sk, 'n', 'alerted', 'head', m)
+end
+
 -- The intake's reads: the plan for a ticket of this category created at
 -- now, or nil and the error reply.
 local function intake_insights_plan(category, now, threshold, window_ms)
-    local label, new, e = category_label(category)
-    if e then
-        return nil, e
+    local m = math.floor(now / MINUTE)
+    local label, new, st, e
+    if category == '' then
+        label = 'none'
+    else
+        -- a category with its own label has its surge hash
+        st, e = surge_state(category, m)
+        if e then
+            return nil, e
+        end
+        if st[1] then
+            label = category
+        else
+            label, new, e = category_label(category)
+            if e then
+                return nil, e
+            end
+            if label ~= category then
+                st = nil
+            end
+        end
     end
+    if not st then
+        st, e = surge_state(label, m)
+        if e then
+            return nil, e
+        end
+    end
+
     local hour, day = now - now % TREND_HOUR, now - now % TREND_DAY
+    -- string.format: half the cost of a number in a concatenation
     local plan = {label = label, new = new, hour = hour, day = day,
-                  hk = p .. 'trend:h:' .. hour, dk = p .. 'trend:d:' .. day}
+                  hk = string.format('%strend:h:%d', p, hour),
+                  dk = string.format('%strend:d:%d', p, day)}
     plan.hour_seen, e = insights_read(plan.hk, 'HEXISTS', plan.hk, label)
     if e then
         return nil, e
@@ -155,41 +179,53 @@ local function intake_insights_plan(category, now, threshold, window_ms)
         return nil, e
     end
 
-    -- the surge's minutes: those that left the window are dropped
+    -- the surge: the minutes that left the window are dropped
     local sk = surge_key(label)
     local lk = sk .. ':minutes'
     local start = window_start(now, window_ms)
-    plan.sk, plan.lk, plan.minute = sk, lk, math.floor(now / MINUTE)
-    local n
-    n, e = insights_read(sk, 'HGET', sk, 'n')
-    if e then
-        return nil, e
-    end
-    n = tonumber(n) or 0
-    local head
-    head, e = insights_read(lk, 'LINDEX', lk, 0)
-    if e then
-        return nil, e
-    end
+    local n, head, c = tonumber(st[1]) or 0, tonumber(st[3]),
+                       tonumber(st[4]) or 0
+    plan.sk, plan.lk, plan.minute, plan.c = sk, lk, m, c
     plan.drop = 0
-    if head and tonumber(head) < start then
-        local minutes = redis.call('LRANGE', lk, 0, -1)
+    local listed = false
+    if head and head < start then
+        local minutes
+        minutes, e = insights_read(lk, 'LRANGE', lk, 0, -1)
+        if e then
+            return nil, e
+        end
         local old = {}
-        for _, m in ipairs(minutes) do
-            if tonumber(m) >= start then
+        for _, mm in ipairs(minutes) do
+            if tonumber(mm) >= start then
                 break
             end
-            old[#old + 1] = m
+            old[#old + 1] = mm
         end
-        local dropped = 0
-        for _, c in ipairs(redis.call('HMGET', sk, unpack(old))) do
-            dropped = dropped + (tonumber(c) or 0)
+        if #old > 0 then
+            for _, v in ipairs(redis.call('HMGET', sk, unpack(old))) do
+                n = n - (tonumber(v) or 0)
+            end
         end
-        plan.drop, plan.old, n = #old, old, n - dropped
-        plan.all_old = #old == #minutes
-        plan.dropped = dropped
+        plan.drop, plan.old = #old, old
+        head = tonumber(minutes[#old + 1])
+        listed = true
     end
-    e = crossing(plan, 'surge', label, n, n + 1, threshold)
+    if c == 0 and not listed then
+        -- the list gets this minute: proven before
+        local _
+        _, e = insights_read(lk, 'LLEN', lk)
+        if e then
+            return nil, e
+        end
+    end
+    -- head and alerted are written when they change
+    if head ~= tonumber(st[3]) or not head then
+        plan.head = head or m
+    end
+    plan.n = n + 1
+    local alerted = st[2] == '1'
+    e = crossing(plan, 'surge', label, alerted, n, n + 1, threshold)
+    plan.flag_changed = plan.alerted ~= alerted
     if e then
         return nil, e
     end
@@ -214,24 +250,30 @@ local function intake_insights_write(plan, id, threshold, window_ms)
     end
 
     local sk, lk, m = plan.sk, plan.lk, plan.minute
-    if plan.all_old then
-        redis.call('DEL', sk, lk)
-    elseif plan.drop > 0 then
-        redis.call('LTRIM', lk, plan.drop, -1)
+    if plan.drop > 0 then
+        redis.call('LTRIM', plan.lk, plan.drop, -1)
         local fields = {}
         for _, old in ipairs(plan.old) do
             fields[#fields + 1] = old
             fields[#fields + 1] = 'f' .. old
         end
         redis.call('HDEL', sk, unpack(fields))
-        redis.call('HINCRBY', sk, 'n', -plan.dropped)
     end
-    if redis.call('HINCRBY', sk, m, 1) == 1 then
+    local set = {'HSET', sk, m, plan.c + 1, 'n', plan.n, 'last', id}
+    if plan.head then
+        set[#set + 1] = 'head'
+        set[#set + 1] = plan.head
+    end
+    if plan.flag_changed then
+        set[#set + 1] = 'alerted'
+        set[#set + 1] = plan.alerted and 1 or 0
+    end
+    if plan.c == 0 then
         redis.call('RPUSH', lk, m)
-        redis.call('HSET', sk, 'f' .. m, id)
+        set[#set + 1] = 'f' .. m
+        set[#set + 1] = id
     end
-    redis.call('HINCRBY', sk, 'n', 1)
-    redis.call('HSET', sk, 'last', id)
+    redis.call(unpack(set))
     raise(plan, id, threshold, window_ms)
 end
 
@@ -266,14 +308,20 @@ local function feedback_insights_plan(t, id, csat, old_csat, alert_at, now,
     if e then
         return nil, e
     end
-    plan.label, plan.new, plan.zk, plan.since = label, new, zk, since
+    local flags = p .. 'recur:alerted'
+    local alerted
+    alerted, e = insights_read(flags, 'HEXISTS', flags, 'unhappy:' .. label)
+    if e then
+        return nil, e
+    end
+    plan.new, plan.zk, plan.since = new, zk, since
     plan.add = is
     local n1 = n + 1
     if not is then
         local at = redis.call('ZSCORE', zk, id)
         n1 = (at and tonumber(at) >= since) and n - 1 or n
     end
-    e = crossing(plan, 'unhappy', label, n, n1, threshold)
+    e = crossing(plan, 'unhappy', label, alerted == 1, n, n1, threshold)
     if e then
         return nil, e
     end
@@ -299,5 +347,11 @@ local function feedback_insights_write(plan, key, id, now, threshold,
     end
     -- a label that stays quiet leaves nothing behind
     redis.call('PEXPIRE', plan.zk, window_ms + MINUTE)
+    local flag = 'unhappy:' .. plan.label
+    if plan.alert then
+        redis.call('HSET', p .. 'recur:alerted', flag, 1)
+    elseif plan.rearm then
+        redis.call('HDEL', p .. 'recur:alerted', flag)
+    end
     raise(plan, id, threshold, window_ms)
 end

@@ -116,8 +116,8 @@ sub age_surge {
         $r->hset($k, $m - $minutes, $h{$m});
         $r->hset($k, 'f' . ($m - $minutes), $h{"f$m"});
     }
-    $r->hset($k, 'n', $h{n});
-    $r->hset($k, 'last', $h{last});
+    $r->hset($k, 'n', $h{n}, 'last', $h{last}, 'head', $h{head} - $minutes,
+             'alerted', $h{alerted});
     $r->rpush("$k:minutes", map { $_ - $minutes } @list);
 }
 
@@ -145,7 +145,7 @@ push @ids, map { main::new_ticket('billing') } 1 .. 3;
 is_deeply(main::heard($l), [ $want ], "$name - later tickets: no more alerts");
 is_deeply(main::stream_alerts(), [ $want ], "$name - none in the stream either");
 is($r->hget('cs:recur:surge:billing', 'n'), 6, "$name - the count goes on");
-is($r->hget('cs:recur:alerted', 'surge:billing'), 1, "$name - remembered as alerted");
+is($r->hget('cs:recur:surge:billing', 'alerted'), 1, "$name - remembered as alerted");
 my $raw = join ' ', map { @{ $_->[1] } } $r->xrange('cs:alerts', '-', '+');
 unlike($raw, qr/u-\d+|help/, "$name - no user id and no text in the alerts");
 main::stop_listening($l);
@@ -184,10 +184,11 @@ is_deeply(main::insights(), [], "$name - an hour and a minute later: no surge");
 my $id = main::new_ticket('billing');
 is(scalar @{ main::stream_alerts() }, 1, "$name - one ticket: no alert");
 my $m = $r->lindex('cs:recur:surge:billing:minutes', 0);
-is_deeply({ $r->hgetall('cs:recur:surge:billing') }, { n => 1, last => $id, $m => 1, "f$m" => $id },
-          "$name - the old minutes are dropped, the count is 1");
+is_deeply({ $r->hgetall('cs:recur:surge:billing') }, { n => 1, last => $id, $m => 1, "f$m" => $id,
+                                                       head => $m, alerted => 0 },
+          "$name - the old minutes are dropped, the count is 1, the head is this minute");
 is($r->llen('cs:recur:surge:billing:minutes'), 1, "$name - one minute listed");
-ok(!$r->hexists('cs:recur:alerted', 'surge:billing'), "$name - re-armed");
+is($r->hget('cs:recur:surge:billing', 'alerted'), 0, "$name - re-armed");
 my @more = map { main::new_ticket('billing') } 1 .. 2;
 my $alerts = main::stream_alerts();
 is(scalar @$alerts, 2, "$name - N again: a second alert");
@@ -205,8 +206,10 @@ for my $try (1 .. 3) {
     CsTest::flush_redis();
     my $m = int(main::redis_now_ms() / 60000);
     my $k = 'cs:recur:surge:billing';
-    $r->hset($k, $m - 60, 5, 'f' . ($m - 60), 901, $m - 59, 2, 'f' . ($m - 59), 906, n => 7, last => 907);
+    $r->hset($k, $m - 60, 5, 'f' . ($m - 60), 901, $m - 59, 2, 'f' . ($m - 59), 906, n => 7, last => 907,
+             head => $m - 60);
     $r->rpush("$k:minutes", $m - 60, $m - 59);
+    $r->sadd('cs:trend:categories', 'billing');
     my $before = main::insights();
     my $id = main::new_ticket('billing');
     my $after = main::insights();
@@ -226,6 +229,7 @@ is_deeply([ map { @$_{qw(count ticketId)} } @$alerts ], [ 3, $id ], "$name - one
 is_deeply($list, [ $m - 59, $m ], "$name - the minute 60 back is dropped from the list");
 ok(!exists $h->{$m - 60} && !exists $h->{'f' . ($m - 60)}, "$name - and from the hash");
 is($h->{n}, 3, "$name - the running total");
+is($h->{head}, $m - 59, "$name - the head: the oldest minute left");
 
 
 
@@ -262,6 +266,7 @@ my $raw = join ' ', map { @{ $_->[1] } } $r->xrange('cs:alerts', '-', '+');
 my $file = do { open my $fh, '<', $l->{file} or die; local $/; <$fh> };
 unlike("$raw $file", qr/secret words|u-\d+/, "$name - no comment and no user id in any alert");
 main::stop_listening($l);
+invariants_hold($name);
 
 
 
@@ -286,7 +291,7 @@ like($u->{suggestion}, qr/review rule "refund".*1 of its 1 answers were reopened
 my $alice = new_agent('alice', 10);
 my ($id, $tok) = main::solved_ticket($alice, 'shipping');
 for my $c ([ 'cs:recur:surge:billing', 'the surge hash' ], [ 'cs:recur:surge:billing:minutes', 'the minutes' ],
-           [ 'cs:recur:alerted', 'the alerted flags' ], [ 'cs:trend:categories', 'the category set' ]) {
+           [ 'cs:trend:categories', 'the category set' ]) {
     $r->set($c->[0], 'foreign');
     my $before = store();
     my ($st) = CsTest::post_ticket('{"userId":"u1","issue":"x","category":"billing"}');
@@ -294,17 +299,19 @@ for my $c ([ 'cs:recur:surge:billing', 'the surge hash' ], [ 'cs:recur:surge:bil
     is(store(), $before, "$name - $c->[1]: nothing written");
     $r->del($c->[0]);
 }
-$r->set('cs:recur:unhappy:shipping', 'foreign');
-my $before = store();
-my ($st) = main::rate($id, $tok, '{"csat":1}');
-is($st, 500, "$name - the unhappy set: the feedback fails");
-is(store(), $before, "$name - nothing written");
-$r->del('cs:recur:unhappy:shipping');
+for my $c ([ 'cs:recur:unhappy:shipping', 'the unhappy set' ], [ 'cs:recur:alerted', 'the alerted flags' ]) {
+    $r->set($c->[0], 'foreign');
+    my $before = store();
+    my ($st) = main::rate($id, $tok, '{"csat":1}');
+    is($st, 500, "$name - $c->[1]: the feedback fails");
+    is(store(), $before, "$name - $c->[1]: nothing written");
+    $r->del($c->[0]);
+}
 main::new_ticket('billing') for 1 .. 2;
 $r->del('cs:alerts');
 $r->set('cs:alerts', 'foreign');
-$before = store();
-($st) = CsTest::post_ticket('{"userId":"u1","issue":"x","category":"billing"}');
+my $before = store();
+my ($st) = CsTest::post_ticket('{"userId":"u1","issue":"x","category":"billing"}');
 is($st, 500, "$name - the alerts stream, when an alert is due: the intake fails");
 is(store(), $before, "$name - nothing written");
 
