@@ -90,10 +90,10 @@ local function window_start(now, window_ms)
     return math.floor(now / MINUTE) - window_ms / MINUTE + 1
 end
 
--- the alert of kind/label, once alerted tells whether it had alerted:
--- plan.alerted is the flag after the event that takes the count from n0
--- to n1, plan.rearm whether it falls, plan.alert whether it is raised (a
--- type of the alerts stream that is wrong is the error reply)
+-- the alert of kind/label for an event that takes its count from n0 to
+-- n1, given whether it had alerted: sets plan.alert (raise it now),
+-- plan.rearm (the count fell below N) and plan.alerted (the flag after);
+-- a foreign value at the alerts stream's key is the error reply
 local function crossing(plan, kind, label, alerted, n0, n1, threshold)
     -- below N again: re-armed
     if alerted and (n0 < threshold or n1 < threshold) then
