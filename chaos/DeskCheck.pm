@@ -104,7 +104,6 @@ sub kind_of {
     return ('string') if $rest =~ /^idem:/;
     # trends and recurring problems (ngx_http_cs_insights.lua): types only
     return ('hash') if $rest =~ /^trend:[hd]:\d+$/;
-    return ('set') if $rest eq 'trend:categories';
     return ('list') if $rest =~ /^recur:surge:[^:]+:minutes$/;
     return ('hash') if $rest =~ /^recur:surge:[^:]+$/ || $rest eq 'recur:alerted';
     return ('zset') if $rest =~ /^recur:unhappy:[^:]+$/;

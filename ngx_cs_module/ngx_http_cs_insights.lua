@@ -3,9 +3,10 @@
 -- build puts this file in front of them (after the prelude, when they
 -- have one).
 --
--- A category counts under a label: the category itself when it is one of
--- the first 50 seen (the set <prefix>trend:categories), 'other' after
--- that, 'none' for a ticket without one.
+-- A category counts under the label the figures give it
+-- (ngx_http_cs_metrics.lua): the category itself when it is one of the
+-- first 50 seen at intake (<prefix>metrics' label:<category>), 'other'
+-- otherwise, 'none' for a ticket without one.
 --
 -- Trends: created tickets per label per UTC hour and per UTC day, hashes
 -- <prefix>trend:h:<hour start ms> and <prefix>trend:d:<day start ms>
@@ -24,8 +25,7 @@
 --   count, oldest first, so that the minutes that leave the window are
 --   dropped from its head, each once.  A ticket costs one read and one
 --   write of the hash (the list is written once a minute); the hash exists
---   exactly for the labels that have had a ticket, so that reading it
---   first also tells a category that has its own label.
+--   exactly for the labels that have had a ticket.
 -- - unhappy: ratings at or under cs_alert_csat.  <prefix>recur:unhappy:
 --   <label> is a sorted set of ticket ids scored by the time of the
 --   rating; a rating that stops being unhappy leaves it.  The ticket
@@ -38,7 +38,6 @@
 local TREND_HOUR, TREND_DAY, MINUTE = 3600000, 86400000, 60000
 -- in seconds after the bucket's end: 92 days of hours, 1100 days of days
 local TREND_HOUR_KEEP, TREND_DAY_KEEP = 92 * 86400, 1100 * 86400
-local CATEGORY_CAP = 50
 
 local function insights_wrong(key)
     return redis.error_reply('CSWRONGTYPE ' .. key)
@@ -57,24 +56,18 @@ local function insights_read(key, ...)
     return r
 end
 
--- the label of a category, and true when it is new to the set; nil and
--- the error reply when the set's key is foreign
+-- the label of a ticket's category after its intake, as the figures
+-- gave it; nil and the error reply when their hash is foreign
 local function category_label(category)
     if category == nil or category == '' then
         return 'none'
     end
-    local key = p .. 'trend:categories'
-    local known, e = insights_read(key, 'SISMEMBER', key, category)
+    local known, e = insights_read(METRICS, 'HEXISTS', METRICS,
+                                   'label:' .. category)
     if e then
-        return nil, nil, e
+        return nil, e
     end
-    if known == 1 then
-        return category
-    end
-    if redis.call('SCARD', key) < CATEGORY_CAP then
-        return category, true
-    end
-    return 'other'
+    return known == 1 and category or 'other'
 end
 
 local function surge_key(label)
@@ -133,41 +126,18 @@ local function surge_state(label, m)
     return insights_read(sk, 'HMGET', sk, 'n', 'alerted', 'head', m)
 end
 
--- The intake's reads: the plan for a ticket of this category created at
--- now, or nil and the error reply.
-local function intake_insights_plan(category, now, threshold, window_ms)
+-- The intake's reads: the plan for a ticket of this label (the figures')
+-- created at now, or nil and the error reply.
+local function intake_insights_plan(label, now, threshold, window_ms)
     local m = math.floor(now / MINUTE)
-    local label, new, st, e
-    if category == '' then
-        label = 'none'
-    else
-        -- a category with its own label has its surge hash
-        st, e = surge_state(category, m)
-        if e then
-            return nil, e
-        end
-        if st[1] then
-            label = category
-        else
-            label, new, e = category_label(category)
-            if e then
-                return nil, e
-            end
-            if label ~= category then
-                st = nil
-            end
-        end
-    end
-    if not st then
-        st, e = surge_state(label, m)
-        if e then
-            return nil, e
-        end
+    local st, e = surge_state(label, m)
+    if e then
+        return nil, e
     end
 
     local hour, day = now - now % TREND_HOUR, now - now % TREND_DAY
     -- string.format: half the cost of a number in a concatenation
-    local plan = {label = label, new = new, hour = hour, day = day,
+    local plan = {label = label, hour = hour, day = day,
                   hk = string.format('%strend:h:%d', p, hour),
                   dk = string.format('%strend:d:%d', p, day)}
     plan.hour_seen, e = insights_read(plan.hk, 'HEXISTS', plan.hk, label)
@@ -235,9 +205,6 @@ end
 -- The intake's writes for ticket id, after its first write.
 local function intake_insights_write(plan, id, threshold, window_ms)
     local label = plan.label
-    if plan.new then
-        redis.call('SADD', p .. 'trend:categories', label)
-    end
     redis.call('HINCRBY', plan.hk, label, 1)
     if plan.hour_seen == 0 then
         redis.call('EXPIREAT', plan.hk,
@@ -288,9 +255,9 @@ local function feedback_insights_plan(t, id, csat, old_csat, alert_at, now,
     if was == is then
         return plan
     end
-    local label, new, e
+    local label, e
     if is then
-        label, new, e = category_label(t.category)
+        label, e = category_label(t.category)
         if e then
             return nil, e
         end
@@ -314,7 +281,7 @@ local function feedback_insights_plan(t, id, csat, old_csat, alert_at, now,
     if e then
         return nil, e
     end
-    plan.new, plan.zk, plan.since = new, zk, since
+    plan.zk, plan.since = zk, since
     plan.add = is
     local n1 = n + 1
     if not is then
@@ -333,9 +300,6 @@ local function feedback_insights_write(plan, key, id, now, threshold,
                                        window_ms)
     if not plan.zk then
         return
-    end
-    if plan.new then
-        redis.call('SADD', p .. 'trend:categories', plan.label)
     end
     redis.call('ZREMRANGEBYSCORE', plan.zk, '-inf', '(' .. plan.since)
     if plan.add then

@@ -107,7 +107,14 @@ local function sentence(kind, label, n, first, last, rule)
                          tonumber(r[1]) or 0)
 end
 
-local labels = redis.call('SMEMBERS', p .. 'trend:categories')
+-- the figures' labels (label:<category> in their hash), none and other
+local labels = {}
+for _, f in ipairs(redis.call('HKEYS', METRICS)) do
+    local label = string.match(f, '^label:(.+)$')
+    if label and label ~= 'none' and label ~= 'other' then
+        labels[#labels + 1] = label
+    end
+end
 labels[#labels + 1] = 'none'
 labels[#labels + 1] = 'other'
 

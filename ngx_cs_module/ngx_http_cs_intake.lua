@@ -297,7 +297,7 @@ event_id = event_id or fresh_event_id
 
 -- the trends and the surge of its category (ngx_http_cs_insights.lua)
 local insights
-insights, err = intake_insights_plan(category, now, recur_n, recur_window)
+insights, err = intake_insights_plan(label, now, recur_n, recur_window)
 if err then
     return err
 end

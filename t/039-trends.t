@@ -191,7 +191,9 @@ is(scalar(grep { /^c\d\d$/ } keys %sum), 50, "$name - 50 named categories");
 ok(!exists $sum{c51} && !exists $sum{c52}, "$name - not the 51st and 52nd");
 is($sum{other}, 2, "$name - they count as other");
 is($sum{c01}, 2, "$name - a category seen before still counts under its name");
-is($r->scard('cs:trend:categories'), 50, "$name - the set of names holds 50");
+is($r->hget('cs:metrics', 'categories'), 50, "$name - the same 50 labels as the figures'");
+(undef, my $m) = admin(GET => 'metrics');
+is_deeply([ sort keys %{ $m->{tickets}{byCategory} } ], [ sort keys %sum ], "$name - GET metrics has the same labels");
 
 
 

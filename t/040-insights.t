@@ -209,7 +209,7 @@ for my $try (1 .. 3) {
     $r->hset($k, $m - 60, 5, 'f' . ($m - 60), 901, $m - 59, 2, 'f' . ($m - 59), 906, n => 7, last => 907,
              head => $m - 60);
     $r->rpush("$k:minutes", $m - 60, $m - 59);
-    $r->sadd('cs:trend:categories', 'billing');
+    $r->hset('cs:metrics', 'label:billing', 1, 'categories', 1);
     my $before = main::insights();
     my $id = main::new_ticket('billing');
     my $after = main::insights();
@@ -290,8 +290,7 @@ like($u->{suggestion}, qr/review rule "refund".*1 of its 1 answers were reopened
 --- stored
 my $alice = new_agent('alice', 10);
 my ($id, $tok) = main::solved_ticket($alice, 'shipping');
-for my $c ([ 'cs:recur:surge:billing', 'the surge hash' ], [ 'cs:recur:surge:billing:minutes', 'the minutes' ],
-           [ 'cs:trend:categories', 'the category set' ]) {
+for my $c ([ 'cs:recur:surge:billing', 'the surge hash' ], [ 'cs:recur:surge:billing:minutes', 'the minutes' ]) {
     $r->set($c->[0], 'foreign');
     my $before = store();
     my ($st) = CsTest::post_ticket('{"userId":"u1","issue":"x","category":"billing"}');
