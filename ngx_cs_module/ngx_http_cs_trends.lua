@@ -22,7 +22,8 @@ if bucket == 'day' then
 end
 
 local to = tonumber(ARGV[7]) or now_ms()
-local from = tonumber(ARGV[6]) or to - (bucket == 'day' and 30 or 1) * TREND_DAY
+local from = tonumber(ARGV[6])
+    or to - (bucket == 'day' and 30 or 1) * TREND_DAY
 
 if from > to then
     return err(422, 'invalid_field', 'from must not be after to', 'from')
