@@ -102,6 +102,11 @@ sub kind_of {
     return ('hash', 'rule', $1) if $rest =~ /^rule:(.+)$/;
     return ($rest eq 'route:rr' ? 'string' : 'hash') if $rest =~ /^route:/;
     return ('string') if $rest =~ /^idem:/;
+    # trends and recurring problems (ngx_http_cs_insights.lua): types only
+    return ('hash') if $rest =~ /^trend:[hd]:\d+$/;
+    return ('list') if $rest =~ /^recur:surge:[^:]+:minutes$/;
+    return ('hash') if $rest =~ /^recur:surge:[^:]+$/ || $rest eq 'recur:alerted';
+    return ('zset') if $rest =~ /^recur:unhappy:[^:]+$/;
     return ($want{$rest}) if $rest eq 'events' || $rest eq 'lock:sweep';
     return ($want{$rest}, $rest) if $want{$rest};
     return;

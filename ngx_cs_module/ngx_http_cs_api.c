@@ -21,6 +21,7 @@
 #include "ngx_http_cs_schema.h"
 #include "ngx_http_cs_redis.h"
 #include "ngx_http_cs_metrics.h"
+#include "ngx_http_cs_insights.h"
 
 
 #define NGX_HTTP_CS_ID_MAX        15
@@ -124,6 +125,16 @@ static const ngx_http_cs_endpoint_t  ngx_http_cs_endpoints[] = {
       NGX_HTTP_CS_ROLE_ADMIN,
       NULL, 0, NGX_HTTP_CS_SCRIPT_METRICS,
       ngx_http_cs_metrics_args, NULL },
+
+    { NGX_HTTP_GET, "trends",
+      NGX_HTTP_CS_ROLE_ADMIN,
+      NULL, 0, NGX_HTTP_CS_SCRIPT_TRENDS,
+      ngx_http_cs_trends_args, NULL },
+
+    { NGX_HTTP_GET, "insights",
+      NGX_HTTP_CS_ROLE_ADMIN,
+      NULL, 0, NGX_HTTP_CS_SCRIPT_INSIGHTS,
+      ngx_http_cs_insights_args, NULL },
 
     { 0, NULL, 0, NULL, 0, 0, NULL, NULL }
 };

@@ -54,6 +54,8 @@ static ngx_http_cs_desk_setting_t  ngx_http_cs_desk_settings[] = {
     ngx_http_cs_desk_setting("cs_close_after", close_after, NULL),
     ngx_http_cs_desk_setting("cs_feedback_window", feedback_window, NULL),
     ngx_http_cs_desk_setting("cs_reassign_after", reassign_after, NULL),
+    ngx_http_cs_desk_setting("cs_recurring", recurring_threshold, NULL),
+    ngx_http_cs_desk_setting("cs_recurring", recurring_window, NULL),
     { NULL, 0, 0, NULL }
 };
 

@@ -19,6 +19,7 @@
 #include "ngx_http_cs_redis.h"
 #include "ngx_http_cs_rules.h"
 #include "ngx_http_cs_crypt.h"
+#include "ngx_http_cs_insights.h"
 
 
 /*
@@ -226,9 +227,10 @@ ngx_http_cs_intake_rules(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
  * ARGV of the intake script, after the desk's key: assign, idempotency
  * key, the number of agents, the agents, the six fields, the nonce ("" for
  * a desk without cs_secret), "1" for a proven user id, the presence
- * timeout, the user's key names and fresh event id, the rules', and
- * cs_sticky; with cs_encrypt_key, the issue and email sealed (after the
- * rules matched the issue) and the ticket's seal and fingerprint.
+ * timeout, the user's key names and fresh event id, the rules',
+ * cs_sticky and cs_recurring (N, the window); with cs_encrypt_key, the
+ * issue and email sealed (after the rules matched the issue) and the
+ * ticket's seal and fingerprint.
  */
 static ngx_int_t
 ngx_http_cs_intake_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
@@ -339,6 +341,7 @@ ngx_http_cs_intake_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
         != NGX_OK
         || ngx_http_cs_intake_rules(r, ctx, cslcf, proven, args) != NGX_OK
         || ngx_http_cs_push_msec(r, args, cslcf->sticky) != NGX_OK
+        || ngx_http_cs_push_recurring(r, args) != NGX_OK
         || ngx_http_cs_crypt_intake_args(r, args, f) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

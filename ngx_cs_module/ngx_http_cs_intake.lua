@@ -21,12 +21,13 @@
 --       none), a random event id for a user who has none yet, the
 --       cs_rule that answers the ticket ('' for none) and its answer,
 --       '1' when the answer lists suggestions from the user's history,
---       and cs_sticky (ms, 0 for off); with cs_encrypt_key, then the
---       ticket's seal and the fingerprint of issue and email (the issue
---       and email arrive sealed: stored as issue_enc and email_enc, see
---       ngx_http_cs_crypt.c).
+--       cs_sticky (ms, 0 for off), and cs_recurring's N and window (ms);
+--       with cs_encrypt_key, then the ticket's seal and the fingerprint
+--       of issue and email (the issue and email arrive sealed: stored as
+--       issue_enc and email_enc, see ngx_http_cs_crypt.c).
 -- Runs after ngx_http_cs_routing.lua, whose rules choose a registry agent,
--- and ngx_http_cs_metrics.lua, whose figures it moves.
+-- ngx_http_cs_metrics.lua, whose figures it moves, and
+-- ngx_http_cs_insights.lua, whose trends and surges it counts.
 -- Returns {outcome, id, agent, state, nonce, answer, categories}: outcome
 -- is "created", "replayed" or "reused" (the key was used for a different
 -- ticket); categories are those of the user's earlier tickets, most
@@ -85,7 +86,9 @@ local ukey, old_ukey, fresh_event_id = ARGV[f + 9], ARGV[f + 10], ARGV[f + 11]
 local rule, answer, with_history = ARGV[f + 12], ARGV[f + 13],
                                    ARGV[f + 14] == '1'
 local sticky = tonumber(ARGV[f + 15]) or 0
-local seal, fingerprint = ARGV[f + 16] or '', ARGV[f + 17] or ''
+local recur_n = tonumber(ARGV[f + 16]) or 5
+local recur_window = tonumber(ARGV[f + 17]) or 3600000
+local seal, fingerprint = ARGV[f + 18] or '', ARGV[f + 19] or ''
 local auto = rule ~= ''
 
 local time = redis.call('TIME')
@@ -292,6 +295,13 @@ if old_ukey ~= '' then
 end
 event_id = event_id or fresh_event_id
 
+-- the trends and the surge of its category (ngx_http_cs_insights.lua)
+local insights
+insights, err = intake_insights_plan(label, now, recur_n, recur_window)
+if err then
+    return err
+end
+
 -- the first write: when the stream is foreign, nothing is written at all
 local entry = {'XADD', events_key, 'MAXLEN', '~', 100000, '*',
                'type', 'ticket.created', 'ticketId', id, 'user', event_id,
@@ -418,6 +428,7 @@ local user_tickets = redis.call('RPUSH', user_key, id)
 redis.call('ZADD', state_key, id, id)
 metrics_created(channel, priority, label, new_label, user_tickets,
                 auto and rule or nil)
+intake_insights_write(insights, id, recur_n, recur_window)
 if not has_event_id then
     redis.call('HSETNX', record_key, 'eventId', event_id)
 end

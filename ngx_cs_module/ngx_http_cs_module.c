@@ -20,6 +20,7 @@
 #include "ngx_http_cs_pseudonym.h"
 #include "ngx_http_cs_desk.h"
 #include "ngx_http_cs_metrics.h"
+#include "ngx_http_cs_insights.h"
 
 
 static char *ngx_http_cs_service(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -146,6 +147,13 @@ static ngx_command_t  ngx_http_cs_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_cs_loc_conf_t, reassign_after),
       &ngx_http_cs_positive_post },
+
+    { ngx_string("cs_recurring"),
+      NGX_HTTP_CS_CONF|NGX_CONF_TAKE2,
+      ngx_http_cs_recurring_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("cs_admin_keys"),
       NGX_HTTP_CS_CONF|NGX_CONF_TAKE1,
@@ -627,6 +635,8 @@ ngx_http_cs_create_loc_conf(ngx_conf_t *cf)
     conf->feedback_window = NGX_CONF_UNSET_MSEC;
     conf->alert_csat = NGX_CONF_UNSET;
     conf->reassign_after = NGX_CONF_UNSET_MSEC;
+    conf->recurring_threshold = NGX_CONF_UNSET;
+    conf->recurring_window = NGX_CONF_UNSET_MSEC;
     conf->redis_database = NGX_CONF_UNSET;
     conf->redis_connect_timeout = NGX_CONF_UNSET_MSEC;
     conf->redis_timeout = NGX_CONF_UNSET_MSEC;
@@ -713,6 +723,10 @@ ngx_http_cs_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               4 * 24 * 60 * 60 * 1000);
     ngx_conf_merge_msec_value(conf->reassign_after, prev->reassign_after,
                               120000);
+    ngx_conf_merge_value(conf->recurring_threshold, prev->recurring_threshold,
+                         NGX_HTTP_CS_RECURRING_THRESHOLD);
+    ngx_conf_merge_msec_value(conf->recurring_window, prev->recurring_window,
+                              NGX_HTTP_CS_RECURRING_WINDOW);
 
     /* a set_cs_pseudonym of this very block, now that its secret is known */
     if (ngx_http_cs_check_pseudonym(cf, conf) != NGX_CONF_OK) {

@@ -133,6 +133,8 @@ typedef struct {
     ngx_msec_t                  feedback_window;
     ngx_int_t                   alert_csat;  /* this csat or lower alerts */
     ngx_msec_t                  reassign_after;
+    ngx_int_t                   recurring_threshold;  /* cs_recurring N */
+    ngx_msec_t                  recurring_window;     /* and its window */
 
     /* where this block's set_cs_pseudonym is; line 0: it has none */
     ngx_str_t                   pseudonym_file;

@@ -143,7 +143,9 @@ static ngx_http_cs_script_t  ngx_http_cs_scripts[NGX_HTTP_CS_SCRIPT_COUNT] = {
     { ngx_http_cs_script_ticket_feedback, { 0 } },
     { ngx_http_cs_script_user_export, { 0 } },
     { ngx_http_cs_script_user_erase, { 0 } },
-    { ngx_http_cs_script_metrics_get, { 0 } }
+    { ngx_http_cs_script_metrics_get, { 0 } },
+    { ngx_http_cs_script_trends, { 0 } },
+    { ngx_http_cs_script_insights_list, { 0 } }
 };
 
 static ngx_queue_t  ngx_http_cs_redis_free;

@@ -33,7 +33,9 @@
 #define NGX_HTTP_CS_SCRIPT_USER_EXPORT     16
 #define NGX_HTTP_CS_SCRIPT_USER_ERASE      17
 #define NGX_HTTP_CS_SCRIPT_METRICS         18
-#define NGX_HTTP_CS_SCRIPT_COUNT           19
+#define NGX_HTTP_CS_SCRIPT_TRENDS          19
+#define NGX_HTTP_CS_SCRIPT_INSIGHTS        20
+#define NGX_HTTP_CS_SCRIPT_COUNT           21
 
 
 /*

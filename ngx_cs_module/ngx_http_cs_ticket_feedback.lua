@@ -7,11 +7,14 @@
 -- PUBLISH <prefix>alerts and an entry in the <prefix>alerts stream, with
 -- the ticket, its agent and category and the csat, never the comment or
 -- the user.
--- ARGV[6..11]: csat, ces ('' for none), '1' when a comment was sent, the
--- comment, cs_feedback_window (ms), cs_alert_csat; ARGV[12] '1' when
--- the comment arrives sealed to this ticket (cs_encrypt_key: stored as
--- feedbackComment_enc).
--- Runs after ngx_http_cs_common.lua and ngx_http_cs_metrics.lua.
+-- ARGV[6..13]: csat, ces ('' for none), '1' when a comment was sent, the
+-- comment, cs_feedback_window (ms), cs_alert_csat, cs_recurring's N and
+-- window (ms); ARGV[14] '1' when the comment arrives sealed to this
+-- ticket (cs_encrypt_key: stored as feedbackComment_enc).  A rating that
+-- becomes unhappy, or stops being so, counts in its category's recurring
+-- problems (ngx_http_cs_insights.lua).
+-- Runs after ngx_http_cs_common.lua, ngx_http_cs_metrics.lua and
+-- ngx_http_cs_insights.lua.
 
 local c, refusal = who_calls(false)
 if not c then
@@ -21,7 +24,8 @@ end
 local csat, ces = tonumber(ARGV[6]), tonumber(ARGV[7])
 local has_comment, comment = ARGV[8] == '1', ARGV[9]
 local window, alert_at = tonumber(ARGV[10]), tonumber(ARGV[11])
-local sealed = ARGV[12] == '1'
+local recur_n, recur_window = tonumber(ARGV[12]), tonumber(ARGV[13])
+local sealed = ARGV[14] == '1'
 
 -- a customer's token opens its own ticket and no other
 if c.role ~= 'customer' or c.ticket ~= param then
@@ -49,7 +53,9 @@ if first and now - first > window then
 end
 
 local alerts = p .. 'alerts'
-local refused = foreign({METRICS, 'hash'}, {alerts, 'stream'})
+local insights, refused = feedback_insights_plan(t, param, csat,
+    tonumber(t.csat), alert_at, now, recur_n, recur_window)
+refused = refused or foreign({METRICS, 'hash'}, {alerts, 'stream'})
     or event('ticket.feedback', 'ticketId', param, 'csat', csat,
              'ces', ces or '')
 if refused then
@@ -84,6 +90,7 @@ else
     redis.call('HDEL', key, 'feedbackComment', 'feedbackComment_enc')
 end
 redis.call('HSET', key, unpack(fields))
+feedback_insights_write(insights, key, param, now, recur_n, recur_window)
 
 -- an alert when the rating becomes unhappy, not when it stays so
 local alerted = false

@@ -12,6 +12,7 @@
 #include "ngx_http_cs_module.h"
 #include "ngx_http_cs_schema.h"
 #include "ngx_http_cs_crypt.h"
+#include "ngx_http_cs_insights.h"
 
 
 /* the rows of the bodies (ngx_http_cs_schema.c) */
@@ -150,8 +151,8 @@ ngx_http_cs_fields_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
 
 /*
  * POST tickets/{id}/feedback: csat, ces ("" for none), "1" when a comment
- * was sent, the comment, cs_feedback_window, cs_alert_csat; with
- * cs_encrypt_key the comment sealed, and "1" last
+ * was sent, the comment, cs_feedback_window, cs_alert_csat, cs_recurring
+ * (N, the window); with cs_encrypt_key the comment sealed, and "1" last
  */
 ngx_int_t
 ngx_http_cs_feedback_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
@@ -194,6 +195,7 @@ ngx_http_cs_feedback_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
                                         cslcf->alert_csat)
                             - (p + 2 * NGX_INT_T_LEN))
            != NGX_OK
+        || ngx_http_cs_push_recurring(r, args) != NGX_OK
         || ngx_http_cs_crypt_feedback_args(r, ctx, args, i) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -132,6 +132,22 @@ refused('cs_reassign_after without a time', 'invalid value',
         "location /api/ { cs_api; cs_secret $secret; "
         . "cs_reassign_after later; }");
 
+# cs_recurring N window: N 1 to 1000000, a whole number of minutes from 1m
+# to 24h (the window is summed from minute buckets)
+accepted('cs_recurring at http level and in the location',
+         "cs_recurring 5 1h; location /api/ { cs_api; cs_secret $secret; "
+         . "cs_recurring 3 24h; }");
+for my $bad ([ '0 1h', '"0"' ], [ '1000001 1h', '"1000001"' ], [ 'x 1h', '"x"' ],
+             [ '5 30s', '"30s"' ], [ '5 90s', '"90s"' ], [ '5 25h', '"25h"' ],
+             [ '5 0', '"0"' ], [ '5 soon', '"soon"' ]) {
+    refused("cs_recurring $bad->[0]", "invalid value $bad->[1] in \"cs_recurring\" directive",
+            "location /api/ { cs_api; cs_secret $secret; cs_recurring $bad->[0]; }");
+}
+refused('cs_recurring with one value', 'invalid number of arguments in "cs_recurring"',
+        "location /api/ { cs_api; cs_secret $secret; cs_recurring 5; }");
+refused('cs_recurring twice', '"cs_recurring" directive is duplicate',
+        "location /api/ { cs_api; cs_secret $secret; cs_recurring 5 1h; cs_recurring 6 1h; }");
+
 # One desk, one value: two cs_api locations on one prefix and one Redis
 # share the desk-wide settings; nginx -t names the directive and both
 # locations' cs_api lines.
@@ -165,6 +181,9 @@ for my $d ([ 'cs_close_after', 'cs_close_after 1h;', 'cs_close_after 2h;' ],
              'cs_reassign_after 2m;' ],
            [ 'cs_reassign_after', '', 'cs_reassign_after 60s;' ],
            [ 'cs_assign', 'cs_assign least_loaded;', 'cs_assign round_robin;' ],
+           [ 'cs_recurring', 'cs_recurring 5 1h;', 'cs_recurring 6 1h;' ],
+           [ 'cs_recurring', 'cs_recurring 5 1h;', 'cs_recurring 5 2h;' ],
+           [ 'cs_recurring', '', 'cs_recurring 4 1h;' ],
            [ 'cs_admin_keys', "cs_admin_keys $keys;", "cs_admin_keys $keys3;" ],
            [ 'cs_admin_keys', "cs_admin_keys $keys;", '' ],
            [ 'cs_secret', '', "cs_secret $secret $other;" ])
@@ -197,6 +216,10 @@ accepted('two desks keep their own cs_reassign_after',
 accepted('one desk, one secret in two files, one set of keys in any order',
          two("cs_admin_keys $keys;", "cs_admin_keys $keys2;")
          =~ s/(location \/b\/ \{\s+cs_api;\s+cs_secret )\Q$secret\E/$1$same/r);
+accepted('one desk, cs_recurring the same in both locations',
+         two('cs_recurring 5 1h;', 'cs_recurring 5 60m;'));
+accepted('one desk, cs_recurring the default in one and written in the other',
+         two('', 'cs_recurring 5 1h;'));
 accepted('two desks (two prefixes) keep their own settings',
          two('cs_close_after 1h;', 'cs_close_after 2h; cs_key_prefix b:;'));
 accepted('two desks (two Redis databases) keep their own settings',

@@ -113,6 +113,8 @@ my @calls = (
     [PUT => 'agents/alice', $main::Admin, '{"capacity":6,"skills":["billing"]}', 200],
     [POST => "tickets/$id/status", $main::Admin, '{"state":"solved"}', 200],
     [POST => "tickets/$id/feedback", $tok, '{"csat":1,"ces":2,"comment":"no"}', 201],
+    [GET => 'trends?bucket=day', $main::Admin, undef, 200],
+    [GET => 'insights', $main::Admin, undef, 200],
     [DELETE => 'agents/bob', $main::Admin, undef, 200],
     [GET => 'metrics', $main::Admin, undef, 200],
 );

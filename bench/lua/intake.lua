@@ -282,6 +282,9 @@ function _M.handle()
     args[n + 14] = ""
     args[n + 15] = ""
     args[n + 16] = "0"
+    -- cs_recurring's defaults: 5 tickets within an hour
+    args[n + 17] = "5"
+    args[n + 18] = "3600000"
 
     local red = redis:new()
 

@@ -148,14 +148,17 @@ sub warm_up {
 
 # a desk script's text as the build puts it together (see config): the
 # routing file, the figures' helpers, the prelude (not for the intake,
-# which has no caller), then the script itself (none: the prelude alone),
-# for a test that calls it directly
+# which has no caller), the trends' and recurring problems' file for the
+# scripts that count or read them, then the script itself (none: the
+# prelude alone), for a test that calls it directly
 sub desk_script {
     my ($name) = @_;
     my $root = __FILE__ =~ s{t/lib/CsTest\.pm$}{}r;
     my $src = '';
-    for my $part ('routing', 'metrics',
-                  ($name // '') eq 'intake' ? () : 'common',
+    my $n = $name // '';
+    for my $part ('routing', 'metrics', $n eq 'intake' ? () : 'common',
+                  $n =~ /^(intake|ticket_feedback|trends|insights_list)$/
+                  ? 'insights' : (),
                   defined $name ? ($name) : ())
     {
         open my $fh, '<', "${root}ngx_cs_module/ngx_http_cs_$part.lua"
