@@ -1211,6 +1211,23 @@ ngx_http_cs_redis_sent(ngx_http_cs_redis_t *rs)
  */
 #define NGX_HTTP_CS_REDIS_CMD_STACK  4096
 
+/* n in decimal (ngx_sprintf's general path costs more per argument) */
+static u_char *
+ngx_http_cs_redis_digits(u_char *p, size_t n)
+{
+    u_char  *q, tmp[NGX_SIZE_T_LEN];
+
+    q = tmp + sizeof(tmp);
+
+    do {
+        *--q = (u_char) ('0' + n % 10);
+        n /= 10;
+    } while (n);
+
+    return ngx_cpymem(p, q, tmp + sizeof(tmp) - q);
+}
+
+
 static int
 ngx_http_cs_redis_command(redisAsyncContext *ac, ngx_http_cs_redis_call_t *call)
 {
@@ -1238,7 +1255,10 @@ ngx_http_cs_redis_command(redisAsyncContext *ac, ngx_http_cs_redis_call_t *call)
     p = ngx_sprintf(buf, "*%d\r\n", call->argc);
 
     for (i = 0; i < call->argc; i++) {
-        p = ngx_sprintf(p, "$%uz\r\n", call->argvlen[i]);
+        *p++ = '$';
+        p = ngx_http_cs_redis_digits(p, call->argvlen[i]);
+        *p++ = '\r';
+        *p++ = '\n';
         p = ngx_cpymem(p, call->argv[i], call->argvlen[i]);
         *p++ = '\r';
         *p++ = '\n';
