@@ -155,3 +155,27 @@ for my $text (@texts) {
 # the walk means something only if texts matched, some several rules
 cmp_ok($answered, '>', 60, "$name - $answered texts answered by a rule");
 cmp_ok($suggested, '>', 15, "$name - $suggested texts with suggestions");
+
+
+
+=== TEST 3: a hundred rules (as the bench's: caseless alternatives and numbers), so that the rules to run span two 64-bit words: the ones a text matches answer and are suggested, in order, whichever word holds them
+--- config eval
+"location = /many {\n    cs_service;\n    cs_redis_server 127.0.0.1:\$TEST_NGINX_REDIS_PORT;\n    cs_agents agent1;\n"
+. CORE::join('', map { "    cs_rule r$_ \"(?i)(refund|cancel|return) order $_\\\\b|invoice $_ missing\" \"answer of r$_\";\n" } 1 .. 100)
+. "}\n"
+--- stored
+my @cases = (
+    [ 'Please CANCEL order 70 and refund order 99' => qw(r70 r99) ],
+    [ 'invoice 1 missing, return order 64, invoice 65 missing' => qw(r1 r64 r65) ],
+    [ 'Return Order 100; invoice 63 missing; cancel order 7' => qw(r7 r63 r100) ],
+    [ 'refund order 700, invoice 5 gone, order 70' => () ],
+);
+for my $c (@cases) {
+    my ($text, @want) = @$c;
+    my ($st, $res) = CsTest::post_ticket(JSON::PP->new->encode({ userId => 'u3', issue => $text }), path => '/many');
+    is($st, 201, "$name - 201");
+    my $b = JSON::PP->new->decode($res);
+    my @got = (($b->{answer} // '') =~ /^answer of (\S+)$/ ? $1 : (),
+               map { $_->{rule} } @{ $b->{suggestions} || [] });
+    is_deeply(\@got, \@want, "$name - '$text': @want");
+}
