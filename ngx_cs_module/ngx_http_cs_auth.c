@@ -260,6 +260,30 @@ static ngx_uint_t                ngx_http_cs_hmac_nstates;
 static EVP_MD_CTX               *ngx_http_cs_hmac_work;
 
 
+/* with the cycle's pool, before the module is unloaded */
+static void
+ngx_http_cs_hmac_states_free(void *data)
+{
+    ngx_uint_t                 i;
+    ngx_http_cs_hmac_state_t  *st;
+
+    for (i = 0; i < ngx_http_cs_hmac_nstates; i++) {
+        st = &ngx_http_cs_hmac_states[i];
+
+        OPENSSL_cleanse(st->key, st->key_len);
+        ngx_free(st->key);
+        EVP_MD_CTX_free(st->inner);
+        EVP_MD_CTX_free(st->outer);
+        ngx_memzero(st, sizeof(ngx_http_cs_hmac_state_t));
+    }
+
+    ngx_http_cs_hmac_nstates = 0;
+
+    EVP_MD_CTX_free(ngx_http_cs_hmac_work);
+    ngx_http_cs_hmac_work = NULL;
+}
+
+
 static ngx_http_cs_hmac_state_t *
 ngx_http_cs_hmac_state(ngx_str_t *key, const char *purpose)
 {
@@ -268,6 +292,7 @@ ngx_http_cs_hmac_state(ngx_str_t *key, const char *purpose)
     ngx_uint_t                 i;
     unsigned int               dlen;
     const EVP_MD              *md;
+    ngx_pool_cleanup_t        *cln;
     ngx_http_cs_hmac_state_t  *st;
 
     for (i = 0; i < ngx_http_cs_hmac_nstates; i++) {
@@ -288,10 +313,17 @@ ngx_http_cs_hmac_state(ngx_str_t *key, const char *purpose)
     md = EVP_sha256();
 
     if (ngx_http_cs_hmac_work == NULL) {
+        cln = ngx_pool_cleanup_add(ngx_cycle->pool, 0);
+        if (cln == NULL) {
+            return NULL;
+        }
+
         ngx_http_cs_hmac_work = EVP_MD_CTX_new();
         if (ngx_http_cs_hmac_work == NULL) {
             return NULL;
         }
+
+        cln->handler = ngx_http_cs_hmac_states_free;
     }
 
     st = &ngx_http_cs_hmac_states[ngx_http_cs_hmac_nstates];
