@@ -151,10 +151,12 @@ wait_for() {  # wait_for SECONDS COMMAND...: bounded polling
 }
 
 next_port=${BENCH_PORT:-18080}
+last_port=$(( next_port + 919 ))
 free_port() {  # free_port VAR: the next port nobody listens on, into VAR
     while listening "$next_port"; do
         next_port=$(( next_port + 1 ))
-        [ "$next_port" -lt 19000 ] || die "no free port in 18080..18999"
+        [ "$next_port" -le "$last_port" ] \
+            || die "no free port in ${BENCH_PORT:-18080}..$last_port"
     done
     printf -v "$1" '%s' "$next_port"
     next_port=$(( next_port + 1 ))

@@ -234,14 +234,182 @@ ngx_http_cs_equal(const u_char *a, const u_char *b, size_t len)
 }
 
 
+/*
+ * HMAC-SHA256 from states hashed once per worker: the key's outer state,
+ * and its inner state with the purpose's "purpose:" already in it, so that
+ * a call copies two states and hashes the parts and the inner digest (no
+ * key schedule, no digest fetched by name).  A few (key, purpose) pairs
+ * are kept, each with a copy of its key so that a key at the same address
+ * after a reload is never mistaken for an old one; any other pair takes
+ * HMAC().
+ */
+#define NGX_HTTP_CS_HMAC_STATES   16
+#define NGX_HTTP_CS_SHA256_BLOCK  64
+
+typedef struct {
+    u_char              *key;
+    size_t               key_len;
+    const char          *purpose;
+    EVP_MD_CTX          *inner;
+    EVP_MD_CTX          *outer;
+} ngx_http_cs_hmac_state_t;
+
+static ngx_http_cs_hmac_state_t  ngx_http_cs_hmac_states[
+                                     NGX_HTTP_CS_HMAC_STATES];
+static ngx_uint_t                ngx_http_cs_hmac_nstates;
+static EVP_MD_CTX               *ngx_http_cs_hmac_work;
+
+
+/* with the cycle's pool, before the module is unloaded */
+static void
+ngx_http_cs_hmac_states_free(void *data)
+{
+    ngx_uint_t                 i;
+    ngx_http_cs_hmac_state_t  *st;
+
+    for (i = 0; i < ngx_http_cs_hmac_nstates; i++) {
+        st = &ngx_http_cs_hmac_states[i];
+
+        OPENSSL_cleanse(st->key, st->key_len);
+        ngx_free(st->key);
+        EVP_MD_CTX_free(st->inner);
+        EVP_MD_CTX_free(st->outer);
+        ngx_memzero(st, sizeof(ngx_http_cs_hmac_state_t));
+    }
+
+    ngx_http_cs_hmac_nstates = 0;
+
+    EVP_MD_CTX_free(ngx_http_cs_hmac_work);
+    ngx_http_cs_hmac_work = NULL;
+}
+
+
+static ngx_http_cs_hmac_state_t *
+ngx_http_cs_hmac_state(ngx_str_t *key, const char *purpose)
+{
+    u_char                     block[NGX_HTTP_CS_SHA256_BLOCK];
+    u_char                     pad[NGX_HTTP_CS_SHA256_BLOCK];
+    ngx_uint_t                 i;
+    unsigned int               dlen;
+    const EVP_MD              *md;
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_cs_hmac_state_t  *st;
+
+    for (i = 0; i < ngx_http_cs_hmac_nstates; i++) {
+        st = &ngx_http_cs_hmac_states[i];
+
+        if (st->key_len == key->len
+            && ngx_strcmp(st->purpose, purpose) == 0
+            && ngx_memcmp(st->key, key->data, key->len) == 0)
+        {
+            return st;
+        }
+    }
+
+    if (ngx_http_cs_hmac_nstates == NGX_HTTP_CS_HMAC_STATES) {
+        return NULL;
+    }
+
+    md = EVP_sha256();
+
+    if (ngx_http_cs_hmac_work == NULL) {
+        cln = ngx_pool_cleanup_add(ngx_cycle->pool, 0);
+        if (cln == NULL) {
+            return NULL;
+        }
+
+        ngx_http_cs_hmac_work = EVP_MD_CTX_new();
+        if (ngx_http_cs_hmac_work == NULL) {
+            return NULL;
+        }
+
+        cln->handler = ngx_http_cs_hmac_states_free;
+    }
+
+    st = &ngx_http_cs_hmac_states[ngx_http_cs_hmac_nstates];
+    ngx_memzero(st, sizeof(ngx_http_cs_hmac_state_t));
+    ngx_memzero(block, sizeof(block));
+
+    /* a key longer than a block is its digest (RFC 2104) */
+    if (key->len > NGX_HTTP_CS_SHA256_BLOCK) {
+        if (EVP_Digest(key->data, key->len, block, &dlen, md, NULL) != 1) {
+            return NULL;
+        }
+
+    } else {
+        ngx_memcpy(block, key->data, key->len);
+    }
+
+    st->key = ngx_alloc(key->len + 1, ngx_cycle->log);
+    st->purpose = purpose;
+    st->inner = EVP_MD_CTX_new();
+    st->outer = EVP_MD_CTX_new();
+
+    if (st->key == NULL || st->inner == NULL || st->outer == NULL) {
+        goto failed;
+    }
+
+    ngx_memcpy(st->key, key->data, key->len);
+    st->key_len = key->len;
+
+    for (i = 0; i < NGX_HTTP_CS_SHA256_BLOCK; i++) {
+        pad[i] = block[i] ^ 0x36;
+    }
+
+    if (EVP_DigestInit_ex(st->inner, md, NULL) != 1
+        || EVP_DigestUpdate(st->inner, pad, sizeof(pad)) != 1
+        || EVP_DigestUpdate(st->inner, purpose, ngx_strlen(purpose)) != 1
+        || EVP_DigestUpdate(st->inner, ":", 1) != 1)
+    {
+        goto failed;
+    }
+
+    for (i = 0; i < NGX_HTTP_CS_SHA256_BLOCK; i++) {
+        pad[i] = block[i] ^ 0x5c;
+    }
+
+    if (EVP_DigestInit_ex(st->outer, md, NULL) != 1
+        || EVP_DigestUpdate(st->outer, pad, sizeof(pad)) != 1)
+    {
+        goto failed;
+    }
+
+    OPENSSL_cleanse(block, sizeof(block));
+    OPENSSL_cleanse(pad, sizeof(pad));
+
+    ngx_http_cs_hmac_nstates++;
+
+    return st;
+
+failed:
+
+    OPENSSL_cleanse(block, sizeof(block));
+    OPENSSL_cleanse(pad, sizeof(pad));
+
+    if (st->key != NULL) {
+        OPENSSL_cleanse(st->key, key->len);
+        ngx_free(st->key);
+    }
+
+    EVP_MD_CTX_free(st->inner);
+    EVP_MD_CTX_free(st->outer);
+    ngx_memzero(st, sizeof(ngx_http_cs_hmac_state_t));
+
+    return NULL;
+}
+
+
 ngx_int_t
 ngx_http_cs_hmac(ngx_pool_t *pool, ngx_str_t *key, const char *purpose,
     ngx_str_t *parts, ngx_uint_t nparts, u_char *out)
 {
-    u_char        *msg, *p, buf[NGX_HTTP_CS_HMAC_STACK];
-    size_t         len;
-    ngx_uint_t     i;
-    unsigned int   mlen;
+    u_char                    *msg, *p, buf[NGX_HTTP_CS_HMAC_STACK];
+    u_char                     inner[NGX_HTTP_CS_MAC_LEN];
+    size_t                     len, skip;
+    ngx_uint_t                 i;
+    EVP_MD_CTX                *work;
+    unsigned int               mlen;
+    ngx_http_cs_hmac_state_t  *st;
 
     len = ngx_strlen(purpose) + 1 + nparts;
     for (i = 0; i < nparts; i++) {
@@ -276,9 +444,29 @@ ngx_http_cs_hmac(ngx_pool_t *pool, ngx_str_t *key, const char *purpose,
 
     mlen = NGX_HTTP_CS_MAC_LEN;
 
-    if (HMAC(EVP_sha256(), key->data, (int) key->len, msg, p - msg, out,
-             &mlen)
-        == NULL)
+    st = ngx_http_cs_hmac_state(key, purpose);
+
+    if (st == NULL) {
+        if (HMAC(EVP_sha256(), key->data, (int) key->len, msg, p - msg, out,
+                 &mlen)
+            == NULL)
+        {
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    /* "purpose:" is in the inner state already */
+    skip = ngx_strlen(purpose) + 1;
+    work = ngx_http_cs_hmac_work;
+
+    if (EVP_MD_CTX_copy_ex(work, st->inner) != 1
+        || EVP_DigestUpdate(work, msg + skip, p - msg - skip) != 1
+        || EVP_DigestFinal_ex(work, inner, &mlen) != 1
+        || EVP_MD_CTX_copy_ex(work, st->outer) != 1
+        || EVP_DigestUpdate(work, inner, sizeof(inner)) != 1
+        || EVP_DigestFinal_ex(work, out, &mlen) != 1)
     {
         return NGX_ERROR;
     }

@@ -170,6 +170,10 @@ while redis.call('EXISTS', p .. 'ticket:' .. id) == 1 do
     id = id + step
     step = step * 2
 end
+-- every command below takes the id as text: made once (Lua makes a
+-- number into text with sprintf wherever it meets one)
+local id_num = id
+id = tostring(id)
 
 local agent, registry_agent, turn = '', false, nil
 if auto then
@@ -270,7 +274,7 @@ label, new_label = metrics_label(category)
 if not label then
     return new_label
 end
-local cats = history(id)
+local cats = history(id_num)
 
 -- cs_secret new old: the keys named under the old secret move to the new
 -- names (below), so that no history is lost; checked on every intake while
@@ -439,4 +443,5 @@ if idem_key then
                'PX', 86400000)
 end
 
-return {'created', id, agent, state, nonce, auto and answer or '', cats}
+return {'created', id_num, agent, state, nonce, auto and answer or '',
+        cats}

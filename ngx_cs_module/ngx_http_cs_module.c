@@ -709,6 +709,11 @@ ngx_http_cs_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
     /* a list of rules at a lower level replaces the inherited one */
     ngx_conf_merge_ptr_value(conf->rules, prev->rules, NULL);
+
+    if (ngx_http_cs_rules_prefilter(cf, conf->rules) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     ngx_conf_merge_ptr_value(conf->secret, prev->secret, NULL);
     ngx_conf_merge_ptr_value(conf->crypt, prev->crypt, NULL);
     ngx_conf_merge_ptr_value(conf->admin_keys, prev->admin_keys, NULL);

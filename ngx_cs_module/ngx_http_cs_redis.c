@@ -116,6 +116,8 @@ typedef struct {
 static void ngx_http_cs_redis_connect(ngx_http_cs_redis_t *rs);
 static void ngx_http_cs_redis_drop(ngx_http_cs_redis_t *rs);
 static ngx_int_t ngx_http_cs_redis_send(ngx_http_cs_redis_call_t *call);
+static int ngx_http_cs_redis_command(redisAsyncContext *ac,
+    ngx_http_cs_redis_call_t *call);
 static void ngx_http_cs_redis_finish(ngx_http_cs_redis_call_t *call,
     redisReply *reply, ngx_int_t rc);
 static void ngx_http_cs_redis_sent(ngx_http_cs_redis_t *rs);
@@ -1134,9 +1136,7 @@ ngx_http_cs_redis_reply(redisAsyncContext *ac, void *rp, void *data)
         if (redisAsyncCommand(ac, NULL, NULL, "SCRIPT LOAD %s",
                               ngx_http_cs_scripts[call->script].source)
             == REDIS_OK
-            && redisAsyncCommandArgv(ac, ngx_http_cs_redis_reply, call,
-                                     call->argc, call->argv, call->argvlen)
-               == REDIS_OK)
+            && ngx_http_cs_redis_command(ac, call) == REDIS_OK)
         {
             ngx_http_cs_redis_sent(rs);
             return;
@@ -1204,6 +1204,77 @@ ngx_http_cs_redis_sent(ngx_http_cs_redis_t *rs)
 }
 
 
+/*
+ * A call's command in RESP, formatted here in one pass into one buffer:
+ * hiredis' redisAsyncCommandArgv() grows an sds argument by argument with
+ * sdscatfmt(), which cost more than the rest of the call's sending.
+ */
+#define NGX_HTTP_CS_REDIS_CMD_STACK  4096
+
+/* n in decimal (ngx_sprintf's general path costs more per argument) */
+static u_char *
+ngx_http_cs_redis_digits(u_char *p, size_t n)
+{
+    u_char  *q, tmp[NGX_SIZE_T_LEN];
+
+    q = tmp + sizeof(tmp);
+
+    do {
+        *--q = (u_char) ('0' + n % 10);
+        n /= 10;
+    } while (n);
+
+    return ngx_cpymem(p, q, tmp + sizeof(tmp) - q);
+}
+
+
+static int
+ngx_http_cs_redis_command(redisAsyncContext *ac, ngx_http_cs_redis_call_t *call)
+{
+    int      rc, i;
+    size_t   len;
+    u_char  *buf, *p, stack[NGX_HTTP_CS_REDIS_CMD_STACK];
+
+    /* "*argc\r\n", then "$len\r\n" arg "\r\n" each */
+    len = 1 + NGX_INT_T_LEN + 2;
+
+    for (i = 0; i < call->argc; i++) {
+        len += 1 + NGX_SIZE_T_LEN + 2 + call->argvlen[i] + 2;
+    }
+
+    if (len <= sizeof(stack)) {
+        buf = stack;
+
+    } else {
+        buf = ngx_alloc(len, ngx_cycle->log);
+        if (buf == NULL) {
+            return REDIS_ERR;
+        }
+    }
+
+    p = ngx_sprintf(buf, "*%d\r\n", call->argc);
+
+    for (i = 0; i < call->argc; i++) {
+        *p++ = '$';
+        p = ngx_http_cs_redis_digits(p, call->argvlen[i]);
+        *p++ = '\r';
+        *p++ = '\n';
+        p = ngx_cpymem(p, call->argv[i], call->argvlen[i]);
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+
+    rc = redisAsyncFormattedCommand(ac, ngx_http_cs_redis_reply, call,
+                                    (const char *) buf, p - buf);
+
+    if (buf != stack) {
+        ngx_free(buf);
+    }
+
+    return rc;
+}
+
+
 static ngx_int_t
 ngx_http_cs_redis_send(ngx_http_cs_redis_call_t *call)
 {
@@ -1211,10 +1282,7 @@ ngx_http_cs_redis_send(ngx_http_cs_redis_call_t *call)
 
     rs = call->rs;
 
-    if (redisAsyncCommandArgv(rs->ac, ngx_http_cs_redis_reply, call,
-                              call->argc, call->argv, call->argvlen)
-        != REDIS_OK)
-    {
+    if (ngx_http_cs_redis_command(rs->ac, call) != REDIS_OK) {
         return NGX_ERROR;
     }
 

@@ -148,9 +148,22 @@ ngx_http_cs_rule_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    ngx_memzero(rule, sizeof(ngx_http_cs_rule_t));
+
     rule->name = value[1];
     rule->regex = rc.regex;
     rule->answer = value[3];
+
+    switch (ngx_http_cs_regex_literals(cf->pool, &value[2],
+                                       &rule->literals))
+    {
+    case NGX_OK:
+    case NGX_DECLINED:
+        break;
+
+    default:
+        return NGX_CONF_ERROR;
+    }
 
     if (cf->args->nelts == 5) {
         rule->category = value[4];
@@ -164,21 +177,74 @@ ngx_http_cs_rule_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 ngx_int_t
+ngx_http_cs_rules_prefilter(ngx_conf_t *cf, ngx_array_t *rules)
+{
+    ngx_uint_t                i, none;
+    ngx_array_t             **lits;
+    ngx_http_cs_rule_t       *rule;
+    ngx_http_cs_prefilter_t  *pf;
+
+    if (rules == NULL || rules->nelts == 0) {
+        return NGX_OK;
+    }
+
+    rule = rules->elts;
+
+    if (rule[0].prefiltered) {
+        return NGX_OK;
+    }
+
+    lits = ngx_palloc(cf->temp_pool, rules->nelts * sizeof(ngx_array_t *));
+    if (lits == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < rules->nelts; i++) {
+        lits[i] = rule[i].literals;
+    }
+
+    pf = ngx_http_cs_prefilter_create(cf->pool, lits, rules->nelts, &none);
+    if (pf == NULL && !none) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < rules->nelts; i++) {
+        rule[i].filter = pf;
+        rule[i].prefiltered = 1;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
 ngx_http_cs_rules_match(ngx_array_t *rules, ngx_str_t *text,
     ngx_uint_t *out, ngx_uint_t max, ngx_log_t *log)
 {
+    uint64_t            *run;
     ngx_int_t            rc;
     ngx_uint_t           i, n;
     ngx_http_cs_rule_t  *rule;
 
-    if (rules == NULL) {
+    if (rules == NULL || rules->nelts == 0) {
         return 0;
     }
 
     rule = rules->elts;
     n = 0;
 
+    /* the rules whose regex can match: one pass over the text */
+    run = NULL;
+
+    if (rule[0].filter != NULL) {
+        run = ngx_http_cs_prefilter_scan(rule[0].filter, text);
+    }
+
     for (i = 0; i < rules->nelts && n < max; i++) {
+
+        if (run != NULL && !(run[i / 64] & ((uint64_t) 1 << (i % 64)))) {
+            continue;
+        }
 
         rc = ngx_regex_exec(rule[i].regex, text, NULL, 0);
 

@@ -13,6 +13,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_cs_prefilter.h"
+
 
 #define NGX_HTTP_CS_RULE_NAME_MAX     64
 #define NGX_HTTP_CS_RULE_ANSWER_MAX   4096
@@ -25,12 +27,23 @@ typedef struct {
     ngx_regex_t                *regex;
     ngx_str_t                   answer;
     ngx_str_t                   category;    /* "" for none */
+    /* one of which every match contains (folded), NULL if none is known */
+    ngx_array_t                *literals;
+    /* the rules' prefilter, the same in every rule of a list */
+    ngx_http_cs_prefilter_t    *filter;
+    unsigned                    prefiltered:1;
 } ngx_http_cs_rule_t;
 
 
 /* the directive: conf's rules (an ngx_array_t * of ngx_http_cs_rule_t) */
 char *ngx_http_cs_rule_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+/*
+ * The prefilter of a list of rules, built once when the configuration is
+ * merged (a list inherited from an enclosing level is built once).
+ */
+ngx_int_t ngx_http_cs_rules_prefilter(ngx_conf_t *cf, ngx_array_t *rules);
 
 /*
  * The rules whose regex matches text, in order, at most max of them: their

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs the schema unit tests (t/unit/schema_test.c) against the
-# module's validator and schemas, with ASan and UBSan where the compiler has
+# module's validator and schemas, and the prefilter's (t/unit/prefilter_test.c:
+# cs_rule's literals against PCRE2, libpcre2-dev, which nginx-dev needs), with ASan and UBSan where the compiler has
 # them (clang when installed: its UBSan also sees an offset added to NULL).
 # Prints the test's summary line; exits non-zero on any failure.
 set -uo pipefail
@@ -24,4 +25,16 @@ echo 'int main(void){return 0;}' >"$out/san.c"
     "$src/ngx_http_cs_schema.c" -lyajl -o "$bin" 2>"$out/build.log" \
   || { cat "$out/build.log" >&2; echo "unit: FAILED to build"; exit 1; }
 
-"$bin"
+status=0
+"$bin" || status=1
+
+"$cc" -g -O1 -Wall -Wextra -Werror "${san[@]}" -I"$here/shim" -I"$src" \
+    "$here/prefilter_test.c" "$src/ngx_http_cs_prefilter.c" -lpcre2-8 \
+    -o "$out/prefilter_test" 2>"$out/build-prefilter.log" \
+  || { cat "$out/build-prefilter.log" >&2;
+       echo "unit: FAILED to build the prefilter's test"; exit 1; }
+
+ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} "$out/prefilter_test" \
+    || status=1
+
+exit $status
