@@ -39,6 +39,8 @@ run_tests();
 __DATA__
 
 === TEST 1: a stored ticket logs nothing personal
+--- init
+CsTest::warm_up();
 --- request
 POST /api/service
 {"userId":"alice-7f3a","email":"alice@example.org","issue":"my card number is 4111"}
