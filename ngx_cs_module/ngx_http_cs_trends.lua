@@ -8,6 +8,8 @@
 -- ARGV[6..9]: from and to (ms; '' for the defaults: to now, from a day of
 -- hours or 30 days before to), the bucket (hour or day), the category
 -- ('' for all).
+-- Reads: the day hashes that hold the range (at most 91 for hours, 1096
+-- for days), one call each.
 -- Runs after ngx_http_cs_common.lua and ngx_http_cs_insights.lua.
 
 local c, refusal = who_calls(false)
@@ -44,6 +46,22 @@ for i = 1, n do
     counts[i] = {}
 end
 local day0 = first - first % TREND_DAY
+-- days without a category: the labels any day can hold are those the
+-- figures gave (the first 50 categories, other, none), read once; each
+-- day is one HMGET of their day fields, never its hours' fields
+local candidates
+if bucket == 'day' and only == '' then
+    local m, e = insights_read(METRICS, 'HGETALL', METRICS)
+    if e then
+        return e
+    end
+    candidates = {'other', 'none'}
+    for j = 1, #m, 2 do
+        if string.sub(m[j], 1, 6) == 'label:' then
+            candidates[#candidates + 1] = string.sub(m[j], 7)
+        end
+    end
+end
 local last = first + (n - 1) * size
 for day = day0, last, TREND_DAY do
     local key = p .. 'trend:' .. day
@@ -52,12 +70,11 @@ for day = day0, last, TREND_DAY do
         if only ~= '' then
             counts[i][only] = tonumber(redis.call('HGET', key, only)) or 0
         else
-            local flat = redis.call('HGETALL', key)
-            for j = 1, #flat, 2 do
-                local f = flat[j]
-                if not string.find(f, ':', 1, true) then
-                    counts[i][f] = tonumber(flat[j + 1])
-                    seen[f] = true
+            local v = redis.call('HMGET', key, unpack(candidates))
+            for j, label in ipairs(candidates) do
+                if v[j] then
+                    counts[i][label] = tonumber(v[j])
+                    seen[label] = true
                 end
             end
         end

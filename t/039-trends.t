@@ -86,6 +86,8 @@ is($r->hget('cs:trend:' . ($none - $none % $main::D), sprintf('none:%02d', ($non
 my @ids = map { main::new_ticket('billing') } 1 .. 2;
 my $now = main::now_ms();
 my $today = $now - $now % $main::D;
+# a category the figures gave a label to, as the intake of then did
+$r->hset('cs:metrics', 'label:refunds', 1);
 $r->hset('cs:trend:' . ($today - 2 * $main::D), 'refunds', 4);
 $r->hset('cs:trend:' . ($today - 40 * $main::D), 'refunds', 9);
 my ($st, $b) = main::trends('bucket=day');
@@ -217,6 +219,7 @@ is(store(), $before, "$name - nothing written");
 === TEST 8: hours across days: each day's hours read from its hash, its day fields never taken for hours; the day fields for days
 --- stored
 my $d = 100 * $main::D;
+$r->hset('cs:metrics', 'label:billing', 1, 'label:refunds', 1);
 $r->hset("cs:trend:$d", 'billing', 5, 'billing:22', 2, 'billing:23', 3, 'refunds', 1, 'refunds:05', 1);
 $r->hset('cs:trend:' . ($d + $main::D), 'billing', 4, 'billing:00', 4);
 my ($st, $b) = main::trends('from=' . ($d + 22 * $main::H) . '&to=' . ($d + $main::D + 2 * $main::H));
