@@ -103,7 +103,7 @@ sub kind_of {
     return ($rest eq 'route:rr' ? 'string' : 'hash') if $rest =~ /^route:/;
     return ('string') if $rest =~ /^idem:/;
     # trends and recurring problems (ngx_http_cs_insights.lua): types only
-    return ('hash') if $rest =~ /^trend:[hd]:\d+$/;
+    return ('hash') if $rest =~ /^trend:\d+$/;
     return ('list') if $rest =~ /^recur:surge:[^:]+:minutes$/;
     return ('hash') if $rest =~ /^recur:surge:[^:]+$/ || $rest eq 'recur:alerted';
     return ('zset') if $rest =~ /^recur:unhappy:[^:]+$/;

@@ -8,10 +8,13 @@
 -- first 50 seen at intake (<prefix>metrics' label:<category>), 'other'
 -- otherwise, 'none' for a ticket without one.
 --
--- Trends: created tickets per label per UTC hour and per UTC day, hashes
--- <prefix>trend:h:<hour start ms> and <prefix>trend:d:<day start ms>
--- (field: the label), expiring TREND_HOUR_KEEP and TREND_DAY_KEEP after
--- the bucket's end.
+-- Trends: created tickets per label per UTC day and per UTC hour, one
+-- hash per UTC day, <prefix>trend:<day start ms>: field <label> the day's
+-- count, <label>:<hh> (hh the UTC hour, 00 to 23) the hour's (a label is
+-- [a-z0-9_-], so the two never meet).  It expires TREND_KEEP after the
+-- day's end, its hours with it.  An intake proves it with one read
+-- (HEXISTS of the day's field: the type, and whether the label is new
+-- that day, when the expiry is set) and writes two HINCRBYs.
 --
 -- Recurring problems (cs_recurring N window), two kinds per label, over a
 -- window that slides by the minute (the minutes m - W + 1 .. m, where m is
@@ -36,8 +39,8 @@
 -- script's first write, whose reads proved the type of every key written.
 
 local TREND_HOUR, TREND_DAY, MINUTE = 3600000, 86400000, 60000
--- in seconds after the bucket's end: 92 days of hours, 1100 days of days
-local TREND_HOUR_KEEP, TREND_DAY_KEEP = 92 * 86400, 1100 * 86400
+-- in seconds after the day's end: 1100 days, of the day and its hours
+local TREND_KEEP = 1100 * 86400
 
 local function insights_wrong(key)
     return redis.error_reply('CSWRONGTYPE ' .. key)
@@ -135,16 +138,13 @@ local function intake_insights_plan(label, now, threshold, window_ms)
         return nil, e
     end
 
-    local hour, day = now - now % TREND_HOUR, now - now % TREND_DAY
+    local day = now - now % TREND_DAY
     -- string.format: half the cost of a number in a concatenation
-    local plan = {label = label, hour = hour, day = day,
-                  hk = string.format('%strend:h:%d', p, hour),
-                  dk = string.format('%strend:d:%d', p, day)}
-    plan.hour_seen, e = insights_read(plan.hk, 'HEXISTS', plan.hk, label)
-    if e then
-        return nil, e
-    end
-    plan.day_seen, e = insights_read(plan.dk, 'HEXISTS', plan.dk, label)
+    local plan = {label = label, day = day,
+                  tk = string.format('%strend:%d', p, day),
+                  hf = string.format('%s:%02d', label,
+                                     math.floor((now - day) / TREND_HOUR))}
+    plan.seen, e = insights_read(plan.tk, 'HEXISTS', plan.tk, label)
     if e then
         return nil, e
     end
@@ -205,15 +205,11 @@ end
 -- The intake's writes for ticket id, after its first write.
 local function intake_insights_write(plan, id, threshold, window_ms)
     local label = plan.label
-    redis.call('HINCRBY', plan.hk, label, 1)
-    if plan.hour_seen == 0 then
-        redis.call('EXPIREAT', plan.hk,
-                   (plan.hour + TREND_HOUR) / 1000 + TREND_HOUR_KEEP)
-    end
-    redis.call('HINCRBY', plan.dk, label, 1)
-    if plan.day_seen == 0 then
-        redis.call('EXPIREAT', plan.dk,
-                   (plan.day + TREND_DAY) / 1000 + TREND_DAY_KEEP)
+    redis.call('HINCRBY', plan.tk, label, 1)
+    redis.call('HINCRBY', plan.tk, plan.hf, 1)
+    if plan.seen == 0 then
+        redis.call('EXPIREAT', plan.tk,
+                   (plan.day + TREND_DAY) / 1000 + TREND_KEEP)
     end
 
     local sk, lk, m = plan.sk, plan.lk, plan.minute

@@ -75,7 +75,8 @@ for my $at (sort keys %got) {
               "$name - bucket $at: the hour's counts, zeros filled");
 }
 is(sum(map { $_->{counts}{billing} } @{ $b->{buckets} }), 3, "$name - three billing in all");
-is($r->hget('cs:trend:h:' . (main::created($by{none}[0]) - main::created($by{none}[0]) % $main::H), 'none'), 1,
+my $none = main::created($by{none}[0]);
+is($r->hget('cs:trend:' . ($none - $none % $main::D), sprintf('none:%02d', ($none % $main::D) / $main::H)), 1,
    "$name - a ticket without a category counts as none");
 
 
@@ -85,8 +86,10 @@ is($r->hget('cs:trend:h:' . (main::created($by{none}[0]) - main::created($by{non
 my @ids = map { main::new_ticket('billing') } 1 .. 2;
 my $now = main::now_ms();
 my $today = $now - $now % $main::D;
-$r->hset('cs:trend:d:' . ($today - 2 * $main::D), 'refunds', 4);
-$r->hset('cs:trend:d:' . ($today - 40 * $main::D), 'refunds', 9);
+# a category the figures gave a label to, as the intake of then did
+$r->hset('cs:metrics', 'label:refunds', 1);
+$r->hset('cs:trend:' . ($today - 2 * $main::D), 'refunds', 4);
+$r->hset('cs:trend:' . ($today - 40 * $main::D), 'refunds', 9);
 my ($st, $b) = main::trends('bucket=day');
 is($st, 200, "$name - 200");
 is($b->{bucket}, 'day', "$name - day");
@@ -157,22 +160,20 @@ is(store(), '', "$name - nothing written by a read");
 
 
 
-=== TEST 5: the buckets expire: an hour's 92 days after its end, a day's 1100 days after its end
+=== TEST 5: the buckets expire: a day's hash, its hours with it, 1100 days after the day's end
 --- stored
 my $id = main::new_ticket('billing');
 my $at = main::created($id);
-my $hour = $at - $at % $main::H;
 my $day = $at - $at % $main::D;
 my $now = main::now_ms();
-my $ttl = $r->pttl("cs:trend:h:$hour");
-my $want = $hour + $main::H + 92 * $main::D - $now;
-ok(abs($ttl - $want) < 2000, "$name - hourly: expires 92 days after the hour's end") or diag("$ttl vs $want");
-$ttl = $r->pttl("cs:trend:d:$day");
-$want = $day + $main::D + 1100 * $main::D - $now;
-ok(abs($ttl - $want) < 2000, "$name - daily: 1100 days after the day's end") or diag("$ttl vs $want");
+my $ttl = $r->pttl("cs:trend:$day");
+my $want = $day + $main::D + 1100 * $main::D - $now;
+ok(abs($ttl - $want) < 2000, "$name - the day's hash: 1100 days after the day's end") or diag("$ttl vs $want");
+is($r->hget("cs:trend:$day", sprintf('billing:%02d', ($at % $main::D) / $main::H)), 1, "$name - the hour's count in the day's hash");
+is($r->hget("cs:trend:$day", 'billing'), 1, "$name - the day's count");
 main::new_ticket('billing');
 main::new_ticket('other-cat');
-ok($r->pttl("cs:trend:h:$hour") > 90 * $main::D || $r->pttl("cs:trend:h:" . ($hour + $main::H)) > 90 * $main::D,
+ok($r->pttl("cs:trend:$day") > 1000 * $main::D || $r->pttl("cs:trend:" . ($day + $main::D)) > 1000 * $main::D,
    "$name - still set after more tickets");
 
 
@@ -205,10 +206,31 @@ is($st, 403, "$name - an agent: 403");
 ($st) = api(GET => 'trends');
 is($st, 401, "$name - no token: 401");
 my $now = main::now_ms();
-my $hour = $now - $now % $main::H;
-# the next hour too, should the hour turn while the test runs
-$r->set("cs:trend:h:$_", 'foreign') for $hour, $hour + $main::H;
+my $day = $now - $now % $main::D;
+# the next day too, should the day turn while the test runs
+$r->set("cs:trend:$_", 'foreign') for $day, $day + $main::D;
 my $before = store();
 my ($code) = CsTest::post_ticket('{"userId":"u1","issue":"x","category":"billing"}');
 is($code, 500, "$name - the intake fails: 500");
 is(store(), $before, "$name - nothing written");
+
+
+
+=== TEST 8: hours across days: each day's hours read from its hash, its day fields never taken for hours; the day fields for days
+--- stored
+my $d = 100 * $main::D;
+$r->hset('cs:metrics', 'label:billing', 1, 'label:refunds', 1);
+$r->hset("cs:trend:$d", 'billing', 5, 'billing:22', 2, 'billing:23', 3, 'refunds', 1, 'refunds:05', 1);
+$r->hset('cs:trend:' . ($d + $main::D), 'billing', 4, 'billing:00', 4);
+my ($st, $b) = main::trends('from=' . ($d + 22 * $main::H) . '&to=' . ($d + $main::D + 2 * $main::H));
+is($st, 200, "$name - 200");
+is_deeply($b->{categories}, ['billing'], "$name - only the labels with an hour in the range");
+is_deeply([ map { $_->{counts}{billing} } @{ $b->{buckets} } ], [ 2, 3, 4, 0 ], "$name - 22h, 23h, 00h, 01h");
+($st, $b) = main::trends('from=' . ($d + 23 * $main::H) . '&to=' . ($d + $main::D + $main::H) . '&category=billing');
+is_deeply([ map { $_->{counts}{billing} } @{ $b->{buckets} } ], [ 3, 4 ], "$name - one category: 23h, 00h");
+($st, $b) = main::trends("from=$d&to=" . ($d + 2 * $main::D) . '&bucket=day');
+is_deeply($b->{categories}, [qw(billing refunds)], "$name - days: the day fields' labels");
+is_deeply([ map { $_->{counts} } @{ $b->{buckets} } ], [ { billing => 5, refunds => 1 }, { billing => 4, refunds => 0 } ],
+          "$name - days: the day fields' counts");
+($st, $b) = main::trends("from=$d&to=" . ($d + 2 * $main::D) . '&bucket=day&category=refunds');
+is_deeply([ map { $_->{counts}{refunds} } @{ $b->{buckets} } ], [ 1, 0 ], "$name - days, one category");
