@@ -1023,7 +1023,7 @@ ngx_http_cs_store_error(ngx_http_request_t *r, redisReply *reply,
         /* a foreign value under the prefix: found before any write */
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "cs: the key \"%s\" holds a value of the wrong type; "
-                      "the ticket was not stored",
+                      "nothing was written",
                       reply->str + sizeof(NGX_HTTP_CS_WRONGTYPE) - 1);
 
         return ngx_http_cs_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,

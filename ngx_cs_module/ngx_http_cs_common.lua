@@ -152,12 +152,14 @@ local function event(kind, ...)
 end
 
 -- the first of the keys a script writes that holds a foreign value, as
--- the error reply that names it; {key, type} pairs
+-- the error reply that names it; {key, type} pairs, or {key, type, name}
+-- where the key holds a client's words (an Idempotency-Key) and the log
+-- gets the name instead
 local function foreign(...)
     for _, kt in ipairs({...}) do
         local t = redis.call('TYPE', kt[1]).ok
         if t ~= 'none' and t ~= kt[2] then
-            return redis.error_reply('CSWRONGTYPE ' .. kt[1])
+            return redis.error_reply('CSWRONGTYPE ' .. (kt[3] or kt[1]))
         end
     end
 end

@@ -92,7 +92,8 @@ for _, id in ipairs(batch) do
         keys[#keys + 1] = {key .. ':messages', 'list'}
         keys[#keys + 1] = {key .. ':idems', 'set'}
         if t.idemKey then
-            keys[#keys + 1] = {p .. 'idem:' .. t.idemKey, 'string'}
+            keys[#keys + 1] = {p .. 'idem:' .. t.idemKey, 'string',
+                               p .. 'idem:*'}
         end
         if mode == 'erase' and t.agent and not agents[t.agent] then
             agents[t.agent] = true

@@ -118,7 +118,7 @@ Content-Type: application/json
 is_deeply(main::intake_keys($r), [], "$name - nothing else was written");
 is($r->get('cs:events'), 'not a stream', "$name - the foreign key is as it was");
 --- error_log
-cs: the key "cs:events" holds a value of the wrong type; the ticket was not stored
+cs: the key "cs:events" holds a value of the wrong type; nothing was written
 --- no_error_log
 [alert]
 

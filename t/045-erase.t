@@ -269,6 +269,27 @@ is(store(), $before, "$name - nothing written");
 
 
 
+=== TEST 8: a foreign value where the user's intake Idempotency-Key is kept: 500, nothing written, and the error log names the key's kind, never the client's key
+--- stored
+my (undef, $t) = api(POST => 'service', undef, '{"userId":"u8","issue":"eight"}',
+                     { 'Idempotency-Key' => 'client-key-8f3e' });
+ok($t->{ticketId}, "$name - a ticket under an Idempotency-Key");
+$r->del('cs:idem:client-key-8f3e');
+$r->sadd('cs:idem:client-key-8f3e', 'foreign');
+my $before = store();
+my ($st, $b) = erase({ userId => 'u8', mode => 'erase' });
+is($st, 500, "$name - 500");
+is($b->{error}, 'internal_error', "$name - internal_error");
+is(store(), $before, "$name - nothing written");
+--- no_error_log eval
+# nginx's own debug lines print the request's headers; the module's start
+# with "cs:"
+qr/\] \d+#\d+: (?:\*\d+ )?cs: .*client-key-8f3e/
+--- error_log
+"cs:idem:*" holds a value of the wrong type
+
+
+
 === TEST 5: hostile ids (`:`, `{`, `*`, `?`, one that looks like a key, a long one): erasing one touches no other user's keys
 --- stored
 my @users = ('a', '*', 'a*', 'cs:ticket:1', '{a}', 'a?b', 'x' x 128);
