@@ -1031,6 +1031,22 @@ ngx_http_cs_store_error(ngx_http_request_t *r, redisReply *reply,
                                       NULL, 0);
     }
 
+    /*
+     * a read that met a foreign value without naming its key (Redis'
+     * own WRONGTYPE): as lasting as the case above, so not "retry later"
+     */
+    if (ngx_strncmp(reply->str, "WRONGTYPE ", sizeof("WRONGTYPE ") - 1)
+        == 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "cs: a desk script read a key that holds a value of "
+                      "the wrong type: %s", reply->str);
+
+        return ngx_http_cs_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                      "internal_error", "internal error",
+                                      NULL, 0);
+    }
+
     /* the scripts check before they write: an error wrote nothing */
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "cs: a desk script failed: %s", reply->str);

@@ -198,7 +198,7 @@ is_deeply([ sort keys %{ $m->{tickets}{byCategory} } ], [ sort keys %sum ], "$na
 
 
 
-=== TEST 7: admins only; a foreign value at a bucket's key refuses the intake with nothing written
+=== TEST 7: admins only; a foreign value at a bucket's key refuses the intake with nothing written, and GET trends over it is 500 (a lasting fault, not a 503 to retry)
 --- stored
 my $alice = new_agent('alice', 5);
 my ($st) = api(GET => 'trends', $alice);
@@ -213,6 +213,9 @@ my $before = store();
 my ($code) = CsTest::post_ticket('{"userId":"u1","issue":"x","category":"billing"}');
 is($code, 500, "$name - the intake fails: 500");
 is(store(), $before, "$name - nothing written");
+my ($tst, $tb) = main::trends("from=$day&to=" . ($day + $main::D));
+is($tst, 500, "$name - GET trends over it: 500, not a 503 to retry");
+is($tb->{error}, 'internal_error', "$name - internal_error");
 
 
 
