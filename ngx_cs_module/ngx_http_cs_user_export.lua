@@ -54,12 +54,11 @@ for _, k in ipairs(u) do
     skip = math.max(0, skip - k.len)
 end
 
-local function read_pcall(...)
-    local r = redis.pcall(...)
-    if type(r) == 'table' and r.err then
-        return nil
-    end
-    return r
+-- a read of a ticket's keys: a foreign value there fails the page (Redis'
+-- WRONGTYPE, which names no key, before the audit's write) rather than
+-- leave part of the user's data out of an answer that looks whole
+local function read_key(...)
+    return redis.call(...)
 end
 
 -- a flat array of names and values as an object
@@ -78,7 +77,7 @@ for _, id in ipairs(ids) do
     end
     pos = pos + 1
     local key = p .. 'ticket:' .. id
-    local flat = read_pcall('HGETALL', key) or {}
+    local flat = read_key('HGETALL', key) or {}
     local t = {}
     for i = 1, #flat, 2 do
         t[flat[i]] = flat[i + 1]
@@ -105,7 +104,7 @@ for _, id in ipairs(ids) do
         end
 
         local messages = {}
-        for _, m in ipairs(read_pcall('LRANGE', key .. ':messages', 0, -1)
+        for _, m in ipairs(read_key('LRANGE', key .. ':messages', 0, -1)
                            or {}) do
             local good, msg = pcall(cjson.decode, m)
             if good and type(msg) == 'table' then
@@ -124,7 +123,7 @@ for _, id in ipairs(ids) do
         -- ticket) and the messages'
         local records = {}
         if t.idemKey then
-            local v = read_pcall('GET', p .. 'idem:' .. t.idemKey)
+            local v = read_key('GET', p .. 'idem:' .. t.idemKey)
             if type(v) == 'string'
                and string.sub(v, 1, #id + 1) == id .. ':'
             then
@@ -133,10 +132,10 @@ for _, id in ipairs(ids) do
                         'ttl', redis.call('PTTL', p .. 'idem:' .. t.idemKey))
             end
         end
-        local idems = read_pcall('SMEMBERS', key .. ':idems') or {}
+        local idems = read_key('SMEMBERS', key .. ':idems') or {}
         table.sort(idems)
         for _, k in ipairs(idems) do
-            local v = read_pcall('GET', key .. ':idem:' .. k)
+            local v = read_key('GET', key .. ':idem:' .. k)
             if type(v) == 'string' then
                 records[#records + 1] =
                     obj('scope', 'message', 'key', k, 'record', v,
@@ -145,9 +144,9 @@ for _, id in ipairs(ids) do
         end
 
         local events = {}
-        for _, eid in ipairs(read_pcall('LRANGE', key .. ':events', 0, -1)
+        for _, eid in ipairs(read_key('LRANGE', key .. ':events', 0, -1)
                              or {}) do
-            local entry = read_pcall('XRANGE', p .. 'events', eid, eid)
+            local entry = read_key('XRANGE', p .. 'events', eid, eid)
             if entry and entry[1] then
                 local o = pairs_obj(entry[1][2])
                 table.insert(o, 2, 'id')

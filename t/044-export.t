@@ -150,3 +150,17 @@ is($b->{cursor}, '1', "$name - a cursor after it");
 ($st, $b) = export({ userId => 'chatty', cursor => $b->{cursor} });
 is_deeply([ map { $_->{ticket}{id} } @{ $b->{tickets} } ], [ @ids[1, 2] ], "$name - the next page: the others");
 is($b->{cursor}, undef, "$name - the last");
+
+
+
+=== TEST 6: a foreign value at one of the user's tickets' keys fails the page (500, nothing written, not even the audit) instead of leaving part of the user's data out of an answer that looks whole
+--- stored
+my $t = intake('u6');
+api(POST => "tickets/$t->{ticketId}/messages", $t->{token}, '{"body":"six"}');
+$r->del("cs:ticket:$t->{ticketId}:messages");
+$r->set("cs:ticket:$t->{ticketId}:messages", 'foreign');
+my $before = store();
+my ($st, $b) = export({ userId => 'u6' });
+is($st, 500, "$name - 500");
+is($b->{error}, 'internal_error', "$name - internal_error");
+is(store(), $before, "$name - nothing written");
