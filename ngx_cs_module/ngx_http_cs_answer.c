@@ -446,9 +446,6 @@ ngx_http_cs_add_header(ngx_http_request_t *r, const char *name,
 ngx_int_t
 ngx_http_cs_send_json(ngx_http_request_t *r, ngx_uint_t status, ngx_buf_t *b)
 {
-    ngx_int_t    rc;
-    ngx_chain_t  out;
-
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -461,8 +458,19 @@ ngx_http_cs_send_json(ngx_http_request_t *r, ngx_uint_t status, ngx_buf_t *b)
                     "422 Unprocessable Entity");
     }
 
-    r->headers_out.content_type = ngx_http_cs_json_type;
-    r->headers_out.content_type_len = ngx_http_cs_json_type.len;
+    return ngx_http_cs_send_body(r, &ngx_http_cs_json_type, b);
+}
+
+
+/* the headers with this type and the buffer's length, then the buffer */
+ngx_int_t
+ngx_http_cs_send_body(ngx_http_request_t *r, ngx_str_t *type, ngx_buf_t *b)
+{
+    ngx_int_t    rc;
+    ngx_chain_t  out;
+
+    r->headers_out.content_type = *type;
+    r->headers_out.content_type_len = type->len;
     r->headers_out.content_type_lowcase = NULL;
     r->headers_out.content_length_n = b->last - b->pos;
 

@@ -588,16 +588,7 @@ ngx_http_cs_handler(ngx_http_request_t *r)
             return rc;
         }
 
-        /* the request waits for Redis: it is counted until the reply */
-        r->main->count++;
-
-        if (!r->discard_body) {
-            r->read_event_handler = ngx_http_test_reading;
-        }
-
-        r->write_event_handler = ngx_http_request_empty_handler;
-
-        return NGX_DONE;
+        return ngx_http_cs_wait_for_store(r);
     }
 
     /*
@@ -618,6 +609,26 @@ ngx_http_cs_handler(ngx_http_request_t *r)
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         return rc;
     }
+
+    return NGX_DONE;
+}
+
+
+/*
+ * The request waits for Redis: it is counted until the reply, a client
+ * that goes away is seen (the call then ends as the adapter says), and
+ * nothing is written meanwhile.
+ */
+ngx_int_t
+ngx_http_cs_wait_for_store(ngx_http_request_t *r)
+{
+    r->main->count++;
+
+    if (!r->discard_body) {
+        r->read_event_handler = ngx_http_test_reading;
+    }
+
+    r->write_event_handler = ngx_http_request_empty_handler;
 
     return NGX_DONE;
 }

@@ -105,20 +105,17 @@ ngx_http_cs_user_proof(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf,
 
 
 /*
- * The user's key name, "key:" userId under the current secret (under the
- * public NGX_HTTP_CS_USER_KEY_PUBLIC without one); the name under the old
- * secret ("" when none), whose keys the script moves to the new name; and
- * an event id for a user who has none yet: a script's math.random is the
- * same on every call, so randomness comes from here.
+ * The names of a user's keys: the HMAC of the userId (purpose "key") under
+ * the current secret (under the public NGX_HTTP_CS_USER_KEY_PUBLIC without
+ * one), and under the old secret ("" when none, or when it is the same
+ * secret), whose keys the scripts still find.  The intake, users/export
+ * and users/erase name a user alike.
  */
-static ngx_int_t
-ngx_http_cs_user_keys(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf,
-    const ngx_http_cs_json_str_t *user, ngx_array_t *args)
+ngx_int_t
+ngx_http_cs_user_names(ngx_pool_t *pool, ngx_http_cs_loc_conf_t *cslcf,
+    ngx_str_t *id, ngx_str_t *name, ngx_str_t *old)
 {
-    ngx_str_t  id, key, name, old, event;
-
-    id.data = (u_char *) user->data;
-    id.len = user->len;
+    ngx_str_t  key;
 
     if (cslcf->secret != NULL) {
         key = cslcf->secret->current;
@@ -127,29 +124,50 @@ ngx_http_cs_user_keys(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf,
         ngx_str_set(&key, NGX_HTTP_CS_USER_KEY_PUBLIC);
     }
 
-    if (ngx_http_cs_hmac_name(r->pool, &key, "key", &id, &name) != NGX_OK) {
+    if (ngx_http_cs_hmac_name(pool, &key, "key", id, name) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    ngx_str_null(&old);
+    ngx_str_null(old);
 
-    if (cslcf->secret != NULL && cslcf->secret->old.len > 0) {
-        if (ngx_http_cs_hmac_name(r->pool, &cslcf->secret->old, "key", &id,
-                                  &old)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        /* the same secret twice: nothing to move */
-        if (old.len == name.len
-            && ngx_memcmp(old.data, name.data, name.len) == 0)
-        {
-            ngx_str_null(&old);
-        }
+    if (cslcf->secret == NULL || cslcf->secret->old.len == 0) {
+        return NGX_OK;
     }
 
-    if (ngx_http_cs_nonce(r->pool, &event) != NGX_OK) {
+    if (ngx_http_cs_hmac_name(pool, &cslcf->secret->old, "key", id, old)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* the same secret twice: one name */
+    if (old->len == name->len
+        && ngx_memcmp(old->data, name->data, name->len) == 0)
+    {
+        ngx_str_null(old);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The user's key names (the script moves the old name's keys to the new
+ * one), and an event id for a user who has none yet: a script's
+ * math.random is the same on every call, so randomness comes from here.
+ */
+static ngx_int_t
+ngx_http_cs_user_keys(ngx_http_request_t *r, ngx_http_cs_loc_conf_t *cslcf,
+    const ngx_http_cs_json_str_t *user, ngx_array_t *args)
+{
+    ngx_str_t  id, name, old, event;
+
+    id.data = (u_char *) user->data;
+    id.len = user->len;
+
+    if (ngx_http_cs_user_names(r->pool, cslcf, &id, &name, &old) != NGX_OK
+        || ngx_http_cs_nonce(r->pool, &event) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

@@ -152,16 +152,7 @@ ngx_http_cs_metrics_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* the request waits for Redis: it is counted until the reply */
-    r->main->count++;
-
-    if (!r->discard_body) {
-        r->read_event_handler = ngx_http_test_reading;
-    }
-
-    r->write_event_handler = ngx_http_request_empty_handler;
-
-    return NGX_DONE;
+    return ngx_http_cs_wait_for_store(r);
 }
 
 
@@ -169,10 +160,8 @@ ngx_http_cs_metrics_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_cs_metrics_answer(ngx_http_request_t *r, redisReply *reply)
 {
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    redisReply   *text;
-    ngx_chain_t   out;
+    ngx_buf_t   *b;
+    redisReply  *text;
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
         || reply->element[0]->type != REDIS_REPLY_STRING
@@ -197,21 +186,8 @@ ngx_http_cs_metrics_answer(ngx_http_request_t *r, redisReply *reply)
     b->last_in_chain = 1;
 
     r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_type = ngx_http_cs_metrics_type;
-    r->headers_out.content_type_len = ngx_http_cs_metrics_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-    r->headers_out.content_length_n = text->len;
 
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_cs_send_body(r, &ngx_http_cs_metrics_type, b);
 }
 
 

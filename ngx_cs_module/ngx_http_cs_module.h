@@ -204,6 +204,10 @@ ngx_int_t ngx_http_cs_user_erase_args(ngx_http_request_t *r,
     ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
 ngx_int_t ngx_http_cs_tickets_list_args(ngx_http_request_t *r,
     ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
+/* the names of a user's keys, under the current and the old cs_secret */
+ngx_int_t ngx_http_cs_user_names(ngx_pool_t *pool,
+    ngx_http_cs_loc_conf_t *cslcf, ngx_str_t *id, ngx_str_t *name,
+    ngx_str_t *old);
 ngx_int_t ngx_http_cs_agent_queue_args(ngx_http_request_t *r,
     ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
 /* ?limit=&cursor= of a list */
@@ -256,6 +260,10 @@ ngx_buf_t *ngx_http_cs_out_buf(ngx_http_request_t *r, ngx_http_cs_out_t *o);
 /* sends a JSON answer (NULL b: 500) and returns the finalize code */
 ngx_int_t ngx_http_cs_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_buf_t *b);
+ngx_int_t ngx_http_cs_send_body(ngx_http_request_t *r, ngx_str_t *type,
+    ngx_buf_t *b);
+/* a request waits for the store's reply: NGX_DONE for its handler */
+ngx_int_t ngx_http_cs_wait_for_store(ngx_http_request_t *r);
 
 /* the Origin of a request when it is one of cs_cors_origin, else NULL */
 ngx_str_t *ngx_http_cs_cors_origin(ngx_http_request_t *r,

@@ -27,7 +27,7 @@ static ngx_int_t
 ngx_http_cs_push_user(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
     ngx_array_t *args)
 {
-    ngx_str_t                        id, key, name, old;
+    ngx_str_t                        id, name, old;
     ngx_http_cs_loc_conf_t          *cslcf;
     const ngx_http_cs_json_value_t  *user;
 
@@ -38,24 +38,7 @@ ngx_http_cs_push_user(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
     id.data = (u_char *) user->str.data;
     id.len = user->str.len;
 
-    if (cslcf->secret != NULL) {
-        key = cslcf->secret->current;
-
-    } else {
-        ngx_str_set(&key, NGX_HTTP_CS_USER_KEY_PUBLIC);
-    }
-
-    if (ngx_http_cs_hmac_name(r->pool, &key, "key", &id, &name) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    ngx_str_null(&old);
-
-    if (cslcf->secret != NULL && cslcf->secret->old.len > 0
-        && ngx_http_cs_hmac_name(r->pool, &cslcf->secret->old, "key", &id,
-                                 &old)
-           != NGX_OK)
-    {
+    if (ngx_http_cs_user_names(r->pool, cslcf, &id, &name, &old) != NGX_OK) {
         return NGX_ERROR;
     }
 
