@@ -1,5 +1,5 @@
--- The prelude of every desk script but the intake (the build puts it in
--- front of each): the desk's prefix, the time from Redis, the caller's
+-- The prelude of every desk script but the intake (common_prelude(), run
+-- before each): the desk's prefix, the time from Redis, the caller's
 -- check, and the shapes of an answer.
 --
 -- KEYS[1]: the desk's prefix, a key name every key of the desk starts with
@@ -14,10 +14,14 @@
 -- A value is a string, an integer, false (null), or a table made by obj(),
 -- list() or a literal: see ngx_http_cs_answer.c.
 
--- p (KEYS[1]) and static_agents come from ngx_http_cs_routing.lua, in
--- front of this file
-local role, who, proof, param = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-static_agents = ARGV[5] == '1'
+-- p (KEYS[1]), ARGV and static_agents come from ngx_http_cs_routing.lua,
+-- in front of this file
+local role, who, proof, param
+
+local function common_prelude()
+    role, who, proof, param = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+    static_agents = ARGV[5] == '1'
+end
 
 local NULL = false
 local TRUE, FALSE = {'!', 'true'}, {'!', 'false'}

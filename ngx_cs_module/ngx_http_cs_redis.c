@@ -107,10 +107,6 @@ typedef struct {
 } ngx_http_cs_redis_call_t;
 
 
-typedef struct {
-    const char                   *source;
-    u_char                        sha1[41];
-} ngx_http_cs_script_t;
 
 
 static void ngx_http_cs_redis_connect(ngx_http_cs_redis_t *rs);
@@ -126,29 +122,57 @@ static void ngx_http_cs_redis_set_host(ngx_http_cs_redis_t *rs,
 static void ngx_http_cs_redis_liveness_handler(ngx_event_t *ev);
 
 
-static ngx_http_cs_script_t  ngx_http_cs_scripts[NGX_HTTP_CS_SCRIPT_COUNT] = {
-    { ngx_http_cs_script_intake, { 0 } },
-    { ngx_http_cs_script_me, { 0 } },
-    { ngx_http_cs_script_ticket_get, { 0 } },
-    { ngx_http_cs_script_agent_put, { 0 } },
-    { ngx_http_cs_script_agent_token, { 0 } },
-    { ngx_http_cs_script_agent_presence, { 0 } },
-    { ngx_http_cs_script_agents_list, { 0 } },
-    { ngx_http_cs_script_agent_delete, { 0 } },
-    { ngx_http_cs_script_ticket_message, { 0 } },
-    { ngx_http_cs_script_ticket_status, { 0 } },
-    { ngx_http_cs_script_ticket_assign, { 0 } },
-    { ngx_http_cs_script_ticket_fields, { 0 } },
-    { ngx_http_cs_script_tickets_list, { 0 } },
-    { ngx_http_cs_script_agent_queue, { 0 } },
-    { ngx_http_cs_script_sweep, { 0 } },
-    { ngx_http_cs_script_ticket_feedback, { 0 } },
-    { ngx_http_cs_script_user_export, { 0 } },
-    { ngx_http_cs_script_user_erase, { 0 } },
-    { ngx_http_cs_script_metrics_get, { 0 } },
-    { ngx_http_cs_script_trends, { 0 } },
-    { ngx_http_cs_script_insights_list, { 0 } }
+/*
+ * The desk's scripts are the functions of one Redis Functions library
+ * (ngx_http_cs_library.sh): cs_<v>_<script>, where cs_<v> names the
+ * library by its text (<v>: 16 hex digits of the text's SHA-1), so that two
+ * builds of the module never share a name, and a worker of the old build
+ * still finds its own functions during a reload or a rolling upgrade.
+ */
+
+#define NGX_HTTP_CS_LIBRARY_NAME_LEN  (sizeof("cs_") - 1 + 16)
+
+static const char  *ngx_http_cs_script_names[NGX_HTTP_CS_SCRIPT_COUNT] = {
+    "intake",
+    "me",
+    "ticket_get",
+    "agent_put",
+    "agent_token",
+    "agent_presence",
+    "agents_list",
+    "agent_delete",
+    "ticket_message",
+    "ticket_status",
+    "ticket_assign",
+    "ticket_fields",
+    "tickets_list",
+    "agent_queue",
+    "sweep",
+    "ticket_feedback",
+    "user_export",
+    "user_erase",
+    "metrics_get",
+    "trends",
+    "insights_list"
 };
+
+#define NGX_HTTP_CS_LIBRARY_HEAD                                             \
+    "#!lua name=cs_0123456789abcdef\nlocal LIB = 'cs_0123456789abcdef_'\n"
+
+/*
+ * What FUNCTION LOAD sends: its first line and the LIB the registrations
+ * use, then the text; static, as the configuration cycle's pools come and
+ * go with reloads and failed ones
+ */
+static u_char     ngx_http_cs_library_load[sizeof(NGX_HTTP_CS_LIBRARY_HEAD)
+                                           - 1 + sizeof(ngx_http_cs_library)];
+static ngx_str_t  ngx_http_cs_library_text;
+static u_char     ngx_http_cs_library_name[NGX_HTTP_CS_LIBRARY_NAME_LEN + 1];
+
+/* cs_<v>_<script>, what FCALL names */
+static u_char     ngx_http_cs_function_names[NGX_HTTP_CS_SCRIPT_COUNT][64];
+static ngx_str_t  ngx_http_cs_functions[NGX_HTTP_CS_SCRIPT_COUNT];
+
 
 static ngx_queue_t  ngx_http_cs_redis_free;
 static ngx_uint_t   ngx_http_cs_redis_exiting;
@@ -296,19 +320,37 @@ ngx_http_cs_redis_set_host(ngx_http_cs_redis_t *rs, struct sockaddr *sa,
 ngx_int_t
 ngx_http_cs_redis_init_scripts(ngx_conf_t *cf)
 {
-    u_char        digest[20];
-    ngx_uint_t    i;
-    ngx_sha1_t    sha1;
+    u_char      *p, digest[20], hex[40];
+    size_t       body;
+    ngx_uint_t   i;
+    ngx_sha1_t   sha1;
 
     (void) cf;
 
-    for (i = 0; i < NGX_HTTP_CS_SCRIPT_COUNT; i++) {
-        ngx_sha1_init(&sha1);
-        ngx_sha1_update(&sha1, ngx_http_cs_scripts[i].source,
-                        ngx_strlen(ngx_http_cs_scripts[i].source));
-        ngx_sha1_final(digest, &sha1);
+    body = sizeof(ngx_http_cs_library) - 1;
 
-        *ngx_hex_dump(ngx_http_cs_scripts[i].sha1, digest, 20) = '\0';
+    ngx_sha1_init(&sha1);
+    ngx_sha1_update(&sha1, ngx_http_cs_library, body);
+    ngx_sha1_final(digest, &sha1);
+    ngx_hex_dump(hex, digest, 20);
+
+    ngx_sprintf(ngx_http_cs_library_name, "cs_%*s%Z", (size_t) 16, hex);
+
+    p = ngx_sprintf(ngx_http_cs_library_load,
+                    "#!lua name=%s\nlocal LIB = '%s_'\n",
+                    ngx_http_cs_library_name, ngx_http_cs_library_name);
+    p = ngx_cpymem(p, ngx_http_cs_library, body);
+
+    ngx_http_cs_library_text.data = ngx_http_cs_library_load;
+    ngx_http_cs_library_text.len = p - ngx_http_cs_library_load;
+
+    for (i = 0; i < NGX_HTTP_CS_SCRIPT_COUNT; i++) {
+        p = ngx_snprintf(ngx_http_cs_function_names[i], 64, "%s_%s",
+                         ngx_http_cs_library_name,
+                         ngx_http_cs_script_names[i]);
+
+        ngx_http_cs_functions[i].data = ngx_http_cs_function_names[i];
+        ngx_http_cs_functions[i].len = p - ngx_http_cs_function_names[i];
     }
 
     return NGX_OK;
@@ -548,20 +590,55 @@ ngx_http_cs_redis_ready(ngx_http_cs_redis_t *rs)
 }
 
 
+/*
+ * FUNCTION LOAD's reply: the library's name, or, when the library is
+ * there already (another worker, host or earlier run loaded it, and Redis
+ * keeps it with its data), "ERR Library '...' already exists"
+ */
 static ngx_int_t
-ngx_http_cs_redis_known_sha(const char *sha, size_t len)
+ngx_http_cs_redis_library_loaded(redisReply *reply)
 {
-    ngx_uint_t  i;
+    if (reply->type == REDIS_REPLY_STRING) {
+        return (reply->len == NGX_HTTP_CS_LIBRARY_NAME_LEN
+                && ngx_strncmp(reply->str, ngx_http_cs_library_name,
+                               NGX_HTTP_CS_LIBRARY_NAME_LEN) == 0)
+               ? NGX_OK : NGX_DECLINED;
+    }
 
-    for (i = 0; i < NGX_HTTP_CS_SCRIPT_COUNT; i++) {
-        if (len == 40
-            && ngx_strncmp(ngx_http_cs_scripts[i].sha1, sha, 40) == 0)
-        {
-            return NGX_OK;
-        }
+    if (reply->type == REDIS_REPLY_ERROR
+        && ngx_strstr(reply->str, " already exists") != NULL
+        && ngx_strstr(reply->str, (char *) ngx_http_cs_library_name) != NULL)
+    {
+        return NGX_OK;
     }
 
     return NGX_DECLINED;
+}
+
+
+static void
+ngx_http_cs_redis_library_reply(redisAsyncContext *ac, void *r, void *data)
+{
+    redisReply           *reply = r;
+    ngx_http_cs_redis_t  *rs = data;
+
+    if (reply == NULL || rs->ac != ac) {
+        return;
+    }
+
+    if (ngx_http_cs_redis_library_loaded(reply) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, rs->log, 0,
+                      "cs: redis %V: FUNCTION LOAD of the desk's library "
+                      "failed (Redis 7.0 or later is needed): %*s",
+                      &rs->name, (size_t) ngx_min(reply->len, 200),
+                      reply->str ? reply->str : "");
+        ngx_http_cs_redis_drop(rs);
+        return;
+    }
+
+    if (--rs->handshake == 0) {
+        ngx_http_cs_redis_ready(rs);
+    }
 }
 
 
@@ -587,17 +664,6 @@ ngx_http_cs_redis_handshake_reply(redisAsyncContext *ac, void *r, void *data)
                           &rs->name, reply->str);
         }
 
-        ngx_http_cs_redis_drop(rs);
-        return;
-    }
-
-    /* SCRIPT LOAD answers with the SHA1 that EVALSHA will name */
-    if (reply->type == REDIS_REPLY_STRING
-        && ngx_http_cs_redis_known_sha(reply->str, reply->len) != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_ALERT, rs->log, 0,
-                      "cs: redis %V: unexpected script SHA1 \"%s\"",
-                      &rs->name, reply->str);
         ngx_http_cs_redis_drop(rs);
         return;
     }
@@ -713,7 +779,6 @@ static void
 ngx_http_cs_redis_connect(ngx_http_cs_redis_t *rs)
 {
     char                 db[NGX_INT_T_LEN + 1];
-    ngx_uint_t           i;
     ngx_connection_t    *c;
     redisAsyncContext   *ac;
 
@@ -822,11 +887,10 @@ ngx_http_cs_redis_connect(ngx_http_cs_redis_t *rs)
     rs->handshake++;
     redisAsyncCommand(ac, ngx_http_cs_redis_handshake_reply, rs, "PING");
 
-    for (i = 0; i < NGX_HTTP_CS_SCRIPT_COUNT; i++) {
-        rs->handshake++;
-        redisAsyncCommand(ac, ngx_http_cs_redis_handshake_reply, rs,
-                          "SCRIPT LOAD %s", ngx_http_cs_scripts[i].source);
-    }
+    rs->handshake++;
+    redisAsyncCommand(ac, ngx_http_cs_redis_library_reply, rs,
+                      "FUNCTION LOAD %b", ngx_http_cs_library_text.data,
+                      ngx_http_cs_library_text.len);
 
     ngx_add_timer(&rs->connect_timer, rs->connect_timeout);
 }
@@ -1122,19 +1186,23 @@ ngx_http_cs_redis_reply(redisAsyncContext *ac, void *rp, void *data)
     }
 
     if (reply->type == REDIS_REPLY_ERROR
-        && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0
+        && ngx_strstr(reply->str, "unction not found") != NULL
         && !call->retried && (call->r != NULL || call->done != NULL)
         && call->rs->ac == ac)
     {
-        /* SCRIPT FLUSH or a restart: load again and retry once, in order */
+        /*
+         * FUNCTION FLUSH or DELETE, or a restart without persistence:
+         * load again and retry once, in order
+         */
         ngx_log_error(NGX_LOG_INFO, call->rs->log, 0,
-                      "cs: redis %V lost the scripts, loading them again",
-                      &call->rs->name);
+                      "cs: redis %V lost the desk's library, loading it "
+                      "again", &call->rs->name);
 
         call->retried = 1;
 
-        if (redisAsyncCommand(ac, NULL, NULL, "SCRIPT LOAD %s",
-                              ngx_http_cs_scripts[call->script].source)
+        if (redisAsyncCommand(ac, NULL, NULL, "FUNCTION LOAD %b",
+                              ngx_http_cs_library_text.data,
+                              ngx_http_cs_library_text.len)
             == REDIS_OK
             && ngx_http_cs_redis_command(ac, call) == REDIS_OK)
         {
@@ -1339,10 +1407,10 @@ ngx_http_cs_redis_new_call(ngx_http_cs_redis_t *rs, ngx_uint_t script,
         return NULL;
     }
 
-    call->argv[0] = "EVALSHA";
-    call->argvlen[0] = sizeof("EVALSHA") - 1;
-    call->argv[1] = (const char *) ngx_http_cs_scripts[script].sha1;
-    call->argvlen[1] = 40;
+    call->argv[0] = "FCALL";
+    call->argvlen[0] = sizeof("FCALL") - 1;
+    call->argv[1] = (const char *) ngx_http_cs_functions[script].data;
+    call->argvlen[1] = ngx_http_cs_functions[script].len;
     call->argv[2] = "1";
     call->argvlen[2] = 1;
 

@@ -28,10 +28,10 @@
 -- batch always makes progress; a re-routed ticket leaves the agent's load
 -- and queue in the same step, so the next call does not find it again.
 --
---   cat ngx_http_cs_routing.lua ngx_http_cs_common.lua \
---       ngx_http_cs_sweep.lua > /tmp/sweep.lua
---   redis-cli --eval /tmp/sweep.lua cs: , sweep me '' '' '' \
+--   redis-cli FCALL cs_<version>_sweep 1 cs: sweep me '' '' '' \
 --       345600000 10000 100 sweep 120000 round_robin 60000 604800000 0
+--
+-- (cs_<version>: the library's name, in redis-cli FUNCTION LIST)
 
 local close_after, lock_ms = tonumber(ARGV[6]), tonumber(ARGV[7])
 local batch, mode = tonumber(ARGV[8]), ARGV[9]
