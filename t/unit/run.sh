@@ -29,8 +29,9 @@ status=0
 "$bin" || status=1
 
 "$cc" -g -O1 -Wall -Wextra -Werror "${san[@]}" -I"$here/shim" -I"$src" \
-    "$here/prefilter_test.c" "$src/ngx_http_cs_prefilter.c" -lpcre2-8 \
-    -o "$out/prefilter_test" 2>"$out/build-prefilter.log" \
+    "$here/prefilter_test.c" "$src/ngx_http_cs_prefilter_rx.c" \
+    "$src/ngx_http_cs_prefilter.c" -lpcre2-8 -o "$out/prefilter_test" \
+    2>"$out/build-prefilter.log" \
   || { cat "$out/build-prefilter.log" >&2;
        echo "unit: FAILED to build the prefilter's test"; exit 1; }
 
