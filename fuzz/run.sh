@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the body validator (ngx_cs_module/ngx_http_cs_json.c) with the
+# Fuzzes the body validator (ngx_cs_module/ngx_http_cs_json*.c) with the
 # desk's schemas (ngx_http_cs_schema.c), the ticket's against the reference
 # in fuzz/reference.c.  Prints one verdict line; exits non-zero on any
 # failure.
@@ -17,7 +17,7 @@
 #                not depend on how the body is split; 0: verdicts and values
 # FUZZ_MAX_LEN   largest input libFuzzer makes (default 8192)
 # FUZZ_BUILD     where binaries, the corpus copy and logs go (build/fuzz)
-# FUZZ_VALIDATOR the directory of ngx_http_cs_json.c/.h and
+# FUZZ_VALIDATOR the directory of ngx_http_cs_json*.c/.h and
 #                ngx_http_cs_schema.c/.h (ngx_cs_module), to
 #                try a change in a scratch copy; use its own FUZZ_BUILD
 set -uo pipefail
@@ -33,10 +33,12 @@ ci_seconds=30
 validator=${FUZZ_VALIDATOR:-$root/ngx_cs_module}
 
 srcs=("$here/fuzz_validator.c" "$here/reference.c"
-      "$validator/ngx_http_cs_json.c" "$validator/ngx_http_cs_schema.c")
+      "$validator/ngx_http_cs_json.c" "$validator/ngx_http_cs_json_scan.c"
+      "$validator/ngx_http_cs_json_rows.c" "$validator/ngx_http_cs_schema.c")
 deps=("${srcs[@]}" "$here/reference.h" "$here/mutator.c" "$here/replay.c"
       "$here/run.sh"
-      "$validator/ngx_http_cs_json.h" "$validator/ngx_http_cs_schema.h")
+      "$validator/ngx_http_cs_json.h" "$validator/ngx_http_cs_json_state.h"
+      "$validator/ngx_http_cs_schema.h")
 cflags=(-g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror
         -I"$validator" -I"$here"
         -DCS_FUZZ_COMPARE_MESSAGES="$messages")

@@ -1,7 +1,7 @@
 /*
  * Trends and recurring problems: the cs_recurring directive and the
  * arguments of GET trends and GET insights.  What is counted, and how, is
- * in ngx_http_cs_insights.lua; the rows are in ngx_http_cs_api.c.
+ * in ngx_http_cs_insights.lua; the rows are in ngx_http_cs_endpoints.c.
  */
 
 #include <ngx_config.h>

@@ -69,8 +69,9 @@ typedef ngx_int_t (*ngx_http_cs_answer_pt)(ngx_http_request_t *r,
 
 /*
  * One row of the endpoint table: what exists, who may call it, what body
- * it takes, which script runs it and how its answer is made.  One pipeline
- * (ngx_http_cs_api.c) runs every row.
+ * it takes, which script runs it and how its answer is made.  The table is
+ * in ngx_http_cs_endpoints.c; one pipeline (ngx_http_cs_api.c) runs every
+ * row.
  */
 typedef struct {
     ngx_uint_t                  method;      /* NGX_HTTP_GET, ... */
@@ -171,6 +172,18 @@ ngx_int_t ngx_http_cs_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_cs_precheck(ngx_http_request_t *r,
     ngx_http_cs_loc_conf_t *cslcf, ngx_http_cs_ctx_t *ctx,
     ngx_http_cs_error_t **err);
+
+/*
+ * The endpoint table (ngx_http_cs_endpoints.c): the row for the request's
+ * method and path, in ctx->ep and ctx->param; NGX_DECLINED with *err (and
+ * Allow added) when there is none.
+ */
+ngx_int_t ngx_http_cs_route(ngx_http_request_t *r,
+    ngx_http_cs_loc_conf_t *cslcf, ngx_http_cs_ctx_t *ctx,
+    ngx_http_cs_error_t **err);
+/* the first arguments of every row with a caller (ngx_http_cs_endpoints.c) */
+ngx_int_t ngx_http_cs_caller_args(ngx_http_cs_ctx_t *ctx,
+    ngx_http_cs_loc_conf_t *cslcf, ngx_array_t *args);
 
 /* the intake's row (ngx_http_cs_intake.c) */
 extern const ngx_http_cs_endpoint_t  ngx_http_cs_intake_endpoint;

@@ -2,7 +2,7 @@
 # under random walks: no nginx, the scripts called with FCALL on the
 # test's own redis-server with the arguments nginx gives them (the
 # callers' role, who, proof, the path's id or name, and each row's own:
-# ngx_http_cs_api.c, ngx_http_cs_intake.c, ngx_http_cs_agents.c,
+# ngx_http_cs_endpoints.c, ngx_http_cs_intake.c, ngx_http_cs_agents.c,
 # ngx_http_cs_tickets.c, ngx_http_cs_sweep.c).
 #
 # Each walk starts on an empty desk (its prefix, assign mode, cs_sticky and

@@ -1,5 +1,6 @@
 /*
- * Unit tests of cs_rule's prefilter (ngx_cs_module/ngx_http_cs_prefilter.c)
+ * Unit tests of cs_rule's prefilter (ngx_cs_module/ngx_http_cs_prefilter_rx.c,
+ * the regex reader, and ngx_http_cs_prefilter.c, the automaton)
  * against PCRE2 itself, with nginx's flags (none: no PCRE2_UTF, options
  * only inside the pattern): t/unit/run.sh builds and runs it.
  *

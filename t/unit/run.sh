@@ -22,6 +22,7 @@ echo 'int main(void){return 0;}' >"$out/san.c"
 
 "$cc" -g -O1 -Wall -Wextra -Werror "${san[@]}" -I"$src" \
     "$here/schema_test.c" "$src/ngx_http_cs_json.c" \
+    "$src/ngx_http_cs_json_scan.c" "$src/ngx_http_cs_json_rows.c" \
     "$src/ngx_http_cs_schema.c" -lyajl -o "$bin" 2>"$out/build.log" \
   || { cat "$out/build.log" >&2; echo "unit: FAILED to build"; exit 1; }
 
@@ -29,8 +30,9 @@ status=0
 "$bin" || status=1
 
 "$cc" -g -O1 -Wall -Wextra -Werror "${san[@]}" -I"$here/shim" -I"$src" \
-    "$here/prefilter_test.c" "$src/ngx_http_cs_prefilter.c" -lpcre2-8 \
-    -o "$out/prefilter_test" 2>"$out/build-prefilter.log" \
+    "$here/prefilter_test.c" "$src/ngx_http_cs_prefilter_rx.c" \
+    "$src/ngx_http_cs_prefilter.c" -lpcre2-8 -o "$out/prefilter_test" \
+    2>"$out/build-prefilter.log" \
   || { cat "$out/build-prefilter.log" >&2;
        echo "unit: FAILED to build the prefilter's test"; exit 1; }
 
