@@ -5,7 +5,7 @@
 # <library>_<script>, called with FCALL <library>_<script> 1 <prefix> ....
 #
 # nginx puts "#!lua name=<library>" and "local LIB = '<library>_'" in
-# front (ngx_http_cs_redis.c; <library> is cs_ and the text's SHA-1), so
+# front (ngx_http_cs_library.c; <library> is cs_ and the text's SHA-1), so
 # that two builds of the module never share a name.  `config` embeds the
 # text; the tests load it as nginx does.
 #
