@@ -141,6 +141,14 @@ ngx_http_cs_redis_library(void)
 }
 
 
+/* cs_<v>, null-terminated */
+u_char *
+ngx_http_cs_redis_library_name(void)
+{
+    return ngx_http_cs_library_name;
+}
+
+
 /* cs_<v>_<script>, what FCALL names for script */
 ngx_str_t *
 ngx_http_cs_redis_function(ngx_uint_t script)

@@ -33,8 +33,19 @@ do
         *)      prelude=common_prelude ;;
     esac
 
+    # the reads: they run on a Redis over its maxmemory, or under CLIENT
+    # PAUSE WRITE, as a read command would (a write in one is an error)
+    case $script in
+        me|ticket_get|agents_list|tickets_list|agent_queue|metrics_get|\
+        trends|insights_list)
+            flags="'no-writes'" ;;
+        *)
+            flags= ;;
+    esac
+
     echo
-    echo "redis.register_function(LIB .. '$script', desk($prelude, function()"
+    echo "redis.register_function{function_name = LIB .. '$script',"
+    echo "flags = {$flags}, callback = desk($prelude, function()"
     cat "$dir/ngx_http_cs_$script.lua"
-    echo "end))"
+    echo "end)}"
 done

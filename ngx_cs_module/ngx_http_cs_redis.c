@@ -432,7 +432,7 @@ ngx_http_cs_redis_library_reply(redisAsyncContext *ac, void *r, void *data)
     if (ngx_http_cs_redis_library_loaded(reply) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, rs->log, 0,
                       "cs: redis %V: FUNCTION LOAD of the desk's library "
-                      "failed (Redis 7.0 or later is needed): %*s",
+                      "failed: %*s",
                       &rs->name, (size_t) ngx_min(reply->len, 200),
                       reply->str ? reply->str : "");
         ngx_http_cs_redis_drop(rs);
@@ -441,6 +441,53 @@ ngx_http_cs_redis_library_reply(redisAsyncContext *ac, void *r, void *data)
 
     if (--rs->handshake == 0) {
         ngx_http_cs_redis_ready(rs);
+    }
+}
+
+
+/*
+ * FUNCTION LIST LIBRARYNAME's reply: when the library is there (another
+ * worker, host or earlier run loaded it, and Redis keeps it with its
+ * data), the handshake is done without a write, so that a Redis over its
+ * maxmemory, or under CLIENT PAUSE WRITE, which both hold FUNCTION LOAD,
+ * still serves what it can; else FUNCTION LOAD, in the handshake's place
+ */
+static void
+ngx_http_cs_redis_library_listed(redisAsyncContext *ac, void *r, void *data)
+{
+    redisReply           *reply = r;
+    ngx_str_t            *library;
+    ngx_http_cs_redis_t  *rs = data;
+
+    if (reply == NULL || rs->ac != ac) {
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        ngx_log_error(NGX_LOG_ERR, rs->log, 0,
+                      "cs: redis %V: FUNCTION LIST failed (Redis 7.0 or "
+                      "later is needed): %*s", &rs->name,
+                      (size_t) ngx_min(reply->len, 200),
+                      reply->str ? reply->str : "");
+        ngx_http_cs_redis_drop(rs);
+        return;
+    }
+
+    if (reply->elements > 0) {
+        if (--rs->handshake == 0) {
+            ngx_http_cs_redis_ready(rs);
+        }
+
+        return;
+    }
+
+    library = ngx_http_cs_redis_library();
+
+    if (redisAsyncCommand(ac, ngx_http_cs_redis_library_reply, rs,
+                          "FUNCTION LOAD %b", library->data, library->len)
+        != REDIS_OK)
+    {
+        ngx_http_cs_redis_drop(rs);
     }
 }
 
@@ -582,7 +629,6 @@ static void
 ngx_http_cs_redis_connect(ngx_http_cs_redis_t *rs)
 {
     char                 db[NGX_INT_T_LEN + 1];
-    ngx_str_t           *library;
     ngx_connection_t    *c;
     redisAsyncContext   *ac;
 
@@ -691,11 +737,10 @@ ngx_http_cs_redis_connect(ngx_http_cs_redis_t *rs)
     rs->handshake++;
     redisAsyncCommand(ac, ngx_http_cs_redis_handshake_reply, rs, "PING");
 
-    library = ngx_http_cs_redis_library();
-
     rs->handshake++;
-    redisAsyncCommand(ac, ngx_http_cs_redis_library_reply, rs,
-                      "FUNCTION LOAD %b", library->data, library->len);
+    redisAsyncCommand(ac, ngx_http_cs_redis_library_listed, rs,
+                      "FUNCTION LIST LIBRARYNAME %s",
+                      ngx_http_cs_redis_library_name());
 
     ngx_add_timer(&rs->connect_timer, rs->connect_timeout);
 }

@@ -97,6 +97,7 @@ void ngx_http_cs_redis_finish(ngx_http_cs_redis_call_t *call,
 
 /* ngx_http_cs_library.c */
 ngx_str_t *ngx_http_cs_redis_library(void);
+u_char *ngx_http_cs_redis_library_name(void);
 ngx_str_t *ngx_http_cs_redis_function(ngx_uint_t script);
 ngx_int_t ngx_http_cs_redis_library_loaded(redisReply *reply);
 
