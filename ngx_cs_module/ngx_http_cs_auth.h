@@ -57,6 +57,13 @@ typedef struct {
 } ngx_http_cs_admin_key_t;
 
 
+/* a key and a purpose whose HMAC state the workers build at their start */
+typedef struct {
+    ngx_str_t                   key;
+    const char                 *purpose;     /* NULL: no prefix */
+} ngx_http_cs_hmac_pair_t;
+
+
 /* the caller a bearer token names */
 typedef struct {
     ngx_http_cs_role_e          role;
@@ -75,6 +82,21 @@ char *ngx_http_cs_read_secret(ngx_conf_t *cf, ngx_str_t *file,
     ngx_str_t *out);
 char *ngx_http_cs_read_admin_keys(ngx_conf_t *cf, ngx_str_t *file,
     ngx_array_t **keys);
+
+/*
+ * At configuration time: a (key, purpose) pair whose HMAC state each
+ * worker hashes when it starts (purpose NULL: HMACs of no prefix); the key
+ * must live as long as the cycle
+ */
+ngx_int_t ngx_http_cs_hmac_register(ngx_conf_t *cf, ngx_str_t *key,
+    const char *purpose);
+
+/* builds the registered pairs' states; in a worker's init_process */
+ngx_int_t ngx_http_cs_hmac_init_process(ngx_cycle_t *cycle);
+
+/* HMAC-SHA256 of msg under key, no prefix: from a pair (key, NULL) */
+ngx_int_t ngx_http_cs_hmac_raw(ngx_str_t *key, u_char *msg, size_t len,
+    u_char *out);
 
 /* HMAC-SHA256 of purpose ":" parts..., under key */
 ngx_int_t ngx_http_cs_hmac(ngx_pool_t *pool, ngx_str_t *key,
