@@ -136,7 +136,7 @@ ngx_http_cs_encrypt_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_cs_loc_conf_t  *cslcf = conf;
 
     char                 *rv;
-    ngx_str_t            *value;
+    ngx_str_t            *value, fp;
     ngx_uint_t            i;
     ngx_pool_cleanup_t   *cln;
     ngx_http_cs_crypt_t  *c;
@@ -170,6 +170,14 @@ ngx_http_cs_encrypt_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         c->nkeys++;
+    }
+
+    /* the fingerprints' key, hashed by each worker as it starts */
+    fp.data = c->keys[0].fp_key;
+    fp.len = sizeof(c->keys[0].fp_key);
+
+    if (ngx_http_cs_hmac_register(cf, &fp, NULL) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     cslcf->crypt = c;
@@ -382,9 +390,9 @@ static ngx_int_t
 ngx_http_cs_fingerprint(ngx_pool_t *pool, ngx_http_cs_crypt_t *c,
     ngx_str_t *parts, ngx_uint_t n, ngx_str_t *out)
 {
-    u_char      *buf, *p, md[EVP_MAX_MD_SIZE];
+    u_char      *buf, *p, md[NGX_HTTP_CS_MAC_LEN];
     size_t       len;
-    unsigned     mdlen;
+    ngx_str_t    key;
     ngx_uint_t   i;
 
     len = 0;
@@ -403,20 +411,20 @@ ngx_http_cs_fingerprint(ngx_pool_t *pool, ngx_http_cs_crypt_t *c,
         p = ngx_cpymem(p, parts[i].data, parts[i].len);
     }
 
-    mdlen = sizeof(md);
-    if (HMAC(EVP_sha256(), c->keys[0].fp_key, sizeof(c->keys[0].fp_key),
-             buf, p - buf, md, &mdlen)
-        == NULL)
-    {
+    /* the purpose is in the key (fp_key): the worker's state of no prefix */
+    key.data = c->keys[0].fp_key;
+    key.len = sizeof(c->keys[0].fp_key);
+
+    if (ngx_http_cs_hmac_raw(&key, buf, p - buf, md) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    out->data = ngx_pnalloc(pool, 2 * mdlen);
+    out->data = ngx_pnalloc(pool, 2 * sizeof(md));
     if (out->data == NULL) {
         return NGX_ERROR;
     }
 
-    out->len = ngx_hex_dump(out->data, md, mdlen) - out->data;
+    out->len = ngx_hex_dump(out->data, md, sizeof(md)) - out->data;
 
     return NGX_OK;
 }
