@@ -74,7 +74,10 @@ typedef struct {
 } ngx_http_cs_caller_t;
 
 
-/* reads a small file whole, at configuration time; what names it */
+/*
+ * reads a small file whole, at configuration time; what names it
+ * (ngx_http_cs_crypt.c, with the other key files)
+ */
 char *ngx_http_cs_read_conf_file(ngx_conf_t *cf, ngx_str_t *file,
     ngx_str_t *out, const char *what);
 
@@ -114,7 +117,7 @@ ngx_int_t ngx_http_cs_hmac_b64(ngx_pool_t *pool, ngx_str_t *key,
 ngx_int_t ngx_http_cs_hmac_name(ngx_pool_t *pool, ngx_str_t *key,
     const char *purpose, ngx_str_t *in, ngx_str_t *out);
 
-/* a fresh random nonce, base64url */
+/* a fresh random nonce, base64url (ngx_http_cs_crypt.c) */
 ngx_int_t ngx_http_cs_nonce(ngx_pool_t *pool, ngx_str_t *out);
 
 /* "c.<id>.<nonce>.<mac>", the customer's token for one ticket */

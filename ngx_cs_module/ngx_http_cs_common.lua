@@ -109,9 +109,11 @@ end
 -- (for users/export).  The entry's id.
 --
 -- It never refuses: a script proves what it touches first, with
--- event_keys() among the keys it gives foreign() before its first write
--- (and events_room() when it appends after another write), so that no
--- event can fail a script half written.
+-- event_keys() among the keys it gives foreign() before its first write,
+-- so that no event can fail a script half written.  A stream with no room
+-- left fails the XADD: as a script's first write, before anything is
+-- written; a script that appends after another write proves the room
+-- first (events_room()).
 local function event(kind, ...)
     local actor = role
     if role == 'customer' then
