@@ -295,13 +295,17 @@ local function drain(name, now, timeout)
             then
                 redis.call('ZREM', p .. 'backlog', id)
                 assign_to(id, name, now, 'queued')
-                local e = redis.call('XADD', p .. 'events', 'MAXLEN', '~',
-                                     100000, '*', 'type', 'ticket.assigned',
-                                     'actor', 'routing', 'ticketId', id,
-                                     'agent', name)
-                -- the ticket's index of its events (a foreign value there
-                -- leaves the index without this entry, the move stands)
-                redis.pcall('RPUSH', p .. 'ticket:' .. id .. ':events', e)
+                -- a drain follows other writes: its event may not fail
+                -- the script (a stream that takes no entry more, or a
+                -- foreign value at the ticket's index of its events,
+                -- leaves the event out; the move stands)
+                local e = redis.pcall('XADD', p .. 'events', 'MAXLEN', '~',
+                                      100000, '*', 'type', 'ticket.assigned',
+                                      'actor', 'routing', 'ticketId', id,
+                                      'agent', name)
+                if type(e) == 'string' then
+                    redis.pcall('RPUSH', p .. 'ticket:' .. id .. ':events', e)
+                end
                 taken = taken + 1
             else
                 passed = passed + 1

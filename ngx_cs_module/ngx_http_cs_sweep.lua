@@ -137,14 +137,23 @@ if #due == 0 and #moves == 0 then
 end
 
 -- every key the writes below may touch; routing may write any agent's
--- queue and record, the backlog and the state indexes
-local keys = {{p .. 'events', 'stream'}, {p .. 'state:solved', 'zset'},
+-- queue and record, the backlog and the state indexes; the events of the
+-- tickets (the stream, each one's index), appended after other writes
+local keys = {{p .. 'state:solved', 'zset'},
               {p .. 'state:auto_resolved', 'zset'},
               {p .. 'state:closed', 'zset'}}
 if #moves > 0 then
-    keys = routing_keys(desk_keys({p .. 'events', 'stream'}), R)
+    keys = routing_keys(desk_keys(), R)
 end
-local refused = foreign(unpack(keys))
+local ids = {}
+for i = 1, #due, 2 do
+    ids[#ids + 1] = due[i]
+end
+for _, m in ipairs(moves) do
+    ids[#ids + 1] = m.id
+end
+local refused = foreign(unpack(event_keys(keys, unpack(ids))))
+    or events_room()
 if refused then
     return refused
 end

@@ -536,3 +536,44 @@ is_deeply(\@mine, [ "ticket.status:$one->{ticketId}:agent:alice",
                     "ticket.status:$three->{ticketId}:agent:alice",
                     "ticket.closed:$three->{ticketId}:sweep" ],
           "$name - the events, in order");
+
+
+
+=== TEST 8: the sweep appends its events after its writes: a stream that takes no entry more (its last id the last of the id space), or a foreign value at a due ticket's index of its events, fails the sweep before its first write; the ticket closes, with its event, once the store is mended
+--- config
+location /api/ {
+    cs_api;
+    cs_secret $TEST_NGINX_CS_SECRET;
+    cs_admin_keys $TEST_NGINX_CS_ADMIN_KEYS;
+    cs_redis_server 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    cs_close_after 1s;
+}
+--- init
+CsTest::flush_redis();
+--- stored
+my $log = server_root() . '/logs/error.log';
+$r->xadd('cs:events', '18446744073709551615-18446744073709551615',
+         'type', 'not the desk\'s');
+main::seed(id => 1, state => 'solved', solvedAt => main::now_ms() - 5000);
+ok(CsTest::wait_until(sub {
+       main::log_of($log) =~ /the sweep of desk "cs:" failed: CSWRONGTYPE cs:events\b/
+   }, 10), "$name - a full stream: the log names it");
+is(main::state_of(1), 'solved', "$name - the ticket is not closed without its event");
+is_deeply([ $r->zrange('cs:closing', 0, -1) ], [ 1 ], "$name - still due");
+$r->del('cs:events');
+ok(CsTest::wait_until(sub { main::state_of(1) eq 'closed' }, 10),
+   "$name - the stream mended: it closes");
+$r->set('cs:ticket:2:events', 'not mine');
+main::seed(id => 2, state => 'solved', solvedAt => main::now_ms() - 5000);
+ok(CsTest::wait_until(sub {
+       main::log_of($log) =~ /the sweep of desk "cs:" failed: CSWRONGTYPE cs:ticket:\*:events/
+   }, 10), "$name - a foreign index of events: the log names its kind");
+is(main::state_of(2), 'solved', "$name - the ticket is not closed without its event");
+$r->del('cs:ticket:2:events');
+ok(CsTest::wait_until(sub { main::state_of(2) eq 'closed' }, 10),
+   "$name - mended: it closes");
+is_deeply([ map { $_->{ticketId} } main::closed_events() ], [ 1, 2 ],
+          "$name - one event each");
+is_deeply([ $r->lrange('cs:ticket:2:events', 0, -1) ],
+          [ map { $_->[0] } grep { { @{ $_->[1] } }->{ticketId} == 2 } $r->xrange('cs:events', '-', '+') ],
+          "$name - indexed beside the ticket");
