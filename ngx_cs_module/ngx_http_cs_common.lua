@@ -161,9 +161,13 @@ end
 -- the error reply.
 local function events_room()
     local info = redis.pcall('XINFO', 'STREAM', p .. 'events')
-    if type(info) ~= 'table' or info.err then
-        -- none yet (foreign() has proven the type)
-        return nil
+    if info.err then
+        -- none yet (foreign() has proven the type); else, as a NOPERM of
+        -- an ACL without XINFO, the error itself
+        if string.find(info.err, 'no such key', 1, true) then
+            return nil
+        end
+        return redis.error_reply(info.err)
     end
     for i = 1, #info, 2 do
         if info[i] == 'last-generated-id' then
