@@ -11,7 +11,7 @@ MODULE      := $(BUILD)/ngx_http_cs_module.so
 # nginx loads it first
 NDK_MODULE  := /usr/lib/nginx/modules/ndk_http_module.so
 SOURCES     := config $(wildcard ngx_cs_module/*.c ngx_cs_module/*.h \
-                                 ngx_cs_module/*.lua)
+                                 ngx_cs_module/*.lua ngx_cs_module/*.sh)
 CC_OPT      := -g -O2 -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
                -Wall -Wextra -Werror
 LD_OPT      := -Wl,-z,relro -Wl,-z,now -fPIC
@@ -48,7 +48,7 @@ deps:
 build: $(DEPS) $(MODULE)
 
 # nginx-dev's tree only configures: build the module in a scratch copy
-$(BUILD)/nginx/objs/Makefile: config $(wildcard ngx_cs_module/*.lua) Makefile
+$(BUILD)/nginx/objs/Makefile: config $(wildcard ngx_cs_module/*.lua ngx_cs_module/*.sh) Makefile
 	@rm -rf $(BUILD)/nginx && mkdir -p $(BUILD)
 	@cp -a $(NGX_SRC) $(BUILD)/nginx
 	cd $(BUILD)/nginx && bash -c '. ./conf_flags && ./configure \

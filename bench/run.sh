@@ -14,7 +14,8 @@
 #                issue sealed with AES-256-GCM, its fingerprint and a seal
 #   (c) peer     libnginx-mod-http-lua + lua-nginx-redis + lua-cjson:
 #                bench/lua/intake.lua, the same checks and the SAME Redis
-#                script (EVALSHA, same ARGV) over a keepalive pool
+#                function (FCALL of the desk's library under the name
+#                cs_peer, same ARGV) over a keepalive pool
 #   (d) ceiling  `return 201 '{...}'` after reading the same body
 #   (g) mix      the desk's mix on a cs_api location (cs_secret, an admin
 #                key, cs_agents): nine requests in ten an intake, the
@@ -275,12 +276,17 @@ worker_of() {
 }
 has_worker() { [ -n "$(worker_of "$1")" ]; }
 
+# the peer's copy of the desk's library, as nginx loads it, named cs_peer
+{ printf "#!lua name=cs_peer\nlocal LIB = 'cs_peer_'\n"
+  sh ngx_cs_module/ngx_http_cs_library.sh ngx_cs_module; } > "$work/library.lua"
+
 for c in "${contenders[@]}"; do
     dir=$work/$c
     mkdir -p "$dir/logs" "$dir/temp"
     sed -e "s|@USER@|$user|g" \
         -e "s|@PORT@|${port[$c]}|g" -e "s|@REDIS_PORT@|$rport|g" \
         -e "s|@PREFIX@|${prefix[$c]:-}|g" -e "s|@ROOT@|$root|g" \
+        -e "s|@WORK@|$work|g" \
         -e "s|@LUA_CPATH@|$(dirname "$cjson")/?.so|g" \
         -e "s|@MODULE@|${so[$c]:-}|g" \
         -e "s|@SECRET@|${secret_line[$c]:-}|g" \
@@ -363,11 +369,12 @@ cpu_ticks() {
 }
 
 # Redis' own time per script call since the last CONFIG RESETSTAT
-# (INFO commandstats: EVALSHA, and EVAL for a peer that reloads), "-" for
-# none: the part of Redis' CPU time that the script itself takes
+# (INFO commandstats: FCALL, or EVALSHA and EVAL for a BASELINE built
+# before the library), "-" for none: the part of Redis' CPU time that the
+# script itself takes
 script_us() {
     "${cli[@]}" INFO commandstats | tr -d '\r' \
-    | awk -F '[:,=]' '/^cmdstat_eval(sha)?:/ { n += $3; u += $5 }
+    | awk -F '[:,=]' '/^cmdstat_(eval(sha)?|fcall):/ { n += $3; u += $5 }
                       END { if (n) printf "%.2f", u / n; else print "-" }'
 }
 

@@ -19,12 +19,12 @@ local now = now_ms()
 
 -- reads and proofs first, then the event as the first write
 local open = redis.call('LRANGE', p .. 'queue:' .. param, 0, -1)
-local refused = foreign(unpack(routing_keys(desk_keys({p .. 'agents', 'set'}),
-                                          R)))
-    or event('agent.deleted', 'agent', param, 'tickets', #open)
+local refused = foreign(unpack(event_keys(routing_keys(
+                                  desk_keys({p .. 'agents', 'set'}), R))))
 if refused then
     return refused
 end
+event('agent.deleted', 'agent', param, 'tickets', #open)
 
 redis.call('SREM', p .. 'agents', param)
 redis.call('DEL', key)

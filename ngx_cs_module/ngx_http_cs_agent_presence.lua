@@ -20,13 +20,14 @@ local before = redis.call('HMGET', key, 'status', 'lastSeen')
 local was = effective(before[1], before[2], now, timeout)
 
 -- the agent's hash is proven by the caller's check; the backlog and the
--- stream (the first write) are proven here
-local refused = foreign(unpack(desk_keys({p .. 'queue:' .. param, 'list'})))
-if not refused and status ~= was then
-    refused = event('agent.presence', 'agent', param, 'status', status)
-end
+-- stream are proven here
+local refused = foreign(unpack(event_keys(desk_keys({p .. 'queue:' .. param,
+                                                     'list'}))))
 if refused then
     return refused
+end
+if status ~= was then
+    event('agent.presence', 'agent', param, 'status', status)
 end
 
 -- offlineSince: the moment it became offline, for cs_reassign_after; on

@@ -23,18 +23,16 @@ local function skill_list()
     return list(out)
 end
 
--- every write below is proven first; the event is the first write
-local refused = foreign(unpack(desk_keys({key, 'hash'}, {p .. 'agents', 'set'},
-                                       {p .. 'queue:' .. param, 'list'})))
+-- every write below is proven first
+local refused = foreign(unpack(event_keys(desk_keys(
+                                  {key, 'hash'}, {p .. 'agents', 'set'},
+                                  {p .. 'queue:' .. param, 'list'}))))
 if refused then
     return refused
 end
 
 if redis.call('EXISTS', key) == 0 then
-    refused = event('agent.created', 'agent', param, 'capacity', capacity)
-    if refused then
-        return refused
-    end
+    event('agent.created', 'agent', param, 'capacity', capacity)
     -- a new agent is offline, since now (for cs_reassign_after)
     redis.call('HSET', key, 'name', param, 'capacity', capacity,
                'skills', skills, 'token', token, 'status', 'offline',
@@ -44,10 +42,7 @@ if redis.call('EXISTS', key) == 0 then
                        'skills', skill_list()))
 end
 
-refused = event('agent.updated', 'agent', param, 'capacity', capacity)
-if refused then
-    return refused
-end
+event('agent.updated', 'agent', param, 'capacity', capacity)
 redis.call('HSET', key, 'capacity', capacity, 'skills', skills)
 drain(param, now, timeout)
 

@@ -12,11 +12,11 @@ if not key then
     return missing
 end
 
-local refused = foreign({key, 'hash'})
-    or event('agent.token', 'agent', param)
+local refused = foreign(unpack(event_keys({{key, 'hash'}})))
 if refused then
     return refused
 end
+event('agent.token', 'agent', param)
 redis.call('HSET', key, 'token', ARGV[6])
 
 return ok(201, obj('agent', param))

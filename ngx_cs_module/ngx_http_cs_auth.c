@@ -20,79 +20,27 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "ngx_http_cs_module.h"
 #include "ngx_http_cs_auth.h"
 #include "ngx_http_cs_schema.h"
 
 
-#define NGX_HTTP_CS_KEY_FILE_MAX  65536
 #define NGX_HTTP_CS_HMAC_STACK    512
 
 
-char *
-ngx_http_cs_read_conf_file(ngx_conf_t *cf, ngx_str_t *file, ngx_str_t *out,
-    const char *what)
-{
-    ssize_t          n;
-    ngx_str_t        name;
-    ngx_file_t       f;
-    ngx_file_info_t  fi;
-
-    name = *file;
-
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(&f, sizeof(ngx_file_t));
-
-    f.name = name;
-    f.log = cf->log;
-    f.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (f.fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "%s file \"%V\" cannot be opened", what, &name);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_fd_info(f.fd, &fi) == NGX_FILE_ERROR
-        || ngx_file_size(&fi) > NGX_HTTP_CS_KEY_FILE_MAX)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "%s file \"%V\" is not a small regular file",
-                           what, &name);
-        (void) ngx_close_file(f.fd);
-        return NGX_CONF_ERROR;
-    }
-
-    out->len = (size_t) ngx_file_size(&fi);
-    out->data = ngx_pnalloc(cf->pool, out->len + 1);
-    if (out->data == NULL) {
-        (void) ngx_close_file(f.fd);
-        return NGX_CONF_ERROR;
-    }
-
-    n = ngx_read_file(&f, out->data, out->len, 0);
-
-    (void) ngx_close_file(f.fd);
-
-    if (n < 0 || (size_t) n != out->len) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "%s file \"%V\" cannot be read", what, &name);
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
+/* what a secret signs (auth.h) */
+static const char  *ngx_http_cs_secret_purposes[] = {
+    "ticket", "agent", "user", "key", "pseudonym", NULL
+};
 
 
 char *
 ngx_http_cs_read_secret(ngx_conf_t *cf, ngx_str_t *file, ngx_str_t *out)
 {
-    char  *rv;
+    char        *rv;
+    ngx_uint_t   i;
 
     rv = ngx_http_cs_read_conf_file(cf, file, out, "cs_secret");
     if (rv != NGX_CONF_OK) {
@@ -114,6 +62,16 @@ ngx_http_cs_read_secret(ngx_conf_t *cf, ngx_str_t *file, ngx_str_t *out)
                            "at least %d random bytes (openssl rand -hex 32)",
                            file, out->len, NGX_HTTP_CS_SECRET_MIN);
         return NGX_CONF_ERROR;
+    }
+
+    /* the workers hash its states when they start */
+    for (i = 0; ngx_http_cs_secret_purposes[i] != NULL; i++) {
+        if (ngx_http_cs_hmac_register(cf, out,
+                                      ngx_http_cs_secret_purposes[i])
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
     }
 
     return NGX_CONF_OK;
@@ -238,18 +196,25 @@ ngx_http_cs_equal(const u_char *a, const u_char *b, size_t len)
  * HMAC-SHA256 from states hashed once per worker: the key's outer state,
  * and its inner state with the purpose's "purpose:" already in it, so that
  * a call copies two states and hashes the parts and the inner digest (no
- * key schedule, no digest fetched by name).  A few (key, purpose) pairs
- * are kept, each with a copy of its key so that a key at the same address
- * after a reload is never mistaken for an old one; any other pair takes
- * HMAC().
+ * key schedule, no digest fetched by name, nothing allocated).
+ *
+ * The pairs are known from the configuration: cs_secret registers its
+ * secrets under every purpose, cs_encrypt_key its fingerprint key, and the
+ * public key of user names without cs_secret is always there.  Each
+ * worker builds their states when it starts (init_process), so a request
+ * never allocates one.  A state keeps a copy of its key, so that a key at
+ * the same address after a reload is never mistaken for an old one.  A
+ * pair not built at the start takes HMAC() (no state): past
+ * NGX_HTTP_CS_HMAC_STATES pairs, or under "master_process off" after a
+ * reload, whose new configuration no process starts with.
  */
-#define NGX_HTTP_CS_HMAC_STATES   16
+#define NGX_HTTP_CS_HMAC_STATES   32
 #define NGX_HTTP_CS_SHA256_BLOCK  64
 
 typedef struct {
     u_char              *key;
     size_t               key_len;
-    const char          *purpose;
+    const char          *purpose;    /* NULL: no prefix */
     EVP_MD_CTX          *inner;
     EVP_MD_CTX          *outer;
 } ngx_http_cs_hmac_state_t;
@@ -258,6 +223,36 @@ static ngx_http_cs_hmac_state_t  ngx_http_cs_hmac_states[
                                      NGX_HTTP_CS_HMAC_STATES];
 static ngx_uint_t                ngx_http_cs_hmac_nstates;
 static EVP_MD_CTX               *ngx_http_cs_hmac_work;
+
+
+ngx_int_t
+ngx_http_cs_hmac_register(ngx_conf_t *cf, ngx_str_t *key,
+    const char *purpose)
+{
+    ngx_http_cs_hmac_pair_t  *pair;
+    ngx_http_cs_main_conf_t  *cmcf;
+
+    /* a pair registered twice is built once */
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_cs_module);
+
+    if (cmcf->hmac_pairs == NULL) {
+        cmcf->hmac_pairs = ngx_array_create(cf->pool, 8,
+                                            sizeof(ngx_http_cs_hmac_pair_t));
+        if (cmcf->hmac_pairs == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    pair = ngx_array_push(cmcf->hmac_pairs);
+    if (pair == NULL) {
+        return NGX_ERROR;
+    }
+
+    pair->key = *key;
+    pair->purpose = purpose;
+
+    return NGX_OK;
+}
 
 
 /* with the cycle's pool, before the module is unloaded */
@@ -287,60 +282,61 @@ ngx_http_cs_hmac_states_free(void *data)
 static ngx_http_cs_hmac_state_t *
 ngx_http_cs_hmac_state(ngx_str_t *key, const char *purpose)
 {
-    u_char                     block[NGX_HTTP_CS_SHA256_BLOCK];
-    u_char                     pad[NGX_HTTP_CS_SHA256_BLOCK];
     ngx_uint_t                 i;
-    unsigned int               dlen;
-    const EVP_MD              *md;
-    ngx_pool_cleanup_t        *cln;
     ngx_http_cs_hmac_state_t  *st;
 
     for (i = 0; i < ngx_http_cs_hmac_nstates; i++) {
         st = &ngx_http_cs_hmac_states[i];
 
         if (st->key_len == key->len
-            && ngx_strcmp(st->purpose, purpose) == 0
+            && (st->purpose == purpose
+                || (st->purpose != NULL && purpose != NULL
+                    && ngx_strcmp(st->purpose, purpose) == 0))
             && ngx_memcmp(st->key, key->data, key->len) == 0)
         {
             return st;
         }
     }
 
-    if (ngx_http_cs_hmac_nstates == NGX_HTTP_CS_HMAC_STATES) {
-        return NULL;
+    return NULL;
+}
+
+
+/* the state of (key, purpose), made when a worker starts */
+static ngx_int_t
+ngx_http_cs_hmac_build(ngx_log_t *log, ngx_str_t *key, const char *purpose)
+{
+    u_char                     block[NGX_HTTP_CS_SHA256_BLOCK];
+    u_char                     pad[NGX_HTTP_CS_SHA256_BLOCK];
+    ngx_uint_t                 i;
+    unsigned int               dlen;
+    const EVP_MD              *md;
+    ngx_http_cs_hmac_state_t  *st;
+
+    if (ngx_http_cs_hmac_state(key, purpose) != NULL
+        || ngx_http_cs_hmac_nstates == NGX_HTTP_CS_HMAC_STATES)
+    {
+        return NGX_OK;
     }
 
     md = EVP_sha256();
 
-    if (ngx_http_cs_hmac_work == NULL) {
-        cln = ngx_pool_cleanup_add(ngx_cycle->pool, 0);
-        if (cln == NULL) {
-            return NULL;
-        }
-
-        ngx_http_cs_hmac_work = EVP_MD_CTX_new();
-        if (ngx_http_cs_hmac_work == NULL) {
-            return NULL;
-        }
-
-        cln->handler = ngx_http_cs_hmac_states_free;
-    }
-
-    st = &ngx_http_cs_hmac_states[ngx_http_cs_hmac_nstates];
+    /* counted at once: the cycle's cleanup frees what it holds */
+    st = &ngx_http_cs_hmac_states[ngx_http_cs_hmac_nstates++];
     ngx_memzero(st, sizeof(ngx_http_cs_hmac_state_t));
     ngx_memzero(block, sizeof(block));
 
     /* a key longer than a block is its digest (RFC 2104) */
     if (key->len > NGX_HTTP_CS_SHA256_BLOCK) {
         if (EVP_Digest(key->data, key->len, block, &dlen, md, NULL) != 1) {
-            return NULL;
+            return NGX_ERROR;
         }
 
     } else {
         ngx_memcpy(block, key->data, key->len);
     }
 
-    st->key = ngx_alloc(key->len + 1, ngx_cycle->log);
+    st->key = ngx_alloc(key->len + 1, log);
     st->purpose = purpose;
     st->inner = EVP_MD_CTX_new();
     st->outer = EVP_MD_CTX_new();
@@ -350,7 +346,6 @@ ngx_http_cs_hmac_state(ngx_str_t *key, const char *purpose)
     }
 
     ngx_memcpy(st->key, key->data, key->len);
-    st->key_len = key->len;
 
     for (i = 0; i < NGX_HTTP_CS_SHA256_BLOCK; i++) {
         pad[i] = block[i] ^ 0x36;
@@ -358,8 +353,10 @@ ngx_http_cs_hmac_state(ngx_str_t *key, const char *purpose)
 
     if (EVP_DigestInit_ex(st->inner, md, NULL) != 1
         || EVP_DigestUpdate(st->inner, pad, sizeof(pad)) != 1
-        || EVP_DigestUpdate(st->inner, purpose, ngx_strlen(purpose)) != 1
-        || EVP_DigestUpdate(st->inner, ":", 1) != 1)
+        || (purpose != NULL
+            && (EVP_DigestUpdate(st->inner, purpose, ngx_strlen(purpose))
+                != 1
+                || EVP_DigestUpdate(st->inner, ":", 1) != 1)))
     {
         goto failed;
     }
@@ -374,28 +371,118 @@ ngx_http_cs_hmac_state(ngx_str_t *key, const char *purpose)
         goto failed;
     }
 
+    /* whole: now a pair may match it */
+    st->key_len = key->len;
+
     OPENSSL_cleanse(block, sizeof(block));
     OPENSSL_cleanse(pad, sizeof(pad));
 
-    ngx_http_cs_hmac_nstates++;
-
-    return st;
+    return NGX_OK;
 
 failed:
 
+    if (st->key != NULL) {
+        OPENSSL_cleanse(st->key, key->len);
+    }
+
     OPENSSL_cleanse(block, sizeof(block));
     OPENSSL_cleanse(pad, sizeof(pad));
 
-    if (st->key != NULL) {
-        OPENSSL_cleanse(st->key, key->len);
-        ngx_free(st->key);
+    return NGX_ERROR;
+}
+
+
+ngx_int_t
+ngx_http_cs_hmac_init_process(ngx_cycle_t *cycle)
+{
+    ngx_str_t                 public;
+    ngx_uint_t                i;
+    ngx_pool_cleanup_t       *cln;
+    ngx_http_cs_hmac_pair_t  *pair;
+    ngx_http_cs_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_cs_module);
+    if (cmcf == NULL) {
+        return NGX_OK;
     }
 
-    EVP_MD_CTX_free(st->inner);
-    EVP_MD_CTX_free(st->outer);
-    ngx_memzero(st, sizeof(ngx_http_cs_hmac_state_t));
+    cln = ngx_pool_cleanup_add(cycle->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
 
-    return NULL;
+    ngx_http_cs_hmac_work = EVP_MD_CTX_new();
+    if (ngx_http_cs_hmac_work == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_cs_hmac_states_free;
+
+    if (cmcf->hmac_pairs != NULL) {
+        pair = cmcf->hmac_pairs->elts;
+
+        for (i = 0; i < cmcf->hmac_pairs->nelts; i++) {
+            if (ngx_http_cs_hmac_build(cycle->log, &pair[i].key,
+                                       pair[i].purpose)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    ngx_str_set(&public, NGX_HTTP_CS_USER_KEY_PUBLIC);
+
+    return ngx_http_cs_hmac_build(cycle->log, &public, "key");
+}
+
+
+/* HMAC-SHA256 of [purpose ":"] msg; msg starts after the prefix */
+static ngx_int_t
+ngx_http_cs_hmac_msg(ngx_str_t *key, const char *purpose, u_char *msg,
+    size_t prefix, size_t len, u_char *out)
+{
+    u_char                     inner[NGX_HTTP_CS_MAC_LEN];
+    EVP_MD_CTX                *work;
+    unsigned int               mlen;
+    ngx_http_cs_hmac_state_t  *st;
+
+    mlen = NGX_HTTP_CS_MAC_LEN;
+
+    st = ngx_http_cs_hmac_state(key, purpose);
+
+    if (st == NULL) {
+        if (HMAC(EVP_sha256(), key->data, (int) key->len, msg, len, out,
+                 &mlen)
+            == NULL)
+        {
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    /* the prefix is in the inner state already */
+    work = ngx_http_cs_hmac_work;
+
+    if (EVP_MD_CTX_copy_ex(work, st->inner) != 1
+        || EVP_DigestUpdate(work, msg + prefix, len - prefix) != 1
+        || EVP_DigestFinal_ex(work, inner, &mlen) != 1
+        || EVP_MD_CTX_copy_ex(work, st->outer) != 1
+        || EVP_DigestUpdate(work, inner, sizeof(inner)) != 1
+        || EVP_DigestFinal_ex(work, out, &mlen) != 1)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_cs_hmac_raw(ngx_str_t *key, u_char *msg, size_t len, u_char *out)
+{
+    return ngx_http_cs_hmac_msg(key, NULL, msg, 0, len, out);
 }
 
 
@@ -403,13 +490,9 @@ ngx_int_t
 ngx_http_cs_hmac(ngx_pool_t *pool, ngx_str_t *key, const char *purpose,
     ngx_str_t *parts, ngx_uint_t nparts, u_char *out)
 {
-    u_char                    *msg, *p, buf[NGX_HTTP_CS_HMAC_STACK];
-    u_char                     inner[NGX_HTTP_CS_MAC_LEN];
-    size_t                     len, skip;
-    ngx_uint_t                 i;
-    EVP_MD_CTX                *work;
-    unsigned int               mlen;
-    ngx_http_cs_hmac_state_t  *st;
+    u_char      *msg, *p, buf[NGX_HTTP_CS_HMAC_STACK];
+    size_t       len;
+    ngx_uint_t   i;
 
     len = ngx_strlen(purpose) + 1 + nparts;
     for (i = 0; i < nparts; i++) {
@@ -442,36 +525,8 @@ ngx_http_cs_hmac(ngx_pool_t *pool, ngx_str_t *key, const char *purpose,
         p = ngx_cpymem(p, parts[i].data, parts[i].len);
     }
 
-    mlen = NGX_HTTP_CS_MAC_LEN;
-
-    st = ngx_http_cs_hmac_state(key, purpose);
-
-    if (st == NULL) {
-        if (HMAC(EVP_sha256(), key->data, (int) key->len, msg, p - msg, out,
-                 &mlen)
-            == NULL)
-        {
-            return NGX_ERROR;
-        }
-
-        return NGX_OK;
-    }
-
-    /* "purpose:" is in the inner state already */
-    skip = ngx_strlen(purpose) + 1;
-    work = ngx_http_cs_hmac_work;
-
-    if (EVP_MD_CTX_copy_ex(work, st->inner) != 1
-        || EVP_DigestUpdate(work, msg + skip, p - msg - skip) != 1
-        || EVP_DigestFinal_ex(work, inner, &mlen) != 1
-        || EVP_MD_CTX_copy_ex(work, st->outer) != 1
-        || EVP_DigestUpdate(work, inner, sizeof(inner)) != 1
-        || EVP_DigestFinal_ex(work, out, &mlen) != 1)
-    {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
+    return ngx_http_cs_hmac_msg(key, purpose, msg, ngx_strlen(purpose) + 1,
+                                p - msg, out);
 }
 
 
@@ -519,71 +574,6 @@ ngx_http_cs_hmac_name(ngx_pool_t *pool, ngx_str_t *key, const char *purpose,
 
     src.data = mac;
     src.len = NGX_HTTP_CS_NAME_LEN;
-
-    ngx_encode_base64url(out, &src);
-
-    return NGX_OK;
-}
-
-
-/*
- * Random bytes from a pool that RAND_bytes() refills 1 KiB at a time: one
- * call into OpenSSL for 64 nonces, where one a nonce cost more than the
- * rest of a nonce's work.  The pool belongs to the process that filled it
- * (ngx_pid): a worker never hands out bytes drawn before its fork, so no
- * two processes share a nonce.  Bytes are wiped as they are taken.
- */
-static u_char     ngx_http_cs_pool_bytes[1024];
-static size_t     ngx_http_cs_pool_left;
-static ngx_pid_t  ngx_http_cs_pool_pid;
-
-
-static ngx_int_t
-ngx_http_cs_random(u_char *out, size_t n)
-{
-    u_char  *p;
-
-    if (ngx_http_cs_pool_pid != ngx_pid || ngx_http_cs_pool_left < n) {
-        if (RAND_bytes(ngx_http_cs_pool_bytes,
-                       sizeof(ngx_http_cs_pool_bytes))
-            != 1)
-        {
-            ngx_http_cs_pool_left = 0;
-            return NGX_ERROR;
-        }
-
-        ngx_http_cs_pool_left = sizeof(ngx_http_cs_pool_bytes);
-        ngx_http_cs_pool_pid = ngx_pid;
-    }
-
-    p = ngx_http_cs_pool_bytes + sizeof(ngx_http_cs_pool_bytes)
-        - ngx_http_cs_pool_left;
-
-    ngx_memcpy(out, p, n);
-    ngx_explicit_memzero(p, n);
-    ngx_http_cs_pool_left -= n;
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_cs_nonce(ngx_pool_t *pool, ngx_str_t *out)
-{
-    u_char     raw[NGX_HTTP_CS_NONCE_LEN];
-    ngx_str_t  src;
-
-    if (ngx_http_cs_random(raw, sizeof(raw)) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    out->data = ngx_pnalloc(pool, ngx_base64_encoded_length(sizeof(raw)));
-    if (out->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    src.data = raw;
-    src.len = sizeof(raw);
 
     ngx_encode_base64url(out, &src);
 

@@ -57,6 +57,13 @@ typedef struct {
 } ngx_http_cs_admin_key_t;
 
 
+/* a key and a purpose whose HMAC state the workers build at their start */
+typedef struct {
+    ngx_str_t                   key;
+    const char                 *purpose;     /* NULL: no prefix */
+} ngx_http_cs_hmac_pair_t;
+
+
 /* the caller a bearer token names */
 typedef struct {
     ngx_http_cs_role_e          role;
@@ -67,7 +74,10 @@ typedef struct {
 } ngx_http_cs_caller_t;
 
 
-/* reads a small file whole, at configuration time; what names it */
+/*
+ * reads a small file whole, at configuration time; what names it
+ * (ngx_http_cs_crypt.c, with the other key files)
+ */
 char *ngx_http_cs_read_conf_file(ngx_conf_t *cf, ngx_str_t *file,
     ngx_str_t *out, const char *what);
 
@@ -75,6 +85,21 @@ char *ngx_http_cs_read_secret(ngx_conf_t *cf, ngx_str_t *file,
     ngx_str_t *out);
 char *ngx_http_cs_read_admin_keys(ngx_conf_t *cf, ngx_str_t *file,
     ngx_array_t **keys);
+
+/*
+ * At configuration time: a (key, purpose) pair whose HMAC state each
+ * worker hashes when it starts (purpose NULL: HMACs of no prefix); the key
+ * must live as long as the cycle
+ */
+ngx_int_t ngx_http_cs_hmac_register(ngx_conf_t *cf, ngx_str_t *key,
+    const char *purpose);
+
+/* builds the registered pairs' states; in a worker's init_process */
+ngx_int_t ngx_http_cs_hmac_init_process(ngx_cycle_t *cycle);
+
+/* HMAC-SHA256 of msg under key, no prefix: from a pair (key, NULL) */
+ngx_int_t ngx_http_cs_hmac_raw(ngx_str_t *key, u_char *msg, size_t len,
+    u_char *out);
 
 /* HMAC-SHA256 of purpose ":" parts..., under key */
 ngx_int_t ngx_http_cs_hmac(ngx_pool_t *pool, ngx_str_t *key,
@@ -92,7 +117,7 @@ ngx_int_t ngx_http_cs_hmac_b64(ngx_pool_t *pool, ngx_str_t *key,
 ngx_int_t ngx_http_cs_hmac_name(ngx_pool_t *pool, ngx_str_t *key,
     const char *purpose, ngx_str_t *in, ngx_str_t *out);
 
-/* a fresh random nonce, base64url */
+/* a fresh random nonce, base64url (ngx_http_cs_crypt.c) */
 ngx_int_t ngx_http_cs_nonce(ngx_pool_t *pool, ngx_str_t *out);
 
 /* "c.<id>.<nonce>.<mac>", the customer's token for one ticket */

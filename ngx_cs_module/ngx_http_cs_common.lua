@@ -1,5 +1,5 @@
--- The prelude of every desk script but the intake (the build puts it in
--- front of each): the desk's prefix, the time from Redis, the caller's
+-- The prelude of every desk script but the intake (common_prelude(), run
+-- before each): the desk's prefix, the time from Redis, the caller's
 -- check, and the shapes of an answer.
 --
 -- KEYS[1]: the desk's prefix, a key name every key of the desk starts with
@@ -14,10 +14,14 @@
 -- A value is a string, an integer, false (null), or a table made by obj(),
 -- list() or a literal: see ngx_http_cs_answer.c.
 
--- p (KEYS[1]) and static_agents come from ngx_http_cs_routing.lua, in
--- front of this file
-local role, who, proof, param = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-static_agents = ARGV[5] == '1'
+-- p (KEYS[1]), ARGV and static_agents come from ngx_http_cs_routing.lua,
+-- in front of this file
+local role, who, proof, param
+
+local function common_prelude()
+    role, who, proof, param = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+    static_agents = ARGV[5] == '1'
+end
 
 local NULL = false
 local TRUE, FALSE = {'!', 'true'}, {'!', 'false'}
@@ -96,59 +100,85 @@ local function num(s)
     return tonumber(s)
 end
 
--- the event id of the user of ticket id, from the user's record (named by
--- the ticket's userKey), or nil when there is none; a record of a foreign
--- type is the error reply, its name masked
-local function user_event_id(id)
+-- the key of the record of the user of ticket id (named by the ticket's
+-- userKey), or nil when there is none
+local function user_record(id)
     local ukey = redis.call('HGET', p .. 'ticket:' .. id, 'userKey')
-    if not ukey then
-        return nil
-    end
-    local r = redis.pcall('HGET', p .. 'user:' .. ukey, 'eventId')
-    if type(r) == 'table' and r.err then
-        return nil, redis.error_reply('CSWRONGTYPE ' .. p .. 'user:*')
-    end
-    return r or nil
+    return ukey and p .. 'user:' .. ukey or nil
 end
 
 -- an event of the desk's stream; the actor is role:name, a customer by
 -- the user's event id (the user id is never named here; a ticket without
--- a user record is "customer")
+-- a user record is "customer"); an event of a ticket is indexed beside it
+-- (for users/export).  The entry's id.
 --
--- A script calls it as its first write, after its checks: a foreign value
--- at the stream's key then fails the script with nothing written (an error
--- reply is returned, nil when the entry is written).
+-- It never refuses: a script proves what it touches first, with
+-- event_keys() among the keys it gives foreign() before its first write,
+-- so that no event can fail a script half written.  A stream with no room
+-- left fails the XADD: as a script's first write, before anything is
+-- written; a script that appends after another write proves the room
+-- first (events_room()).
 local function event(kind, ...)
     local actor = role
     if role == 'customer' then
-        local id, e = user_event_id(who)
-        if e then
-            return e
-        end
+        local record = user_record(who)
+        local id = record and redis.call('HGET', record, 'eventId')
         actor = id and 'customer:' .. id or 'customer'
     elseif role == 'agent' or role == 'admin' then
         actor = role .. ':' .. who
     end
-    -- an event of a ticket is indexed beside it (for users/export)
-    local index = select(1, ...) == 'ticketId'
-                  and p .. 'ticket:' .. select(2, ...) .. ':events'
-    if index then
-        local t = redis.call('TYPE', index).ok
-        if t ~= 'none' and t ~= 'list' then
-            return redis.error_reply('CSWRONGTYPE ' .. p .. 'ticket:*:events')
+    local e = redis.call('XADD', p .. 'events', 'MAXLEN', '~', 100000, '*',
+                         'type', kind, 'actor', actor, ...)
+    if select(1, ...) == 'ticketId' then
+        redis.call('RPUSH', p .. 'ticket:' .. select(2, ...) .. ':events', e)
+    end
+    return e
+end
+
+-- adds to keys, for foreign(), what event() touches for events of these
+-- tickets (ids; none for an event of no ticket): the stream, each
+-- ticket's index of its events and a customer caller's record (read for
+-- its event id), named without the ticket's id or the user's part
+local function event_keys(keys, ...)
+    keys[#keys + 1] = {p .. 'events', 'stream'}
+    for _, id in ipairs({...}) do
+        keys[#keys + 1] = {p .. 'ticket:' .. id .. ':events', 'list',
+                           p .. 'ticket:*:events'}
+    end
+    if role == 'customer' then
+        local record = user_record(who)
+        if record then
+            keys[#keys + 1] = {record, 'hash', p .. 'user:*'}
         end
     end
-    local r = redis.pcall('XADD', p .. 'events', 'MAXLEN', '~', 100000, '*',
-                          'type', kind, 'actor', actor, ...)
-    if type(r) == 'table' and r.err then
-        if string.find(r.err, 'WRONGTYPE', 1, true) then
-            return redis.error_reply('CSWRONGTYPE ' .. p .. 'events')
+    return keys
+end
+
+-- XADD * fails on a stream whose last id is the last of the id space:
+-- where a script appends after another write (or more than once), it
+-- proves first that the stream has room.  A millisecond part that high
+-- (the year 584 million) is no desk's: the stream is foreign.  nil, or
+-- the error reply.
+local function events_room()
+    local info = redis.pcall('XINFO', 'STREAM', p .. 'events')
+    if info.err then
+        -- none yet (foreign() has proven the type); else, as a NOPERM of
+        -- an ACL without XINFO, the error itself
+        if string.find(info.err, 'no such key', 1, true) then
+            return nil
         end
-        return redis.error_reply(r.err)
+        return redis.error_reply(info.err)
     end
-    if index then
-        redis.call('RPUSH', index, r)
+    for i = 1, #info, 2 do
+        if info[i] == 'last-generated-id' then
+            if string.match(info[i + 1], '^(%d+)') == '18446744073709551615'
+            then
+                return redis.error_reply('CSWRONGTYPE ' .. p .. 'events')
+            end
+            return nil
+        end
     end
+    return nil
 end
 
 -- the first of the keys a script writes that holds a foreign value, as

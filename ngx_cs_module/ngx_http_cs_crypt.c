@@ -36,6 +36,9 @@
  * nonce every time): with a key, the scripts are given a fingerprint, an
  * HMAC under a key derived from the current one, instead of an unkeyed
  * hash of the words.
+ *
+ * Here too, for every file of the module: the reading of the key files
+ * (cs_secret's and cs_admin_keys' too), and the random nonces.
  */
 
 #include <ngx_config.h>
@@ -59,6 +62,131 @@
 #define NGX_HTTP_CS_KEY_ID_LEN    8
 #define NGX_HTTP_CS_SEALED_HEAD   "v1:"
 #define NGX_HTTP_CS_FP_PURPOSE    "cs_encrypt_key fingerprint"
+#define NGX_HTTP_CS_KEY_FILE_MAX  65536
+
+
+/* the files of cs_secret, cs_admin_keys and cs_encrypt_key */
+char *
+ngx_http_cs_read_conf_file(ngx_conf_t *cf, ngx_str_t *file, ngx_str_t *out,
+    const char *what)
+{
+    ssize_t          n;
+    ngx_str_t        name;
+    ngx_file_t       f;
+    ngx_file_info_t  fi;
+
+    name = *file;
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&f, sizeof(ngx_file_t));
+
+    f.name = name;
+    f.log = cf->log;
+    f.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (f.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "%s file \"%V\" cannot be opened", what, &name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(f.fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) > NGX_HTTP_CS_KEY_FILE_MAX)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%s file \"%V\" is not a small regular file",
+                           what, &name);
+        (void) ngx_close_file(f.fd);
+        return NGX_CONF_ERROR;
+    }
+
+    out->len = (size_t) ngx_file_size(&fi);
+    out->data = ngx_pnalloc(cf->pool, out->len + 1);
+    if (out->data == NULL) {
+        (void) ngx_close_file(f.fd);
+        return NGX_CONF_ERROR;
+    }
+
+    n = ngx_read_file(&f, out->data, out->len, 0);
+
+    (void) ngx_close_file(f.fd);
+
+    if (n < 0 || (size_t) n != out->len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%s file \"%V\" cannot be read", what, &name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Random bytes from a pool that RAND_bytes() refills 1 KiB at a time: one
+ * call into OpenSSL for 64 nonces, where one a nonce cost more than the
+ * rest of a nonce's work.  The pool belongs to the process that filled it
+ * (ngx_pid): a worker never hands out bytes drawn before its fork, so no
+ * two processes share a nonce.  Bytes are wiped as they are taken.
+ */
+static u_char     ngx_http_cs_pool_bytes[1024];
+static size_t     ngx_http_cs_pool_left;
+static ngx_pid_t  ngx_http_cs_pool_pid;
+
+
+static ngx_int_t
+ngx_http_cs_random(u_char *out, size_t n)
+{
+    u_char  *p;
+
+    if (ngx_http_cs_pool_pid != ngx_pid || ngx_http_cs_pool_left < n) {
+        if (RAND_bytes(ngx_http_cs_pool_bytes,
+                       sizeof(ngx_http_cs_pool_bytes))
+            != 1)
+        {
+            ngx_http_cs_pool_left = 0;
+            return NGX_ERROR;
+        }
+
+        ngx_http_cs_pool_left = sizeof(ngx_http_cs_pool_bytes);
+        ngx_http_cs_pool_pid = ngx_pid;
+    }
+
+    p = ngx_http_cs_pool_bytes + sizeof(ngx_http_cs_pool_bytes)
+        - ngx_http_cs_pool_left;
+
+    ngx_memcpy(out, p, n);
+    ngx_explicit_memzero(p, n);
+    ngx_http_cs_pool_left -= n;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_cs_nonce(ngx_pool_t *pool, ngx_str_t *out)
+{
+    u_char     raw[NGX_HTTP_CS_NONCE_LEN];
+    ngx_str_t  src;
+
+    if (ngx_http_cs_random(raw, sizeof(raw)) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    out->data = ngx_pnalloc(pool, ngx_base64_encoded_length(sizeof(raw)));
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    src.data = raw;
+    src.len = sizeof(raw);
+
+    ngx_encode_base64url(out, &src);
+
+    return NGX_OK;
+}
 
 
 static void
@@ -136,7 +264,7 @@ ngx_http_cs_encrypt_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_cs_loc_conf_t  *cslcf = conf;
 
     char                 *rv;
-    ngx_str_t            *value;
+    ngx_str_t            *value, fp;
     ngx_uint_t            i;
     ngx_pool_cleanup_t   *cln;
     ngx_http_cs_crypt_t  *c;
@@ -170,6 +298,14 @@ ngx_http_cs_encrypt_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         c->nkeys++;
+    }
+
+    /* the fingerprints' key, hashed by each worker as it starts */
+    fp.data = c->keys[0].fp_key;
+    fp.len = sizeof(c->keys[0].fp_key);
+
+    if (ngx_http_cs_hmac_register(cf, &fp, NULL) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     cslcf->crypt = c;
@@ -382,9 +518,9 @@ static ngx_int_t
 ngx_http_cs_fingerprint(ngx_pool_t *pool, ngx_http_cs_crypt_t *c,
     ngx_str_t *parts, ngx_uint_t n, ngx_str_t *out)
 {
-    u_char      *buf, *p, md[EVP_MAX_MD_SIZE];
+    u_char      *buf, *p, md[NGX_HTTP_CS_MAC_LEN];
     size_t       len;
-    unsigned     mdlen;
+    ngx_str_t    key;
     ngx_uint_t   i;
 
     len = 0;
@@ -403,20 +539,20 @@ ngx_http_cs_fingerprint(ngx_pool_t *pool, ngx_http_cs_crypt_t *c,
         p = ngx_cpymem(p, parts[i].data, parts[i].len);
     }
 
-    mdlen = sizeof(md);
-    if (HMAC(EVP_sha256(), c->keys[0].fp_key, sizeof(c->keys[0].fp_key),
-             buf, p - buf, md, &mdlen)
-        == NULL)
-    {
+    /* the purpose is in the key (fp_key): the worker's state of no prefix */
+    key.data = c->keys[0].fp_key;
+    key.len = sizeof(c->keys[0].fp_key);
+
+    if (ngx_http_cs_hmac_raw(&key, buf, p - buf, md) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    out->data = ngx_pnalloc(pool, 2 * mdlen);
+    out->data = ngx_pnalloc(pool, 2 * sizeof(md));
     if (out->data == NULL) {
         return NGX_ERROR;
     }
 
-    out->len = ngx_hex_dump(out->data, md, mdlen) - out->data;
+    out->len = ngx_hex_dump(out->data, md, sizeof(md)) - out->data;
 
     return NGX_OK;
 }

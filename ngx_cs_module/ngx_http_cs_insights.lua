@@ -1,7 +1,6 @@
 -- Trends and recurring problems (DESIGN §Feedback, alerts, insights),
--- shared by the intake, the feedback and GET trends / GET insights: the
--- build puts this file in front of them (after the prelude, when they
--- have one).
+-- shared by the intake, the feedback and GET trends / GET insights (the
+-- library has it after ngx_http_cs_common.lua).
 --
 -- A category counts under the label the figures give it
 -- (ngx_http_cs_metrics.lua): the category itself when it is one of the

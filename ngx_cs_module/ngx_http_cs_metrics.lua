@@ -1,7 +1,7 @@
--- The desk's figures (DESIGN §Metrics), kept as tickets move: the build
--- puts this file after ngx_http_cs_routing.lua in front of every script,
--- and each script that moves a figure calls one of the functions below,
--- after its checks (the hash's type among them).
+-- The desk's figures (DESIGN §Metrics), kept as tickets move: the library
+-- has this file after ngx_http_cs_routing.lua, and each script that moves
+-- a figure calls one of the functions below, after its checks (the hash's
+-- type among them).
 --
 -- Every figure of the past is a field of one hash, <prefix>metrics, moved
 -- by HINCRBY: an event costs a few commands on one key, and GET metrics
@@ -30,7 +30,8 @@
 --       metrics lists; their counts are <prefix>rule:<name>'s)
 -- The tickets by state are the present: the state indexes' cardinalities.
 
-local METRICS = p .. 'metrics'
+-- <prefix>metrics, set by each call (desk() in ngx_http_cs_library.lua)
+local METRICS
 local CATEGORY_LABELS = 50
 
 -- the time histograms' upper bounds (s): 10s 30s 1m 2m 5m 10m 15m 30m 1h

@@ -843,6 +843,10 @@ ngx_http_cs_init_process(ngx_cycle_t *cycle)
 
     ngx_http_cs_seed_json(cycle);
 
+    if (ngx_http_cs_hmac_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (ngx_http_cs_redis_init_process(cycle) != NGX_OK) {
         return NGX_ERROR;
     }

@@ -44,6 +44,7 @@ typedef struct {
 typedef struct {
     ngx_array_t                 servers;     /* ngx_http_cs_redis_t * */
     ngx_array_t                 desks;       /* ngx_http_cs_desk_t * */
+    ngx_array_t                *hmac_pairs;  /* ngx_http_cs_hmac_pair_t */
 } ngx_http_cs_main_conf_t;
 
 

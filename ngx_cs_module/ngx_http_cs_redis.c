@@ -9,149 +9,41 @@
  * armed only while hiredis has output (an armed level-triggered write
  * spins).
  *
- * Each call is a small record from a per-worker free list.  The request's
- * pool cleanup detaches it, so a late reply finds no request and is
- * dropped; the record itself returns to the free list only when hiredis is
- * done with it.
- *
- * A call without a request (a timer's, ngx_http_cs_redis_call()) names a
- * callback and its data instead; it has a pool of its own for its
- * arguments, destroyed with the record whatever the outcome, and a
- * cancelable timer, so that it never holds up a graceful quit.
- *
- * A call whose own timer fires answers its request 504 and is detached in
- * the same way: Redis answers in order, so its late reply still finds its
- * record and is dropped there.  The connection is dropped only when Redis
- * itself is judged dead: no reply at all for the longest cs_redis_timeout
- * of the locations that share it (the liveness timer), TCP keepalive, or a
- * reply that says it is no longer a writable primary (READONLY,
- * MASTERDOWN, LOADING), after which it reconnects.
+ * The connection is dropped only when Redis itself is judged dead: no
+ * reply at all for the longest cs_redis_timeout of the locations that
+ * share it (the liveness timer), TCP keepalive, or a reply that says it
+ * is no longer a writable primary (READONLY, MASTERDOWN, LOADING), after
+ * which it reconnects.  A call that times out gives up alone
+ * (ngx_http_cs_redis_call.c).
  *
  * A host name is resolved when the configuration is read.  With nginx's
  * "resolver" set in the location, it is resolved again, without blocking,
  * before every reconnect, so that a fail-over that moves the name to the
  * new primary is followed.
+ *
+ * The calls are in ngx_http_cs_redis_call.c, the desk's library in
+ * ngx_http_cs_library.c; ngx_http_cs_redis_int.h has what they share.
  */
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
-#include <ngx_sha1.h>
 #include <hiredis/async.h>
 
-#include "ngx_http_cs_module.h"
-#include "ngx_http_cs_redis.h"
-#include "ngx_http_cs_scripts.h"
+#include "ngx_http_cs_redis_int.h"
 
 
 #define NGX_HTTP_CS_BACKOFF_MIN   100
 #define NGX_HTTP_CS_BACKOFF_MAX   5000
 
 
-typedef enum {
-    NGX_HTTP_CS_REDIS_DOWN = 0,
-    NGX_HTTP_CS_REDIS_CONNECTING,
-    NGX_HTTP_CS_REDIS_READY
-} ngx_http_cs_redis_state_e;
-
-
-struct ngx_http_cs_redis_s {
-    ngx_str_t                     name;        /* for the log */
-    u_char                       *host;        /* IP text or unix path */
-    int                           port;
-    unsigned                      unix_socket:1;
-    unsigned                      resolve:1;   /* again before connecting */
-    ngx_str_t                     host_name;   /* empty for an address */
-    ngx_resolver_t               *resolver;
-    ngx_msec_t                    resolver_timeout;
-    ngx_resolver_ctx_t           *resolving;
-    ngx_str_t                     user;       /* with a password: ACL */
-    ngx_str_t                     password;
-    ngx_int_t                     database;
-    ngx_msec_t                    connect_timeout;
-    ngx_msec_t                    timeout;     /* the longest call timeout */
-
-    /* per worker from here on */
-    redisAsyncContext            *ac;
-    ngx_connection_t             *conn;
-    ngx_http_cs_redis_state_e     state;
-    ngx_uint_t                    handshake;   /* replies still awaited */
-    ngx_msec_t                    backoff;
-    ngx_msec_t                    next_attempt;
-    ngx_event_t                   reconnect;
-    ngx_event_t                   connect_timer;
-    ngx_event_t                   liveness;    /* armed while calls wait */
-    ngx_uint_t                    inflight;    /* sent, reply awaited */
-    ngx_queue_t                   waiting;     /* calls not yet sent */
-    ngx_log_t                    *log;
-};
-
-
-typedef struct {
-    ngx_queue_t                   queue;       /* waiting or free list */
-    ngx_http_cs_redis_t          *rs;
-    ngx_http_request_t           *r;           /* NULL once detached */
-    ngx_pool_cleanup_t           *cln;
-    ngx_http_cs_redis_handler_pt  handler;
-    ngx_http_cs_redis_done_pt     done;        /* a call without a request */
-    void                         *data;
-    ngx_pool_t                   *pool;        /* its own, for its args */
-    ngx_event_t                   timer;
-    ngx_msec_t                    timeout;
-    ngx_uint_t                    script;
-    int                           argc;
-    const char                  **argv;
-    size_t                       *argvlen;
-    unsigned                      sent:1;
-    unsigned                      retried:1;
-} ngx_http_cs_redis_call_t;
-
-
-typedef struct {
-    const char                   *source;
-    u_char                        sha1[41];
-} ngx_http_cs_script_t;
-
-
 static void ngx_http_cs_redis_connect(ngx_http_cs_redis_t *rs);
-static void ngx_http_cs_redis_drop(ngx_http_cs_redis_t *rs);
-static ngx_int_t ngx_http_cs_redis_send(ngx_http_cs_redis_call_t *call);
-static int ngx_http_cs_redis_command(redisAsyncContext *ac,
-    ngx_http_cs_redis_call_t *call);
-static void ngx_http_cs_redis_finish(ngx_http_cs_redis_call_t *call,
-    redisReply *reply, ngx_int_t rc);
-static void ngx_http_cs_redis_sent(ngx_http_cs_redis_t *rs);
 static void ngx_http_cs_redis_set_host(ngx_http_cs_redis_t *rs,
     struct sockaddr *sa, socklen_t socklen);
 static void ngx_http_cs_redis_liveness_handler(ngx_event_t *ev);
 
 
-static ngx_http_cs_script_t  ngx_http_cs_scripts[NGX_HTTP_CS_SCRIPT_COUNT] = {
-    { ngx_http_cs_script_intake, { 0 } },
-    { ngx_http_cs_script_me, { 0 } },
-    { ngx_http_cs_script_ticket_get, { 0 } },
-    { ngx_http_cs_script_agent_put, { 0 } },
-    { ngx_http_cs_script_agent_token, { 0 } },
-    { ngx_http_cs_script_agent_presence, { 0 } },
-    { ngx_http_cs_script_agents_list, { 0 } },
-    { ngx_http_cs_script_agent_delete, { 0 } },
-    { ngx_http_cs_script_ticket_message, { 0 } },
-    { ngx_http_cs_script_ticket_status, { 0 } },
-    { ngx_http_cs_script_ticket_assign, { 0 } },
-    { ngx_http_cs_script_ticket_fields, { 0 } },
-    { ngx_http_cs_script_tickets_list, { 0 } },
-    { ngx_http_cs_script_agent_queue, { 0 } },
-    { ngx_http_cs_script_sweep, { 0 } },
-    { ngx_http_cs_script_ticket_feedback, { 0 } },
-    { ngx_http_cs_script_user_export, { 0 } },
-    { ngx_http_cs_script_user_erase, { 0 } },
-    { ngx_http_cs_script_metrics_get, { 0 } },
-    { ngx_http_cs_script_trends, { 0 } },
-    { ngx_http_cs_script_insights_list, { 0 } }
-};
-
-static ngx_queue_t  ngx_http_cs_redis_free;
-static ngx_uint_t   ngx_http_cs_redis_exiting;
+ngx_uint_t  ngx_http_cs_redis_exiting;
 
 
 ngx_http_cs_redis_t *
@@ -293,28 +185,6 @@ ngx_http_cs_redis_set_host(ngx_http_cs_redis_t *rs, struct sockaddr *sa,
 }
 
 
-ngx_int_t
-ngx_http_cs_redis_init_scripts(ngx_conf_t *cf)
-{
-    u_char        digest[20];
-    ngx_uint_t    i;
-    ngx_sha1_t    sha1;
-
-    (void) cf;
-
-    for (i = 0; i < NGX_HTTP_CS_SCRIPT_COUNT; i++) {
-        ngx_sha1_init(&sha1);
-        ngx_sha1_update(&sha1, ngx_http_cs_scripts[i].source,
-                        ngx_strlen(ngx_http_cs_scripts[i].source));
-        ngx_sha1_final(digest, &sha1);
-
-        *ngx_hex_dump(ngx_http_cs_scripts[i].sha1, digest, 20) = '\0';
-    }
-
-    return NGX_OK;
-}
-
-
 /* event hooks: idempotent, level-triggered */
 
 static void
@@ -392,7 +262,8 @@ ngx_http_cs_redis_schedule(ngx_http_cs_redis_t *rs)
     }
 
     /* jitter keeps the workers of many hosts from reconnecting in step */
-    delay = rs->backoff / 2 + (ngx_msec_t) ngx_random() % (rs->backoff / 2 + 1);
+    delay = rs->backoff / 2
+            + (ngx_msec_t) ngx_random() % (rs->backoff / 2 + 1);
 
     rs->next_attempt = ngx_current_msec + delay;
 
@@ -548,20 +419,76 @@ ngx_http_cs_redis_ready(ngx_http_cs_redis_t *rs)
 }
 
 
-static ngx_int_t
-ngx_http_cs_redis_known_sha(const char *sha, size_t len)
+static void
+ngx_http_cs_redis_library_reply(redisAsyncContext *ac, void *r, void *data)
 {
-    ngx_uint_t  i;
+    redisReply           *reply = r;
+    ngx_http_cs_redis_t  *rs = data;
 
-    for (i = 0; i < NGX_HTTP_CS_SCRIPT_COUNT; i++) {
-        if (len == 40
-            && ngx_strncmp(ngx_http_cs_scripts[i].sha1, sha, 40) == 0)
-        {
-            return NGX_OK;
-        }
+    if (reply == NULL || rs->ac != ac) {
+        return;
     }
 
-    return NGX_DECLINED;
+    if (ngx_http_cs_redis_library_loaded(reply) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, rs->log, 0,
+                      "cs: redis %V: FUNCTION LOAD of the desk's library "
+                      "failed: %*s",
+                      &rs->name, (size_t) ngx_min(reply->len, 200),
+                      reply->str ? reply->str : "");
+        ngx_http_cs_redis_drop(rs);
+        return;
+    }
+
+    if (--rs->handshake == 0) {
+        ngx_http_cs_redis_ready(rs);
+    }
+}
+
+
+/*
+ * FUNCTION LIST LIBRARYNAME's reply: when the library is there (another
+ * worker, host or earlier run loaded it, and Redis keeps it with its
+ * data), the handshake is done without a write, so that a Redis over its
+ * maxmemory, or under CLIENT PAUSE WRITE, which both hold FUNCTION LOAD,
+ * still serves what it can; else FUNCTION LOAD, in the handshake's place
+ */
+static void
+ngx_http_cs_redis_library_listed(redisAsyncContext *ac, void *r, void *data)
+{
+    redisReply           *reply = r;
+    ngx_str_t            *library;
+    ngx_http_cs_redis_t  *rs = data;
+
+    if (reply == NULL || rs->ac != ac) {
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        ngx_log_error(NGX_LOG_ERR, rs->log, 0,
+                      "cs: redis %V: FUNCTION LIST failed (Redis 7.0 or "
+                      "later is needed): %*s", &rs->name,
+                      (size_t) ngx_min(reply->len, 200),
+                      reply->str ? reply->str : "");
+        ngx_http_cs_redis_drop(rs);
+        return;
+    }
+
+    if (reply->elements > 0) {
+        if (--rs->handshake == 0) {
+            ngx_http_cs_redis_ready(rs);
+        }
+
+        return;
+    }
+
+    library = ngx_http_cs_redis_library();
+
+    if (redisAsyncCommand(ac, ngx_http_cs_redis_library_reply, rs,
+                          "FUNCTION LOAD %b", library->data, library->len)
+        != REDIS_OK)
+    {
+        ngx_http_cs_redis_drop(rs);
+    }
 }
 
 
@@ -587,17 +514,6 @@ ngx_http_cs_redis_handshake_reply(redisAsyncContext *ac, void *r, void *data)
                           &rs->name, reply->str);
         }
 
-        ngx_http_cs_redis_drop(rs);
-        return;
-    }
-
-    /* SCRIPT LOAD answers with the SHA1 that EVALSHA will name */
-    if (reply->type == REDIS_REPLY_STRING
-        && ngx_http_cs_redis_known_sha(reply->str, reply->len) != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_ALERT, rs->log, 0,
-                      "cs: redis %V: unexpected script SHA1 \"%s\"",
-                      &rs->name, reply->str);
         ngx_http_cs_redis_drop(rs);
         return;
     }
@@ -713,7 +629,6 @@ static void
 ngx_http_cs_redis_connect(ngx_http_cs_redis_t *rs)
 {
     char                 db[NGX_INT_T_LEN + 1];
-    ngx_uint_t           i;
     ngx_connection_t    *c;
     redisAsyncContext   *ac;
 
@@ -822,18 +737,17 @@ ngx_http_cs_redis_connect(ngx_http_cs_redis_t *rs)
     rs->handshake++;
     redisAsyncCommand(ac, ngx_http_cs_redis_handshake_reply, rs, "PING");
 
-    for (i = 0; i < NGX_HTTP_CS_SCRIPT_COUNT; i++) {
-        rs->handshake++;
-        redisAsyncCommand(ac, ngx_http_cs_redis_handshake_reply, rs,
-                          "SCRIPT LOAD %s", ngx_http_cs_scripts[i].source);
-    }
+    rs->handshake++;
+    redisAsyncCommand(ac, ngx_http_cs_redis_library_listed, rs,
+                      "FUNCTION LIST LIBRARYNAME %s",
+                      ngx_http_cs_redis_library_name());
 
     ngx_add_timer(&rs->connect_timer, rs->connect_timeout);
 }
 
 
 /* frees the context: every call in flight gets a NULL reply, hence 504 */
-static void
+void
 ngx_http_cs_redis_drop(ngx_http_cs_redis_t *rs)
 {
     redisAsyncContext  *ac;
@@ -937,542 +851,4 @@ ngx_http_cs_redis_exit_process(ngx_cycle_t *cycle)
 
         ngx_http_cs_redis_drop(rs);
     }
-}
-
-
-time_t
-ngx_http_cs_redis_retry_after(ngx_http_cs_redis_t *rs)
-{
-    ngx_msec_int_t  left;
-
-    if (!rs->reconnect.timer_set) {
-        return 1;
-    }
-
-    left = (ngx_msec_int_t) (rs->next_attempt - ngx_current_msec);
-    if (left <= 0) {
-        return 1;
-    }
-
-    return (time_t) ((left + 999) / 1000);
-}
-
-
-/* calls */
-
-static void
-ngx_http_cs_redis_recycle(ngx_http_cs_redis_call_t *call)
-{
-    if (call->timer.timer_set) {
-        ngx_del_timer(&call->timer);
-    }
-
-    if (call->pool != NULL) {
-        ngx_destroy_pool(call->pool);
-        call->pool = NULL;
-    }
-
-    call->r = NULL;
-    call->done = NULL;
-    ngx_queue_insert_head(&ngx_http_cs_redis_free, &call->queue);
-}
-
-
-static void
-ngx_http_cs_redis_detach(void *data)
-{
-    ngx_http_cs_redis_call_t  *call = data;
-
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, call->rs->log, 0,
-                   "cs: request gone before its redis reply");
-
-    call->r = NULL;
-
-    if (call->timer.timer_set) {
-        ngx_del_timer(&call->timer);
-    }
-
-    if (!call->sent) {
-        ngx_queue_remove(&call->queue);
-        ngx_http_cs_redis_recycle(call);
-    }
-
-    /* a sent call returns to the free list when hiredis is done with it */
-}
-
-
-/* hands the outcome to the request, if it is still there */
-static void
-ngx_http_cs_redis_finish(ngx_http_cs_redis_call_t *call, redisReply *reply,
-    ngx_int_t rc)
-{
-    void                          *data;
-    ngx_connection_t              *c;
-    ngx_http_request_t            *r;
-    ngx_http_cs_redis_done_pt      done;
-    ngx_http_cs_redis_handler_pt   handler;
-
-    r = call->r;
-    handler = call->handler;
-    done = call->done;
-    data = call->data;
-
-    /* the request no longer owns the call, whatever happens next */
-    if (r != NULL) {
-        call->cln->handler = NULL;
-    }
-
-    ngx_http_cs_redis_recycle(call);
-
-    if (ngx_http_cs_redis_exiting) {
-        return;
-    }
-
-    if (done != NULL) {
-        done(data, reply, rc);
-        return;
-    }
-
-    if (r == NULL) {
-        return;
-    }
-
-    c = r->connection;
-
-    handler(r, reply, rc);
-
-    ngx_http_run_posted_requests(c);
-}
-
-
-/* the error replies of a Redis that is not (or not yet) a usable primary */
-static ngx_int_t
-ngx_http_cs_redis_not_primary(redisReply *reply)
-{
-    static const char  *codes[] = { "READONLY ", "MASTERDOWN ", "LOADING ",
-                                    NULL };
-
-    const char  **code;
-
-    if (reply->type != REDIS_REPLY_ERROR) {
-        return 0;
-    }
-
-    for (code = codes; *code; code++) {
-        if (ngx_strncmp(reply->str, *code, ngx_strlen(*code)) == 0) {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
-static void
-ngx_http_cs_redis_reply(redisAsyncContext *ac, void *rp, void *data)
-{
-    redisReply                *reply = rp;
-    ngx_http_cs_redis_call_t  *call = data;
-
-    ngx_http_cs_redis_t       *rs;
-
-    if (reply == NULL) {
-        /* written, but the connection went away: the fate is unknown */
-        ngx_http_cs_redis_finish(call, NULL, NGX_HTTP_GATEWAY_TIME_OUT);
-        return;
-    }
-
-    rs = call->rs;
-
-    /* Redis is alive: the liveness bound starts again from this reply */
-    if (rs->ac == ac && rs->inflight > 0) {
-        rs->inflight--;
-
-        if (rs->inflight > 0) {
-            /*
-             * ngx_add_timer() keeps a timer whose new deadline is within
-             * NGX_TIMER_LAZY_DELAY of the old one: replies closer than
-             * that would never push the deadline back
-             */
-            if (rs->liveness.timer_set) {
-                ngx_del_timer(&rs->liveness);
-            }
-
-            ngx_add_timer(&rs->liveness, rs->timeout);
-
-        } else if (rs->liveness.timer_set) {
-            ngx_del_timer(&rs->liveness);
-        }
-    }
-
-    if (ngx_http_cs_redis_not_primary(reply)) {
-        /* fail-over: this server refuses writes; find the primary again */
-        ngx_log_error(NGX_LOG_WARN, rs->log, 0,
-                      "cs: redis %V is not a writable primary (%*s), "
-                      "reconnecting", &rs->name,
-                      (size_t) ngx_min(reply->len, 40), reply->str);
-
-        ngx_http_cs_redis_finish(call, NULL, NGX_HTTP_SERVICE_UNAVAILABLE);
-
-        if (rs->ac == ac) {
-            ngx_http_cs_redis_drop(rs);
-        }
-
-        return;
-    }
-
-    if (reply->type == REDIS_REPLY_ERROR
-        && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0
-        && !call->retried && (call->r != NULL || call->done != NULL)
-        && call->rs->ac == ac)
-    {
-        /* SCRIPT FLUSH or a restart: load again and retry once, in order */
-        ngx_log_error(NGX_LOG_INFO, call->rs->log, 0,
-                      "cs: redis %V lost the scripts, loading them again",
-                      &call->rs->name);
-
-        call->retried = 1;
-
-        if (redisAsyncCommand(ac, NULL, NULL, "SCRIPT LOAD %s",
-                              ngx_http_cs_scripts[call->script].source)
-            == REDIS_OK
-            && ngx_http_cs_redis_command(ac, call) == REDIS_OK)
-        {
-            ngx_http_cs_redis_sent(rs);
-            return;
-        }
-    }
-
-    ngx_http_cs_redis_finish(call, reply, NGX_OK);
-}
-
-
-static void
-ngx_http_cs_redis_call_timeout(ngx_event_t *ev)
-{
-    ngx_connection_t           *c;
-    ngx_http_request_t         *r;
-    ngx_http_cs_redis_done_pt   done;
-    ngx_http_cs_redis_call_t   *call = ev->data;
-
-    if (!call->sent) {
-        /* still waiting for the connection */
-        ngx_queue_remove(&call->queue);
-        ngx_http_cs_redis_finish(call, NULL, NGX_HTTP_SERVICE_UNAVAILABLE);
-        return;
-    }
-
-    if (call->done != NULL) {
-        /* as a request's: the record waits for the late reply */
-        done = call->done;
-        call->done = NULL;
-        done(call->data, NULL, NGX_HTTP_GATEWAY_TIME_OUT);
-        return;
-    }
-
-    r = call->r;
-    if (r == NULL) {
-        return;
-    }
-
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "cs: redis %V did not answer this call in %M ms",
-                  &call->rs->name, call->timeout);
-
-    /*
-     * Only this request gives up.  hiredis keeps the record until the
-     * reply comes, in order, and the reply is then dropped.
-     */
-    call->r = NULL;
-    call->cln->handler = NULL;
-
-    c = r->connection;
-
-    call->handler(r, NULL, NGX_HTTP_GATEWAY_TIME_OUT);
-
-    ngx_http_run_posted_requests(c);
-}
-
-
-/* one more call awaits a reply: Redis must give some reply in time */
-static void
-ngx_http_cs_redis_sent(ngx_http_cs_redis_t *rs)
-{
-    if (rs->inflight++ == 0) {
-        ngx_add_timer(&rs->liveness, rs->timeout);
-    }
-}
-
-
-/*
- * A call's command in RESP, formatted here in one pass into one buffer:
- * hiredis' redisAsyncCommandArgv() grows an sds argument by argument with
- * sdscatfmt(), which cost more than the rest of the call's sending.
- */
-#define NGX_HTTP_CS_REDIS_CMD_STACK  4096
-
-/* n in decimal (ngx_sprintf's general path costs more per argument) */
-static u_char *
-ngx_http_cs_redis_digits(u_char *p, size_t n)
-{
-    u_char  *q, tmp[NGX_SIZE_T_LEN];
-
-    q = tmp + sizeof(tmp);
-
-    do {
-        *--q = (u_char) ('0' + n % 10);
-        n /= 10;
-    } while (n);
-
-    return ngx_cpymem(p, q, tmp + sizeof(tmp) - q);
-}
-
-
-static int
-ngx_http_cs_redis_command(redisAsyncContext *ac, ngx_http_cs_redis_call_t *call)
-{
-    int      rc, i;
-    size_t   len;
-    u_char  *buf, *p, stack[NGX_HTTP_CS_REDIS_CMD_STACK];
-
-    /* "*argc\r\n", then "$len\r\n" arg "\r\n" each */
-    len = 1 + NGX_INT_T_LEN + 2;
-
-    for (i = 0; i < call->argc; i++) {
-        len += 1 + NGX_SIZE_T_LEN + 2 + call->argvlen[i] + 2;
-    }
-
-    if (len <= sizeof(stack)) {
-        buf = stack;
-
-    } else {
-        buf = ngx_alloc(len, ngx_cycle->log);
-        if (buf == NULL) {
-            return REDIS_ERR;
-        }
-    }
-
-    p = ngx_sprintf(buf, "*%d\r\n", call->argc);
-
-    for (i = 0; i < call->argc; i++) {
-        *p++ = '$';
-        p = ngx_http_cs_redis_digits(p, call->argvlen[i]);
-        *p++ = '\r';
-        *p++ = '\n';
-        p = ngx_cpymem(p, call->argv[i], call->argvlen[i]);
-        *p++ = '\r';
-        *p++ = '\n';
-    }
-
-    rc = redisAsyncFormattedCommand(ac, ngx_http_cs_redis_reply, call,
-                                    (const char *) buf, p - buf);
-
-    if (buf != stack) {
-        ngx_free(buf);
-    }
-
-    return rc;
-}
-
-
-static ngx_int_t
-ngx_http_cs_redis_send(ngx_http_cs_redis_call_t *call)
-{
-    ngx_http_cs_redis_t  *rs;
-
-    rs = call->rs;
-
-    if (ngx_http_cs_redis_command(rs->ac, call) != REDIS_OK) {
-        return NGX_ERROR;
-    }
-
-    call->sent = 1;
-
-    if (call->timer.timer_set) {
-        ngx_del_timer(&call->timer);
-    }
-
-    /* armed first, so that at equal times the call gives up first */
-    ngx_add_timer(&call->timer, call->timeout);
-
-    ngx_http_cs_redis_sent(rs);
-
-    return NGX_OK;
-}
-
-
-/*
- * A record with its argument vector from pool (and the arguments, when
- * copy is set); the caller sets its owner.
- */
-static ngx_http_cs_redis_call_t *
-ngx_http_cs_redis_new_call(ngx_http_cs_redis_t *rs, ngx_uint_t script,
-    ngx_array_t *args, ngx_msec_t timeout, ngx_pool_t *pool, ngx_uint_t copy)
-{
-    u_char                    *data;
-    ngx_str_t                 *arg;
-    ngx_uint_t                 i;
-    ngx_queue_t               *q;
-    ngx_http_cs_redis_call_t  *call;
-
-    if (!ngx_queue_empty(&ngx_http_cs_redis_free)) {
-        q = ngx_queue_head(&ngx_http_cs_redis_free);
-        ngx_queue_remove(q);
-        call = ngx_queue_data(q, ngx_http_cs_redis_call_t, queue);
-
-    } else {
-        call = ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_cs_redis_call_t));
-        if (call == NULL) {
-            return NULL;
-        }
-
-        call->timer.handler = ngx_http_cs_redis_call_timeout;
-        call->timer.data = call;
-    }
-
-    call->argc = (int) args->nelts + 3;
-    call->argv = ngx_palloc(pool, call->argc * sizeof(char *));
-    call->argvlen = ngx_palloc(pool, call->argc * sizeof(size_t));
-
-    if (call->argv == NULL || call->argvlen == NULL) {
-        ngx_queue_insert_head(&ngx_http_cs_redis_free, &call->queue);
-        return NULL;
-    }
-
-    call->argv[0] = "EVALSHA";
-    call->argvlen[0] = sizeof("EVALSHA") - 1;
-    call->argv[1] = (const char *) ngx_http_cs_scripts[script].sha1;
-    call->argvlen[1] = 40;
-    call->argv[2] = "1";
-    call->argvlen[2] = 1;
-
-    arg = args->elts;
-    for (i = 0; i < args->nelts; i++) {
-        data = arg[i].data;
-
-        if (copy && arg[i].len > 0) {
-            data = ngx_pnalloc(pool, arg[i].len);
-            if (data == NULL) {
-                ngx_queue_insert_head(&ngx_http_cs_redis_free, &call->queue);
-                return NULL;
-            }
-
-            ngx_memcpy(data, arg[i].data, arg[i].len);
-        }
-
-        call->argv[i + 3] = (const char *) data;
-        call->argvlen[i + 3] = arg[i].len;
-    }
-
-    call->rs = rs;
-    call->script = script;
-    call->timeout = timeout;
-    call->sent = 0;
-    call->retried = 0;
-
-    return call;
-}
-
-
-/* NGX_AGAIN, or NGX_DECLINED when it could not be sent (not recycled) */
-static ngx_int_t
-ngx_http_cs_redis_start(ngx_http_cs_redis_call_t *call)
-{
-    ngx_http_cs_redis_t  *rs;
-
-    rs = call->rs;
-
-    if (rs->state == NGX_HTTP_CS_REDIS_READY) {
-        if (ngx_http_cs_redis_send(call) != NGX_OK) {
-            return NGX_DECLINED;
-        }
-
-        return NGX_AGAIN;
-    }
-
-    /* a connect is under way: wait for it, within its own bound */
-    ngx_queue_insert_tail(&rs->waiting, &call->queue);
-    ngx_add_timer(&call->timer, rs->connect_timeout);
-
-    return NGX_AGAIN;
-}
-
-
-ngx_int_t
-ngx_http_cs_redis_eval(ngx_http_request_t *r, ngx_http_cs_redis_t *rs,
-    ngx_uint_t script, ngx_array_t *args, ngx_msec_t timeout,
-    ngx_http_cs_redis_handler_pt handler)
-{
-    ngx_pool_cleanup_t        *cln;
-    ngx_http_cs_redis_call_t  *call;
-
-    if (rs->state == NGX_HTTP_CS_REDIS_DOWN) {
-        return NGX_DECLINED;
-    }
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    call = ngx_http_cs_redis_new_call(rs, script, args, timeout, r->pool, 0);
-    if (call == NULL) {
-        return NGX_ERROR;
-    }
-
-    call->r = r;
-    call->cln = cln;
-    call->handler = handler;
-    call->timer.log = r->connection->log;
-    call->timer.cancelable = 0;
-
-    cln->handler = ngx_http_cs_redis_detach;
-    cln->data = call;
-
-    if (ngx_http_cs_redis_start(call) != NGX_AGAIN) {
-        cln->handler = NULL;
-        ngx_http_cs_redis_recycle(call);
-        return NGX_DECLINED;
-    }
-
-    return NGX_AGAIN;
-}
-
-
-ngx_int_t
-ngx_http_cs_redis_call(ngx_http_cs_redis_t *rs, ngx_uint_t script,
-    ngx_array_t *args, ngx_msec_t timeout, ngx_http_cs_redis_done_pt done,
-    void *data)
-{
-    ngx_pool_t                *pool;
-    ngx_http_cs_redis_call_t  *call;
-
-    if (rs->state == NGX_HTTP_CS_REDIS_DOWN) {
-        return NGX_DECLINED;
-    }
-
-    pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, rs->log);
-    if (pool == NULL) {
-        return NGX_ERROR;
-    }
-
-    call = ngx_http_cs_redis_new_call(rs, script, args, timeout, pool, 1);
-    if (call == NULL) {
-        ngx_destroy_pool(pool);
-        return NGX_ERROR;
-    }
-
-    call->r = NULL;
-    call->done = done;
-    call->data = data;
-    call->pool = pool;
-    call->timer.log = rs->log;
-    call->timer.cancelable = 1;
-
-    if (ngx_http_cs_redis_start(call) != NGX_AGAIN) {
-        ngx_http_cs_redis_recycle(call);
-        return NGX_DECLINED;
-    }
-
-    return NGX_AGAIN;
 }

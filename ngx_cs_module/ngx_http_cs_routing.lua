@@ -1,6 +1,6 @@
 -- Routing and the moves of a ticket, shared by every desk script: the
--- build puts this file in front of the intake and of the prelude
--- (ngx_http_cs_common.lua), so that one copy of the rules decides for all.
+-- first file of the desk's library (ngx_http_cs_library.sh), so that one
+-- copy of the rules decides for all.
 --
 -- The agent set (DESIGN §Routing): without cs_agents, the registry's
 -- agents that are available (online, heartbeat within the presence
@@ -12,8 +12,11 @@
 -- assigned counts as oldest; then the name.  With cs_agents (v1), those
 -- agents, always available.
 
-local p = KEYS[1]
--- with cs_agents: set by the script that runs after this file
+-- Set by each call, before its script runs (desk() in
+-- ngx_http_cs_library.lua): the call's keys and arguments, as an EVAL
+-- script's KEYS and ARGV, and the desk's prefix, KEYS[1]
+local KEYS, ARGV, p
+-- with cs_agents: set by the prelude (ngx_http_cs_common.lua)
 local static_agents = false
 
 -- online, away or offline: a status whose heartbeat lapsed is offline
@@ -292,13 +295,17 @@ local function drain(name, now, timeout)
             then
                 redis.call('ZREM', p .. 'backlog', id)
                 assign_to(id, name, now, 'queued')
-                local e = redis.call('XADD', p .. 'events', 'MAXLEN', '~',
-                                     100000, '*', 'type', 'ticket.assigned',
-                                     'actor', 'routing', 'ticketId', id,
-                                     'agent', name)
-                -- the ticket's index of its events (a foreign value there
-                -- leaves the index without this entry, the move stands)
-                redis.pcall('RPUSH', p .. 'ticket:' .. id .. ':events', e)
+                -- a drain follows other writes: its event may not fail
+                -- the script (a stream that takes no entry more, or a
+                -- foreign value at the ticket's index of its events,
+                -- leaves the event out; the move stands)
+                local e = redis.pcall('XADD', p .. 'events', 'MAXLEN', '~',
+                                      100000, '*', 'type', 'ticket.assigned',
+                                      'actor', 'routing', 'ticketId', id,
+                                      'agent', name)
+                if type(e) == 'string' then
+                    redis.pcall('RPUSH', p .. 'ticket:' .. id .. ':events', e)
+                end
                 taken = taken + 1
             else
                 passed = passed + 1

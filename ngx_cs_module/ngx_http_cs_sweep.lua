@@ -28,10 +28,10 @@
 -- batch always makes progress; a re-routed ticket leaves the agent's load
 -- and queue in the same step, so the next call does not find it again.
 --
---   cat ngx_http_cs_routing.lua ngx_http_cs_common.lua \
---       ngx_http_cs_sweep.lua > /tmp/sweep.lua
---   redis-cli --eval /tmp/sweep.lua cs: , sweep me '' '' '' \
+--   redis-cli FCALL cs_<version>_sweep 1 cs: sweep me '' '' '' \
 --       345600000 10000 100 sweep 120000 round_robin 60000 604800000 0
+--
+-- (cs_<version>: the library's name, in redis-cli FUNCTION LIST)
 
 local close_after, lock_ms = tonumber(ARGV[6]), tonumber(ARGV[7])
 local batch, mode = tonumber(ARGV[8]), ARGV[9]
@@ -137,14 +137,23 @@ if #due == 0 and #moves == 0 then
 end
 
 -- every key the writes below may touch; routing may write any agent's
--- queue and record, the backlog and the state indexes
-local keys = {{p .. 'events', 'stream'}, {p .. 'state:solved', 'zset'},
+-- queue and record, the backlog and the state indexes; the events of the
+-- tickets (the stream, each one's index), appended after other writes
+local keys = {{p .. 'state:solved', 'zset'},
               {p .. 'state:auto_resolved', 'zset'},
               {p .. 'state:closed', 'zset'}}
 if #moves > 0 then
-    keys = routing_keys(desk_keys({p .. 'events', 'stream'}), R)
+    keys = routing_keys(desk_keys(), R)
 end
-local refused = foreign(unpack(keys))
+local ids = {}
+for i = 1, #due, 2 do
+    ids[#ids + 1] = due[i]
+end
+for _, m in ipairs(moves) do
+    ids[#ids + 1] = m.id
+end
+local refused = foreign(unpack(event_keys(keys, unpack(ids))))
+    or events_room()
 if refused then
     return refused
 end

@@ -64,13 +64,14 @@ end
 
 local now = now_ms()
 
-local refused = foreign(unpack(routing_keys(agent_keys(desk_keys(), t.agent),
-                                          R)))
-    or event('ticket.assign', 'ticketId', param, 'from', t.agent or '',
-             'to', target)
+local refused = foreign(unpack(event_keys(routing_keys(
+                                  agent_keys(desk_keys(), t.agent), R),
+                                  param)))
 if refused then
     return refused
 end
+event('ticket.assign', 'ticketId', param, 'from', t.agent or '',
+      'to', target)
 
 local from = t.state
 if from == 'queued' then

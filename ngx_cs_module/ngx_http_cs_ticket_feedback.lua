@@ -55,12 +55,13 @@ end
 local alerts = p .. 'alerts'
 local insights, refused = feedback_insights_plan(t, param, csat,
     tonumber(t.csat), alert_at, now, recur_n, recur_window)
-refused = refused or foreign({METRICS, 'hash'}, {alerts, 'stream'})
-    or event('ticket.feedback', 'ticketId', param, 'csat', csat,
-             'ces', ces or '')
+refused = refused
+    or foreign(unpack(event_keys({{METRICS, 'hash'}, {alerts, 'stream'}},
+                                 param)))
 if refused then
     return refused
 end
+event('ticket.feedback', 'ticketId', param, 'csat', csat, 'ces', ces or '')
 
 -- the figures: the old rating out, the new one in
 local old_csat = tonumber(t.csat)

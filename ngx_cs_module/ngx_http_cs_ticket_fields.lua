@@ -39,13 +39,13 @@ local keys = desk_keys()
 if t.state == 'queued' and has_category then
     keys = routing_keys(keys, R)
 end
-local refused = foreign(unpack(keys))
-    or event('ticket.fields', 'ticketId', param,
-                      'priority', has_priority and priority or '',
-                      'category', has_category and category or '')
+local refused = foreign(unpack(event_keys(keys, param)))
 if refused then
     return refused
 end
+event('ticket.fields', 'ticketId', param,
+      'priority', has_priority and priority or '',
+      'category', has_category and category or '')
 
 local fields = {'updatedAt', now}
 if has_priority then

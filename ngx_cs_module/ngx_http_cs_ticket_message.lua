@@ -93,14 +93,17 @@ if reopen then
         keys[#keys + 1] = {p .. 'rule:' .. t.rule, 'hash'}
     end
 end
-local refused = foreign(unpack(keys))
-    or (reopen and event('ticket.reopened', 'ticketId', param,
-                         'from', t.state))
-    or event('ticket.message', 'ticketId', param,
-             'internal', internal and '1' or '0')
+-- a reopening appends two events: the second must not meet a full stream
+local refused = foreign(unpack(event_keys(keys, param)))
+    or (reopen and events_room())
 if refused then
     return refused
 end
+if reopen then
+    event('ticket.reopened', 'ticketId', param, 'from', t.state)
+end
+event('ticket.message', 'ticketId', param,
+      'internal', internal and '1' or '0')
 
 local now = now_ms()
 local m = {from = 'customer', at = now, internal = internal}

@@ -43,13 +43,14 @@ end
 
 local now = now_ms()
 
-local refused = foreign(unpack(agent_keys(desk_keys({METRICS, 'hash'}),
-                                          t.agent)))
-    or event('ticket.status', 'ticketId', param, 'from', from, 'to', to,
-             'agent', t.agent or '')
+local refused = foreign(unpack(event_keys(agent_keys(
+                                  desk_keys({METRICS, 'hash'}), t.agent),
+                                  param)))
 if refused then
     return refused
 end
+event('ticket.status', 'ticketId', param, 'from', from, 'to', to,
+      'agent', t.agent or '')
 
 local freed
 if to == 'pending' then

@@ -1,6 +1,6 @@
 -- What the desk stores about a user, in one place, for users/export and
--- users/erase (the build puts this file after ngx_http_cs_common.lua and
--- in front of each of the two).  A branch that adds a ticket field of
+-- users/erase (the library has it after ngx_http_cs_common.lua; the
+-- two run user_prelude() first).  A branch that adds a ticket field of
 -- personal data (an encrypted twin such as issue_enc), or a figure of the
 -- present (a gauge an open ticket holds), adds it to the tables here.
 --
@@ -8,7 +8,13 @@
 -- HMAC of the userId under cs_secret, purpose "key") and the name under
 -- the old cs_secret ('' for none).  The script's own arguments follow.
 
-local USER_ID, UKEY, OLD_UKEY = ARGV[6], ARGV[7], ARGV[8]
+local USER_ID, UKEY, OLD_UKEY
+
+-- the part of the prelude of users/export and users/erase
+local function user_prelude()
+    common_prelude()
+    USER_ID, UKEY, OLD_UKEY = ARGV[6], ARGV[7], ARGV[8]
+end
 
 -- the ticket's fields never exported: secrets
 local SECRET_FIELDS = {nonce = true, seal = true}

@@ -75,7 +75,7 @@ end
 
 -- the tickets (a hash of another user, or none: only left out of the
 -- history) and every key the batch writes, checked before the first write
-local tickets, keys = {}, desk_keys({p .. 'events', 'stream'})
+local tickets, keys = {}, event_keys(desk_keys())
 local agents = {}
 for _, id in ipairs(batch) do
     local key = p .. 'ticket:' .. id
@@ -111,7 +111,8 @@ if mode == 'erase' then
     -- the drain may hand the backlog to any agent
     routing_keys(keys, R)
 end
-e = foreign(unpack(keys))
+-- the last batch appends user.erased after its writes
+e = foreign(unpack(keys)) or (#batch == total and events_room())
 if e then
     return e
 end
@@ -223,10 +224,7 @@ if done then
     for _, k in ipairs(u) do
         redis.call('DEL', k.record, k.history)
     end
-    local refused = event('user.erased', 'mode', mode, 'tickets', erased)
-    if refused then
-        return refused
-    end
+    event('user.erased', 'mode', mode, 'tickets', erased)
 else
     redis.call('HSET', mark, 'erasedTickets', erased)
 end

@@ -98,7 +98,7 @@ sub ticket_is {
 sub script_conns {
     my ($r) = @_;
     return [ sort map { /\b(db=\d+)\b/ ? $1 : () }
-             grep { /\bcmd=evalsha\b/ } split /\n/, $r->client_list ];
+             grep { /\bcmd=fcall\b/ } split /\n/, $r->client_list ];
 }
 
 # --- stored: Perl run after each response (see t/lib/CsCheck.pm)

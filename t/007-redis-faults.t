@@ -99,7 +99,7 @@ sub established {
     return 0;
 }
 
-# a child that SIGKILLs Redis once nginx's EVALSHA is blocked in it
+# a child that SIGKILLs Redis once nginx's FCALL is blocked in it
 sub kill_redis_when_blocked {
     my $pid = redis_pid();
     my $port = $ENV{TEST_NGINX_REDIS_PORT};
@@ -108,7 +108,7 @@ sub kill_redis_when_blocked {
     wait_until(sub {
         my $list = Redis->new(server => "127.0.0.1:$port",
                               reconnect => 0)->client_list;
-        return $list =~ /flags=b\b.*cmd=evalsha/;
+        return $list =~ /flags=b\b.*cmd=fcall/;
     }, 5);
     kill 'KILL', $pid;
     POSIX::_exit(0);
@@ -266,11 +266,11 @@ Idempotency-Key: k-4
 
 
 
-=== TEST 5: SCRIPT FLUSH: the script is loaded again and the client never sees NOSCRIPT
+=== TEST 5: FUNCTION FLUSH: the desk's library is loaded again and the client never sees "Function not found"
 --- init
 CsTest::flush_redis();
 CsTest::warm_up();
-CsTest::redis()->script_flush();
+CsTest::redis()->function_flush();
 --- request
 POST /api/service
 {"userId":"u5","issue":"flushed"}
@@ -279,7 +279,7 @@ Content-Type: application/json
 --- error_code: 201
 --- response_body_like: ^\{"status":"success","message":"Request received and processed\.","ticketId":2,"agent":"agent2","state":"assigned"\}$
 --- error_log
-lost the scripts, loading them again
+lost the desk's library, loading it again
 
 
 

@@ -330,3 +330,33 @@ cs: the key "cs:state:solved" holds a value of the wrong type
 cs: the key "cs:queue:bob" holds a value of the wrong type
 cs: the key "cs:backlog" holds a value of the wrong type
 cs: the key "cs:closing" holds a value of the wrong type
+
+
+
+=== TEST 7: a reopening appends two events (ticket.reopened, ticket.message): a stream that has room for one only, or a foreign value at the stream, is 500 before the first write, and nothing is written
+--- stored
+my $alice = new_agent('alice', 5);
+my ($id, $tok) = main::ticket_in('pending', $alice);
+# the last id but one of the id space: one XADD * more fits, a second
+# does not
+$r->xadd('cs:events', '18446744073709551615-18446744073709551614',
+         'type', 'not the desk\'s');
+my $before = store();
+my ($st, $b) = main::message($id, $tok, 'reopen me');
+is($st, 500, "$name - a stream with room for one event: 500");
+is($b->{error}, 'internal_error', "$name - internal_error");
+is(store(), $before, "$name - nothing written (neither event, nor the message, nor the move)");
+$r->del('cs:events');
+$r->set('cs:events', 'not mine');
+$before = store();
+($st) = main::message($id, $tok, 'reopen me');
+is($st, 500, "$name - a foreign value at the stream: 500");
+is(store(), $before, "$name - nothing written");
+$r->del('cs:events');
+($st, $b) = main::message($id, $tok, 'reopen me');
+is($st, 201, "$name - the stream mended: 201");
+is($b->{state}, 'assigned', "$name - reopened, back to its agent");
+is_deeply([ map { $_->{type} } @{ main::events() } ], [ 'ticket.reopened', 'ticket.message' ],
+          "$name - both events");
+--- error_log
+cs: the key "cs:events" holds a value of the wrong type

@@ -443,12 +443,12 @@ cs: the key "cs:user:*:tickets" holds a value of the wrong type
 CsTest::flush_redis();
 main::intake($main::Ann);
 --- stored
-my $prelude = CsTest::desk_script();
+CsTest::load_desk($r, probe => [ 'common_prelude',
+    "return event('test.event', 'ticketId', who)" ]);
 my $nonce = $r->hget('cs:ticket:1', 'nonce');
-my $script = $prelude . "\nreturn event('test.event', 'ticketId', who)\n";
-$r->eval($script, 1, 'cs:', 'customer', 1, $nonce, '', '');
+$r->fcall('cs_test_probe', 1, 'cs:', 'customer', 1, $nonce, '', '');
 $r->hset('cs:ticket:2', 'id', 2, 'state', 'queued');
-$r->eval($script, 1, 'cs:', 'customer', 2, '', '', '');
+$r->fcall('cs_test_probe', 1, 'cs:', 'customer', 2, '', '', '');
 my @actors = map { my %f = @{ $_->[1] };
                    $f{type} eq 'test.event' ? $f{actor} : () }
              $r->xrange('cs:events', '-', '+');

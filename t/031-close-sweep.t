@@ -137,8 +137,13 @@ sub log_of {
     return <$fh>;
 }
 
-# the sweep script as nginx runs it, for a direct call from the test
-sub sweep_script { return CsTest::desk_script('sweep') }
+# the sweep script called as nginx calls it, from the test: FCALL of its
+# function in the desk's library, loaded as cs_test
+sub sweep {
+    my ($r, @args) = @_;
+    CsTest::load_desk($r);
+    return $r->fcall('cs_test_sweep', @args);
+}
 
 check_stored_sections();
 
@@ -298,29 +303,28 @@ SKIP: {
 is(scalar(main::closed_events()), 250, "$name - 250 events");
 is($r->zcard('cs:closing'), 0, "$name - closing is empty");
 # the script itself, called as nginx calls it, on a desk of its own
-my $src = main::sweep_script();
 my $then = main::now_ms() - 60000;
 main::seed(prefix => 'unit:', id => $_, state => 'solved',
            solvedAt => $then) for 1 .. 250;
 # ARGV: the prelude's five, cs_close_after, the lock's lifetime, the
 # batch, the mode, cs_reassign_after, the routing settings
 my @tail = (120000, 'round_robin', 60000, 0, 0);
-my @calls = map { [ $r->eval($src, 1, 'unit:', 'sweep', 'me', '', '', '',
-                             10000, 5000, 100, 'sweep', @tail) ] } 1 .. 4;
+my @calls = map { [ main::sweep($r, 1, 'unit:', 'sweep', 'me', '', '', '',
+                               10000, 5000, 100, 'sweep', @tail) ] } 1 .. 4;
 is_deeply(\@calls, [ [1, 100, 1, 0], [1, 100, 1, 0], [1, 50, 0, 0],
                      [1, 0, 0, 0] ],
           "$name - {held, closed, more, rerouted}: 100, 100, 50, then nothing");
 is($r->get('unit:lock:sweep'), 'me', "$name - the caller holds the lock");
 my $pttl = $r->pttl('unit:lock:sweep');
 ok($pttl > 0 && $pttl <= 5000, "$name - for its lifetime ($pttl ms)");
-is_deeply([ $r->eval($src, 1, 'unit:', 'sweep', 'other', '', '', '',
-                     10000, 5000, 100, 'sweep', @tail) ], [0, 0, 0, 0],
+is_deeply([ main::sweep($r, 1, 'unit:', 'sweep', 'other', '', '', '',
+                        10000, 5000, 100, 'sweep', @tail) ], [0, 0, 0, 0],
           "$name - another caller is refused");
-$r->eval($src, 1, 'unit:', 'sweep', 'other', '', '', '', 10000, 5000, 100,
-         'release', @tail);
+main::sweep($r, 1, 'unit:', 'sweep', 'other', '', '', '', 10000, 5000, 100,
+            'release', @tail);
 is($r->get('unit:lock:sweep'), 'me', "$name - and cannot release it");
-$r->eval($src, 1, 'unit:', 'sweep', 'me', '', '', '', 10000, 5000, 100,
-         'release', @tail);
+main::sweep($r, 1, 'unit:', 'sweep', 'me', '', '', '', 10000, 5000, 100,
+            'release', @tail);
 is($r->exists('unit:lock:sweep'), 0, "$name - its holder releases it");
 
 
@@ -433,7 +437,7 @@ for my $n ($b, $c) {
 
 
 
-=== TEST 6: Redis restarted, scripts flushed, stopped past cs_redis_timeout, a foreign value at closing: the sweep logs what an operator needs, writes nothing, and carries on once Redis is right
+=== TEST 6: Redis restarted, the desk's library flushed, stopped past cs_redis_timeout, a foreign value at closing: the sweep logs what an operator needs, writes nothing, and carries on once Redis is right
 --- config
 location /api/ {
     cs_api;
@@ -451,10 +455,10 @@ $r = CsTest::redis();
 main::seed(id => 1, state => 'solved', solvedAt => main::now_ms() - 5000);
 ok(CsTest::wait_until(sub { main::state_of(1) eq 'closed' }, 15),
    "$name - after a restart");
-$r->script_flush;
+$r->function_flush;
 main::seed(id => 2, state => 'solved', solvedAt => main::now_ms() - 5000);
 ok(CsTest::wait_until(sub { main::state_of(2) eq 'closed' }, 10),
-   "$name - after SCRIPT FLUSH");
+   "$name - after FUNCTION FLUSH");
 $r->set('cs:closing', 'foreign');
 my $log = server_root() . '/logs/error.log';
 ok(CsTest::wait_until(sub {
@@ -532,3 +536,44 @@ is_deeply(\@mine, [ "ticket.status:$one->{ticketId}:agent:alice",
                     "ticket.status:$three->{ticketId}:agent:alice",
                     "ticket.closed:$three->{ticketId}:sweep" ],
           "$name - the events, in order");
+
+
+
+=== TEST 8: the sweep appends its events after its writes: a stream that takes no entry more (its last id the last of the id space), or a foreign value at a due ticket's index of its events, fails the sweep before its first write; the ticket closes, with its event, once the store is mended
+--- config
+location /api/ {
+    cs_api;
+    cs_secret $TEST_NGINX_CS_SECRET;
+    cs_admin_keys $TEST_NGINX_CS_ADMIN_KEYS;
+    cs_redis_server 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    cs_close_after 1s;
+}
+--- init
+CsTest::flush_redis();
+--- stored
+my $log = server_root() . '/logs/error.log';
+$r->xadd('cs:events', '18446744073709551615-18446744073709551615',
+         'type', 'not the desk\'s');
+main::seed(id => 1, state => 'solved', solvedAt => main::now_ms() - 5000);
+ok(CsTest::wait_until(sub {
+       main::log_of($log) =~ /the sweep of desk "cs:" failed: CSWRONGTYPE cs:events\b/
+   }, 10), "$name - a full stream: the log names it");
+is(main::state_of(1), 'solved', "$name - the ticket is not closed without its event");
+is_deeply([ $r->zrange('cs:closing', 0, -1) ], [ 1 ], "$name - still due");
+$r->del('cs:events');
+ok(CsTest::wait_until(sub { main::state_of(1) eq 'closed' }, 10),
+   "$name - the stream mended: it closes");
+$r->set('cs:ticket:2:events', 'not mine');
+main::seed(id => 2, state => 'solved', solvedAt => main::now_ms() - 5000);
+ok(CsTest::wait_until(sub {
+       main::log_of($log) =~ /the sweep of desk "cs:" failed: CSWRONGTYPE cs:ticket:\*:events/
+   }, 10), "$name - a foreign index of events: the log names its kind");
+is(main::state_of(2), 'solved', "$name - the ticket is not closed without its event");
+$r->del('cs:ticket:2:events');
+ok(CsTest::wait_until(sub { main::state_of(2) eq 'closed' }, 10),
+   "$name - mended: it closes");
+is_deeply([ map { $_->{ticketId} } main::closed_events() ], [ 1, 2 ],
+          "$name - one event each");
+is_deeply([ $r->lrange('cs:ticket:2:events', 0, -1) ],
+          [ map { $_->[0] } grep { { @{ $_->[1] } }->{ticketId} == 2 } $r->xrange('cs:events', '-', '+') ],
+          "$name - indexed beside the ticket");

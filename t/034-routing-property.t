@@ -1,5 +1,5 @@
 # The routing rules and a ticket's moves, as the desk's scripts run them,
-# under random walks: no nginx, the scripts called with EVALSHA on the
+# under random walks: no nginx, the scripts called with FCALL on the
 # test's own redis-server with the arguments nginx gives them (the
 # callers' role, who, proof, the path's id or name, and each row's own:
 # ngx_http_cs_endpoints.c, ngx_http_cs_intake.c, ngx_http_cs_agents.c,
@@ -81,12 +81,8 @@ diag("seed $SEED (CS_PROP_SEED=$SEED runs these walks again)");
 my $port = CsTest::redis_start();
 my $R = Resp->new($port);
 
-my %SHA;
-for my $s (qw(intake agent_put agent_presence agent_delete ticket_status
-              ticket_assign ticket_message ticket_fields sweep))
-{
-    $SHA{$s} = $R->call('SCRIPT', 'LOAD', CsTest::desk_script($s));
-}
+# the desk's library, as nginx loads it: FCALL cs_test_<script>
+$R->call('FUNCTION', 'LOAD', 'REPLACE', CsTest::desk_library());
 
 my @AGENTS = qw(ann bea cy dov eve);
 my @USERS = qw(u1 u2 u3 u4 u5);
@@ -883,7 +879,7 @@ sub describe {
     my ($s) = @_;
     return "HSET agent:$s->{param} lastSeen $s->{at} (a lapsed heartbeat)"
         if $s->{script} eq 'lapse';
-    return "EVALSHA $s->{script} 1 <prefix> "
+    return "FCALL cs_test_$s->{script} 1 <prefix> "
            . join(' ', map { /^[\w.:{}-]+$/ ? $_ : "'$_'" } @{ $s->{argv} });
 }
 
@@ -1104,7 +1100,7 @@ sub step {
 
     my $cmd = $s->{script} eq 'lapse'
         ? ['HSET', "${p}agent:$s->{param}", 'lastSeen', $s->{at}]
-        : ['EVALSHA', $SHA{ $s->{script} }, 1, $p, @{ $s->{argv} }];
+        : ['FCALL', "cs_test_$s->{script}", 1, $p, @{ $s->{argv} }];
     my ($t0, $got, $after, $t1) =
         $R->many(['TIME'], $cmd, ['GET', "${p}lock:sweep"], ['TIME']);
     my ($before, $end) = (now_of($t0), now_of($t1));

@@ -126,8 +126,13 @@ sub wait_moved {
     }, 15);
 }
 
-# the sweep script as nginx runs it, for a direct call from the test
-sub sweep_script { return CsTest::desk_script('sweep') }
+# the sweep script called as nginx calls it, from the test: FCALL of its
+# function in the desk's library, loaded as cs_test
+sub sweep {
+    my ($r, @args) = @_;
+    CsTest::load_desk($r);
+    return $r->fcall('cs_test_sweep', @args);
+}
 
 check_stored_sections();
 
@@ -390,7 +395,6 @@ CsApi::invariants_hold($name);
 
 === TEST 7: the script: at most a batch a call (100), more while there is more, idempotent; a foreign value at a key it may write fails the call with nothing written; a desk of cs_agents re-routes nothing
 --- stored
-my $src = main::sweep_script();
 my $now = main::now_ms();
 # alice, offline for ten seconds, 250 assigned tickets and 2 pending
 $r->sadd('unit:agents', 'alice');
@@ -406,7 +410,7 @@ for my $id (1 .. 252) {
 }
 my @argv = ('sweep', 'me', '', '', '', 345600000, 5000, 100, 'sweep', 1000,
             'round_robin', 60000, 0, 0);
-my @calls = map { [ $r->eval($src, 1, 'unit:', @argv) ] } 1 .. 4;
+my @calls = map { [ main::sweep($r, 1, 'unit:', @argv) ] } 1 .. 4;
 is_deeply(\@calls, [ [1, 0, 1, 100], [1, 0, 1, 100], [1, 0, 0, 50],
                      [1, 0, 0, 0] ],
           "$name - {held, closed, more, rerouted}: 100, 100, 50, then none");
@@ -417,7 +421,7 @@ is($r->hget('unit:agent:alice', 'load'), 0, "$name - load 0");
 is($r->zcard('unit:state:queued'), 250, "$name - state:queued");
 is($r->zcard('unit:state:assigned'), 0, "$name - state:assigned");
 is($r->xlen('unit:events'), 250, "$name - one event each");
-is_deeply([ $r->eval($src, 1, 'unit:', @argv) ], [1, 0, 0, 0],
+is_deeply([ main::sweep($r, 1, 'unit:', @argv) ], [1, 0, 0, 0],
           "$name - nothing more");
 # not yet due: offline for 1 s, cs_reassign_after 2 s
 $r->hset('unit:agent:alice', offlineSince => main::now_ms() - 1000);
@@ -425,7 +429,7 @@ $r->hset('unit:ticket:251', state => 'assigned');
 $r->hincrby('unit:agent:alice', 'load', 1);
 my @later = @argv;
 $later[9] = 2000;
-is_deeply([ $r->eval($src, 1, 'unit:', @later) ], [1, 0, 0, 0],
+is_deeply([ main::sweep($r, 1, 'unit:', @later) ], [1, 0, 0, 0],
           "$name - offline for less than cs_reassign_after: it keeps them");
 # a foreign value where routing may write: refused, named, nothing written
 $r->sadd('unit:agents', 'bob');
@@ -435,11 +439,11 @@ $r->set('unit:queue:bob', 'foreign');
 # the desk of this test's keys: nginx sweeps its own (cs:) beside it
 my $unit = sub { join "\n", grep { /^unit:/ } split /\n/, CsApi::store() };
 my $before = $unit->();
-my $res = eval { $r->eval($src, 1, 'unit:', @argv); 'answered' } // $@;
+my $res = eval { main::sweep($r, 1, 'unit:', @argv); 'answered' } // $@;
 like($res, qr/CSWRONGTYPE unit:queue:bob/, "$name - the key is named");
 is($unit->(), $before, "$name - nothing written");
 $r->del('unit:queue:bob');
-is_deeply([ $r->eval($src, 1, 'unit:', @argv) ], [1, 0, 0, 1],
+is_deeply([ main::sweep($r, 1, 'unit:', @argv) ], [1, 0, 0, 1],
           "$name - once it is gone, the ticket moves");
 is($r->hget('unit:ticket:251', 'agent'), 'bob', "$name - to bob");
 # cs_agents: no registry to re-route from
@@ -447,7 +451,7 @@ $r->hset('unit:ticket:252', state => 'assigned');
 $r->hincrby('unit:agent:alice', 'load', 1);
 my @static = @argv;
 $static[4] = '1';
-is_deeply([ $r->eval($src, 1, 'unit:', @static) ], [1, 0, 0, 0],
+is_deeply([ main::sweep($r, 1, 'unit:', @static) ], [1, 0, 0, 0],
           "$name - with cs_agents, nothing");
 is($r->hget('unit:ticket:252', 'agent'), 'alice', "$name - the ticket stays");
 

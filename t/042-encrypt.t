@@ -13,7 +13,7 @@ use Test::Nginx::Socket 'no_plan';
 use CsTest;
 use CsCheck;
 use CsApi;
-use Digest::SHA qw(sha256_hex);
+use Digest::SHA qw(sha256_hex sha1_hex hmac_sha256 hmac_sha256_hex);
 use File::Temp qw(tempdir);
 use JSON::PP;
 
@@ -93,6 +93,19 @@ sub reads_back {
     Test::More::is_deeply([ map { $_->{body} } @{ $g->{messages} || [] } ],
                           [ @$w{qw(customer reply note)} ],
                           "$name - ticket $id: the messages");
+}
+
+# the idempotency fingerprint of the parts under key file $n, computed
+# here as the module always made it: HMAC-SHA256 under the key's
+# fingerprint key (HMAC-SHA256 of "cs_encrypt_key fingerprint" under the
+# key) of each part length-prefixed, in hex
+sub fingerprint {
+    my ($n, @parts) = @_;
+    open my $fh, '<', $ENV{"TEST_NGINX_CS_KEY$n"} or die;
+    chomp(my $hex = <$fh>);
+    my $fp_key = hmac_sha256('cs_encrypt_key fingerprint', pack 'H*', $hex);
+    return hmac_sha256_hex(join('', map { length($_) . ":$_" } @parts),
+                           $fp_key);
 }
 
 # the sealed form of the store
@@ -425,3 +438,47 @@ location /api2/ {
 --- must_die
 --- error_log
 "cs_encrypt_key" differs between the cs_api locations
+
+
+
+=== TEST 17: an intake and a message under an Idempotency-Key: the message's record holds the digest of the fingerprint made as before (HMAC under the key's fingerprint key, computed here)
+--- stored
+new_agent('alice', 5);
+my ($st, $t) = api(POST => 'service', undef,
+                   '{"userId":"u-fp","issue":"the parcel 5512 is lost","email":"fp@example.org"}',
+                   { 'Idempotency-Key' => 'k-fp' });
+is($st, 201, "$name - intake: 201");
+my $id = $t->{ticketId};
+my ($ms, $m) = api(POST => "tickets/$id/messages", $t->{token},
+                   '{"body":"any news on 5512?"}', { 'Idempotency-Key' => 'm-fp' });
+is($ms, 201, "$name - a message: 201");
+my (undef, $digest) = split /:/, $r->get("cs:ticket:$id:idem:m-fp");
+is($digest, sha1_hex("customer:$id:0:" . main::fingerprint(1, 'any news on 5512?')),
+   "$name - the record's digest: the fingerprint as the module made it before");
+%main::FP = (id => $id, intake => $t, message => $m);
+
+
+
+=== TEST 18: after a restart (new workers, their HMAC states built anew) the intake and the message replayed with their Idempotency-Key answer as the first time; other words under the keys are 409
+--- init
+1;
+--- stored
+my ($st, $t) = api(POST => 'service', undef,
+                   '{"userId":"u-fp","issue":"the parcel 5512 is lost","email":"fp@example.org"}',
+                   { 'Idempotency-Key' => 'k-fp' });
+is($st, 201, "$name - intake replayed: 201");
+is($t->{ticketId}, $main::FP{id}, "$name - the same ticket");
+is($t->{token}, $main::FP{intake}{token}, "$name - the same token");
+my $id = $main::FP{id};
+my ($ms, $m) = api(POST => "tickets/$id/messages", $t->{token},
+                   '{"body":"any news on 5512?"}', { 'Idempotency-Key' => 'm-fp' });
+is($ms, 201, "$name - message replayed: 201");
+is_deeply($m, $main::FP{message}, "$name - the first answer");
+is($r->llen("cs:ticket:$id:messages"), 1, "$name - stored once");
+($st) = api(POST => 'service', undef,
+            '{"userId":"u-fp","issue":"the parcel 5512 is found","email":"fp@example.org"}',
+            { 'Idempotency-Key' => 'k-fp' });
+is($st, 409, "$name - another issue under the intake's key: 409");
+($ms) = api(POST => "tickets/$id/messages", $t->{token},
+            '{"body":"found it"}', { 'Idempotency-Key' => 'm-fp' });
+is($ms, 409, "$name - another body under the message's key: 409");

@@ -407,3 +407,30 @@ my $e = intake('sealed-two', email => 'two@example.com');
 ($st) = erase({ userId => 'sealed-two', mode => 'erase' });
 is($st, 200, "$name - erase: 200");
 is_deeply([ grep { /^cs:ticket:$e->{ticketId}\b/ } split /\n/, full_dump() ], [], "$name - no key of its ticket");
+
+
+
+=== TEST 9: the last batch appends user.erased after its writes: a stream that takes no entry more (its last id the last of the id space), or a foreign value at the stream, is 500 before the first write, and nothing is written
+--- stored
+new_agent('alice', 2);
+my $t = intake('u9');
+$r->xadd('cs:events', '18446744073709551615-18446744073709551615',
+         'type', 'not the desk\'s');
+my $before = store();
+my ($st, $b) = erase({ userId => 'u9', mode => 'erase' });
+is($st, 500, "$name - a full stream: 500");
+is($b->{error}, 'internal_error', "$name - internal_error");
+is(store(), $before, "$name - nothing written: the user and its ticket stay");
+$r->del('cs:events');
+$r->set('cs:events', 'not mine');
+$before = store();
+($st) = erase({ userId => 'u9', mode => 'anonymize' });
+is($st, 500, "$name - a foreign value at the stream: 500");
+is(store(), $before, "$name - nothing written");
+$r->del('cs:events');
+($st, $b) = erase({ userId => 'u9', mode => 'erase' });
+is($st, 200, "$name - the stream mended: 200");
+is($r->exists("cs:ticket:$t->{ticketId}"), 0, "$name - the ticket erased");
+is(scalar events_of('user.erased'), 1, "$name - user.erased");
+--- error_log
+cs: the key "cs:events" holds a value of the wrong type

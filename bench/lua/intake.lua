@@ -1,8 +1,9 @@
 -- The benchmark's peer: POST /api/service written the way an OpenResty
 -- user would write it, with Debian's packages (libnginx-mod-http-lua,
 -- lua-nginx-redis, lua-cjson).  It checks what the module checks, in the
--- same order, and runs the SAME Redis script with the same ARGV layout
--- (ngx_cs_module/ngx_http_cs_intake.lua, EVALSHA, reloaded on NOSCRIPT),
+-- same order, and runs the SAME Redis function with the same ARGV layout
+-- (ngx_cs_module/ngx_http_cs_intake.lua in the desk's library, FCALL,
+-- the library loaded again on "Function not found"),
 -- one pooled Redis connection per request in flight.
 --
 -- Differences that the module does not have and that this peer accepts:
@@ -18,13 +19,11 @@ local type = type
 local pairs = pairs
 local tostring = tostring
 local str_find = string.find
-local str_byte = string.byte
-local str_format = string.format
 local re_find = ngx.re.find
 
 local _M = {}
 
-local conf, script, sha
+local conf, library, intake_fn
 local static_args       -- assign, idem, count, agents...
 local n_static
 
@@ -48,25 +47,15 @@ local function name(bytes)
 end
 
 
-local function hex(s)
-    return (s:gsub(".", function(c)
-        return str_format("%02x", str_byte(c))
-    end))
-end
-
-
--- c: scripts (the files of the script, in order, as the module's build
---    puts them together), redis_host, redis_port, prefix, agents, assign,
---    timeout (ms), connect_timeout (ms), pool_size, issue_max
+-- c: library (the desk's library, as ngx_http_cs_library.sh makes it,
+--    named library_name), library_name, redis_host, redis_port, prefix,
+--    agents, assign, timeout (ms), connect_timeout (ms), pool_size,
+--    issue_max
 function _M.init(c)
-    local parts = {}
-    for i, path in ipairs(c.scripts) do
-        local f = assert(io.open(path, "rb"))
-        parts[i] = f:read("*a")
-        f:close()
-    end
-    script = table.concat(parts)
-    sha = hex(ngx.sha1_bin(script))
+    local f = assert(io.open(c.library, "rb"))
+    library = f:read("*a")
+    f:close()
+    intake_fn = c.library_name .. "_intake"
 
     conf = c
     static_args = { c.assign, "", tostring(#c.agents) }
@@ -256,7 +245,7 @@ function _M.handle()
     end
 
     -- the desk's prefix is the script's one key; the time is Redis' own
-    local args = { sha, 1, conf.prefix }
+    local args = { intake_fn, 1, conf.prefix }
     for i = 1, n_static do
         args[3 + i] = static_args[i]
     end
@@ -302,11 +291,11 @@ function _M.handle()
     red:set_timeout(conf.timeout)
 
     local res
-    res, err = red:evalsha(unpack(args))
-    if not res and err and str_find(err, "NOSCRIPT", 1, true) then
-        res, err = red:script("load", script)
+    res, err = red:fcall(unpack(args))
+    if not res and err and str_find(err, "Function not found", 1, true) then
+        res, err = red["function"](red, "load", "replace", library)
         if res then
-            res, err = red:evalsha(unpack(args))
+            res, err = red:fcall(unpack(args))
         end
     end
 

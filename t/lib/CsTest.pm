@@ -146,27 +146,29 @@ sub warm_up {
     return @res;
 }
 
-# a desk script's text as the build puts it together (see config): the
-# routing file, the figures' helpers, the prelude (not for the intake,
-# which has no caller), the trends' and recurring problems' file for the
-# scripts that count or read them, then the script itself (none: the
-# prelude alone), for a test that calls it directly
-sub desk_script {
-    my ($name) = @_;
-    my $root = __FILE__ =~ s{t/lib/CsTest\.pm$}{}r;
-    my $src = '';
-    my $n = $name // '';
-    for my $part ('routing', 'metrics', $n eq 'intake' ? () : 'common',
-                  $n =~ /^(intake|ticket_feedback|trends|insights_list)$/
-                  ? 'insights' : (),
-                  defined $name ? ($name) : ())
-    {
-        open my $fh, '<', "${root}ngx_cs_module/ngx_http_cs_$part.lua"
-            or die "$part: $!";
-        local $/;
-        $src .= <$fh>;
+# the desk's Redis Functions library as nginx loads it
+# (ngx_http_cs_library.sh), named cs_test, with each extra
+# name => [prelude, body] registered as one more function, as the build
+# registers a script
+sub desk_library {
+    my (%extra) = @_;
+    my $dir = (__FILE__ =~ s{t/lib/CsTest\.pm$}{}r) . 'ngx_cs_module';
+    my $text = qx{sh '$dir/ngx_http_cs_library.sh' '$dir'};
+    die "ngx_http_cs_library.sh: $?" if $? || $text eq '';
+    for my $name (sort keys %extra) {
+        my ($prelude, $body) = @{ $extra{$name} };
+        $text .= "\nredis.register_function(LIB .. '$name', "
+               . "desk($prelude, function()\n$body\nend))\n";
     }
-    return $src;
+    return "#!lua name=cs_test\nlocal LIB = 'cs_test_'\n$text";
+}
+
+# desk_library(%extra) loaded into Redis $r; each script is then
+# FCALL cs_test_<script> 1 <prefix> <args>, as nginx calls it
+sub load_desk {
+    my ($r, %extra) = @_;
+    $r->function_load('REPLACE', desk_library(%extra));
+    return;
 }
 
 # h2($url, $body, header => value, ...): a POST of $body, or a GET without
