@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The faults of `make chaos`, done to the private Redis while the load
 # runs: SIGKILL and restart on the same data (the AOF is reloaded), CLIENT
-# PAUSE past cs_redis_timeout, SCRIPT FLUSH.  One line per fault goes to
+# PAUSE past cs_redis_timeout, FUNCTION FLUSH (the desk's library gone).
+# One line per fault goes to
 # OUT:  F  kind  start_ms  available_ms  detail
 # where available_ms is when Redis answered again (PING -> PONG, so not
 # while LOADING); the checker measures recovery from there.  Each fault
@@ -56,8 +57,8 @@ while :; do
             || die "Redis does not answer after CLIENT PAUSE"
         ;;
     FLUSH)
-        [ "$(redis-cli -p "$port" script flush)" = OK ] \
-            || die "SCRIPT FLUSH failed"
+        [ "$(redis-cli -p "$port" function flush)" = OK ] \
+            || die "FUNCTION FLUSH failed"
         ;;
     esac
     avail=$(now_ms)
