@@ -156,14 +156,15 @@ end
 
 -- XADD * fails on a stream whose last id is the last of the id space:
 -- where a script appends after another write (or more than once), it
--- proves first that the stream has room.  A millisecond part that high
--- (the year 584 million) is no desk's: the stream is foreign.  nil, or
--- the error reply.
-local function events_room()
-    local info = redis.pcall('XINFO', 'STREAM', p .. 'events')
+-- proves first that the stream at key has room.  A millisecond part that
+-- high (the year 584 million) is no desk's: the stream is foreign.  nil,
+-- or the error reply.  It reads only the key: the intake, which runs no
+-- prelude, uses it for the alerts stream.
+local function stream_room(key)
+    local info = redis.pcall('XINFO', 'STREAM', key)
     if info.err then
-        -- none yet (foreign() has proven the type); else, as a NOPERM of
-        -- an ACL without XINFO, the error itself
+        -- none yet (the type is proven first); else, as a NOPERM of an
+        -- ACL without XINFO, the error itself
         if string.find(info.err, 'no such key', 1, true) then
             return nil
         end
@@ -173,12 +174,17 @@ local function events_room()
         if info[i] == 'last-generated-id' then
             if string.match(info[i + 1], '^(%d+)') == '18446744073709551615'
             then
-                return redis.error_reply('CSWRONGTYPE ' .. p .. 'events')
+                return redis.error_reply('CSWRONGTYPE ' .. key)
             end
             return nil
         end
     end
     return nil
+end
+
+-- the events stream's room (foreign() has proven its type)
+local function events_room()
+    return stream_room(p .. 'events')
 end
 
 -- the first of the keys a script writes that holds a foreign value, as

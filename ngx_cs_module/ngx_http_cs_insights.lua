@@ -87,8 +87,10 @@ end
 
 -- the alert of kind/label for an event that takes its count from n0 to
 -- n1, given whether it had alerted: sets plan.alert (raise it now),
--- plan.rearm (the count fell below N) and plan.alerted (the flag after);
--- a foreign value at the alerts stream's key is the error reply
+-- plan.rearm (the count fell below N) and plan.alerted (the flag after).
+-- raise() writes after the call's other writes: the alerts stream is
+-- proven here, only when an alert is raised (a foreign value at its key,
+-- or a stream with no id left, is the error reply)
 local function crossing(plan, kind, label, alerted, n0, n1, threshold)
     -- below N again: re-armed
     if alerted and (n0 < threshold or n1 < threshold) then
@@ -97,9 +99,14 @@ local function crossing(plan, kind, label, alerted, n0, n1, threshold)
     -- raised by an event that adds to the count, never by one that takes
     -- from it (a count above a lowered N waits for the next one)
     if not alerted and n1 >= threshold and n1 > n0 then
-        local t = redis.call('TYPE', p .. 'alerts').ok
+        local alerts = p .. 'alerts'
+        local t = redis.call('TYPE', alerts).ok
         if t ~= 'none' and t ~= 'stream' then
-            return insights_wrong(p .. 'alerts')
+            return insights_wrong(alerts)
+        end
+        local e = t == 'stream' and stream_room(alerts)
+        if e then
+            return e
         end
         plan.alert, alerted = true, true
     end

@@ -53,18 +53,25 @@ if first and now - first > window then
 end
 
 local alerts = p .. 'alerts'
+local old_csat = tonumber(t.csat)
+-- an alert when the rating becomes unhappy, not when it stays so
+local unhappy = csat <= alert_at and not (old_csat and old_csat <= alert_at)
 local insights, refused = feedback_insights_plan(t, param, csat,
-    tonumber(t.csat), alert_at, now, recur_n, recur_window)
+    old_csat, alert_at, now, recur_n, recur_window)
 refused = refused
     or foreign(unpack(event_keys({{METRICS, 'hash'}, {alerts, 'stream'}},
                                  param)))
+-- the alert is the last write: its stream has room (proven already when
+-- the rating raises a recurring alert too)
+if not refused and unhappy and not insights.alert then
+    refused = stream_room(alerts)
+end
 if refused then
     return refused
 end
 event('ticket.feedback', 'ticketId', param, 'csat', csat, 'ces', ces or '')
 
 -- the figures: the old rating out, the new one in
-local old_csat = tonumber(t.csat)
 metrics_rating(old_csat, tonumber(t.ces), csat, ces)
 
 local fields = {'csat', csat, 'feedbackUpdatedAt', now}
@@ -93,9 +100,8 @@ end
 redis.call('HSET', key, unpack(fields))
 feedback_insights_write(insights, key, param, now, recur_n, recur_window)
 
--- an alert when the rating becomes unhappy, not when it stays so
 local alerted = false
-if csat <= alert_at and not (old_csat and old_csat <= alert_at) then
+if unhappy then
     local alert = cjson.encode({type = 'csat', ticketId = tonumber(param),
                                 agent = t.agent or cjson.null,
                                 category = t.category or cjson.null,

@@ -170,3 +170,32 @@ for my $c ([ $alice, '{"csat":5}', 403, 'an agent' ], [ $main::Admin, '{"csat":5
     is($st, $code, "$name - $what: $code");
 }
 is(store(), $before, "$name - nothing written");
+
+
+
+=== TEST 6: the csat alert is written after the rating: an alerts stream that takes no entry more (its last id the last of the id space) is 500 before the first write, and nothing is written; a rating that raises no alert is taken
+--- stored
+my $alice = new_agent('alice', 5);
+my ($id, $tok) = main::solved_ticket($alice);
+$r->xadd('cs:alerts', '18446744073709551615-18446744073709551615', 'alert', 'not the desk\'s');
+my $before = store();
+my ($st, $b) = main::feedback($id, $tok, '{"csat":1,"comment":"slow"}');
+is($st, 500, "$name - an unhappy rating on a full alerts stream: 500");
+is($b->{error}, 'internal_error', "$name - internal_error");
+is(store(), $before, "$name - nothing written (neither the rating, nor its event, nor the figures)");
+($st, $b) = main::feedback($id, $tok, '{"csat":4}');
+is($st, 201, "$name - a happy rating, no alert: 201");
+ok(!$b->{alert}, "$name - it did not alert");
+is($r->hget("cs:ticket:$id", 'csat'), 4, "$name - the rating stored");
+$before = store();
+($st) = main::feedback($id, $tok, '{"csat":2}');
+is($st, 500, "$name - changed to unhappy: it would alert, 500");
+is(store(), $before, "$name - nothing written");
+$r->del('cs:alerts');
+($st, $b) = main::feedback($id, $tok, '{"csat":2}');
+is($st, 200, "$name - the stream mended: 200");
+ok($b->{alert}, "$name - it alerted");
+is($r->xlen('cs:alerts'), 1, "$name - the alert in the stream");
+invariants_hold($name, metrics => 1);
+--- error_log
+cs: the key "cs:alerts" holds a value of the wrong type

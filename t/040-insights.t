@@ -331,3 +331,40 @@ is_deeply(main::stream_alerts(), [ { type => 'recurring', kind => 'surge', categ
                                      threshold => 2, windowSeconds => 5400, ticketId => $ids[1] } ],
           "$name - N 2, 90 minutes");
 like(main::insights()->[0]{suggestion}, qr/within 1h30m \(threshold 2\)/, "$name - the window in words");
+
+
+
+=== TEST 9: an alert is written after the call's other writes: an alerts stream that takes no entry more (its last id the last of the id space) refuses the intake or the rating that would alert, with nothing written; one that raises no alert is taken
+--- stored
+my $alice = new_agent('alice', 10);
+main::new_ticket('billing') for 1 .. 2;
+$r->xadd('cs:alerts', '18446744073709551615-18446744073709551615', 'alert', 'not the desk\'s');
+my $before = store();
+my ($st, $answer) = CsTest::post_ticket('{"userId":"u1","issue":"x","category":"billing"}');
+is($st, 500, "$name - the surge's third ticket: the intake fails");
+like($answer, qr/"internal_error"/, "$name - internal_error");
+is(store(), $before, "$name - nothing written");
+($st) = CsTest::post_ticket('{"userId":"u1","issue":"x","category":"shipping"}');
+is($st, 201, "$name - a ticket that raises no alert is taken");
+is($r->hget('cs:recur:surge:shipping', 'n'), 1, "$name - and counted");
+# the unhappy kind: the third unhappy rating raises a recurring alert
+# (and its csat alert)
+$r->del('cs:alerts');
+my @t = map { [ main::solved_ticket($alice, 'shipping') ] } 1 .. 3;
+my ($st1) = main::rate(@{ $t[0] }, '{"csat":1}');
+my ($st2) = main::rate(@{ $t[1] }, '{"csat":1}');
+is("$st1 $st2", '201 201', "$name - two unhappy ratings");
+$r->del('cs:alerts');
+$r->xadd('cs:alerts', '18446744073709551615-18446744073709551615', 'alert', 'not the desk\'s');
+$before = store();
+($st) = main::rate(@{ $t[2] }, '{"csat":1}');
+is($st, 500, "$name - the third unhappy rating: the feedback fails");
+is(store(), $before, "$name - nothing written");
+($st) = main::rate(@{ $t[2] }, '{"csat":5}');
+is($st, 201, "$name - a happy rating, no alert: taken");
+$r->del('cs:alerts');
+($st) = CsTest::post_ticket('{"userId":"u1","issue":"x","category":"billing"}');
+is($st, 201, "$name - the stream mended: the intake alerts");
+is_deeply([ map { $_->{kind} } @{ main::stream_alerts() } ], [ 'surge' ], "$name - the surge's alert");
+--- error_log
+cs: the key "cs:alerts" holds a value of the wrong type
