@@ -63,7 +63,10 @@ static ngx_str_t  ngx_http_cs_library_text;
 static u_char     ngx_http_cs_library_name[NGX_HTTP_CS_LIBRARY_NAME_LEN + 1];
 
 /* cs_<v>_<script>, what FCALL names */
-static u_char     ngx_http_cs_function_names[NGX_HTTP_CS_SCRIPT_COUNT][64];
+#define NGX_HTTP_CS_FUNCTION_NAME_MAX  64
+
+static u_char     ngx_http_cs_function_names[NGX_HTTP_CS_SCRIPT_COUNT]
+                                            [NGX_HTTP_CS_FUNCTION_NAME_MAX];
 static ngx_str_t  ngx_http_cs_functions[NGX_HTTP_CS_SCRIPT_COUNT];
 
 
@@ -75,8 +78,6 @@ ngx_http_cs_redis_init_scripts(ngx_conf_t *cf)
     ngx_uint_t   i;
     ngx_sha1_t   sha1;
 
-    (void) cf;
-
     body = sizeof(ngx_http_cs_library) - 1;
 
     ngx_sha1_init(&sha1);
@@ -86,18 +87,44 @@ ngx_http_cs_redis_init_scripts(ngx_conf_t *cf)
 
     ngx_sprintf(ngx_http_cs_library_name, "cs_%*s%Z", (size_t) 16, hex);
 
-    p = ngx_sprintf(ngx_http_cs_library_load,
-                    "#!lua name=%s\nlocal LIB = '%s_'\n",
-                    ngx_http_cs_library_name, ngx_http_cs_library_name);
+    /* the head, bounded, must be NGX_HTTP_CS_LIBRARY_HEAD's length */
+    p = ngx_snprintf(ngx_http_cs_library_load,
+                     sizeof(NGX_HTTP_CS_LIBRARY_HEAD) - 1,
+                     "#!lua name=%s\nlocal LIB = '%s_'\n",
+                     ngx_http_cs_library_name, ngx_http_cs_library_name);
+
+    if ((size_t) (p - ngx_http_cs_library_load)
+        != sizeof(NGX_HTTP_CS_LIBRARY_HEAD) - 1)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "cs: the desk's library head is %uz bytes, not %uz",
+                      (size_t) (p - ngx_http_cs_library_load),
+                      sizeof(NGX_HTTP_CS_LIBRARY_HEAD) - 1);
+        return NGX_ERROR;
+    }
+
     p = ngx_cpymem(p, ngx_http_cs_library, body);
 
     ngx_http_cs_library_text.data = ngx_http_cs_library_load;
     ngx_http_cs_library_text.len = p - ngx_http_cs_library_load;
 
     for (i = 0; i < NGX_HTTP_CS_SCRIPT_COUNT; i++) {
-        p = ngx_snprintf(ngx_http_cs_function_names[i], 64, "%s_%s",
+        p = ngx_snprintf(ngx_http_cs_function_names[i],
+                         NGX_HTTP_CS_FUNCTION_NAME_MAX, "%s_%s",
                          ngx_http_cs_library_name,
                          ngx_http_cs_script_names[i]);
+
+        if ((size_t) (p - ngx_http_cs_function_names[i])
+            != NGX_HTTP_CS_LIBRARY_NAME_LEN + 1
+               + ngx_strlen(ngx_http_cs_script_names[i]))
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "cs: the function name of script \"%s\" is "
+                          "longer than %d bytes",
+                          ngx_http_cs_script_names[i],
+                          NGX_HTTP_CS_FUNCTION_NAME_MAX);
+            return NGX_ERROR;
+        }
 
         ngx_http_cs_functions[i].data = ngx_http_cs_function_names[i];
         ngx_http_cs_functions[i].len = p - ngx_http_cs_function_names[i];

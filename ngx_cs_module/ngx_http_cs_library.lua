@@ -15,6 +15,9 @@ local function desk(prelude, script)
         KEYS, ARGV, p = keys, args, keys[1]
         METRICS = p .. 'metrics'
         static_agents = false
+        -- the preludes' (the intake runs none): never an earlier call's
+        role, who, proof, param = nil, nil, nil, nil
+        USER_ID, UKEY, OLD_UKEY = nil, nil, nil
         if prelude then
             prelude()
         end

@@ -11,6 +11,8 @@
 #
 # Usage: ngx_http_cs_library.sh <dir of the .lua files>
 
+set -e
+
 dir=${1:-.}
 
 for part in routing metrics common insights user library; do
@@ -19,8 +21,9 @@ done
 
 # the scripts, each with its prelude: none for the intake; the caller's
 # check for the endpoints with one (and the sweep); with the user's key
-# names too for users/export and users/erase.  The list is the order of
-# ngx_http_cs_script_e in ngx_http_cs_redis.h.
+# names too for users/export and users/erase.  Each is called by its name,
+# which ngx_http_cs_library.c lists too (NGX_HTTP_CS_SCRIPT_* in
+# ngx_http_cs_redis.h are their indexes there).
 for script in intake me ticket_get agent_put agent_token agent_presence \
               agents_list agent_delete ticket_message ticket_status \
               ticket_assign ticket_fields tickets_list agent_queue \

@@ -465,8 +465,11 @@ ngx_http_cs_redis_library_listed(redisAsyncContext *ac, void *r, void *data)
 
     if (reply->type != REDIS_REPLY_ARRAY) {
         ngx_log_error(NGX_LOG_ERR, rs->log, 0,
-                      "cs: redis %V: FUNCTION LIST failed (Redis 7.0 or "
-                      "later is needed): %*s", &rs->name,
+                      "cs: redis %V: FUNCTION LIST failed%s: %*s",
+                      &rs->name,
+                      (reply->str && ngx_strncmp(reply->str, "ERR unknown",
+                                                 11) == 0)
+                      ? " (Redis 7.0 or later is needed)" : "",
                       (size_t) ngx_min(reply->len, 200),
                       reply->str ? reply->str : "");
         ngx_http_cs_redis_drop(rs);
@@ -705,8 +708,9 @@ ngx_http_cs_redis_connect(ngx_http_cs_redis_t *rs)
     redisAsyncSetConnectCallback(ac, ngx_http_cs_redis_on_connect);
     redisAsyncSetDisconnectCallback(ac, ngx_http_cs_redis_on_disconnect);
 
-    /* queued now, written once connected: AUTH, SELECT, then the scripts */
+    /* queued now, written once connected: AUTH, SELECT, PING, the library */
     rs->handshake = 0;
+    rs->reloading = 0;
 
     if (rs->user.len) {
         rs->handshake++;

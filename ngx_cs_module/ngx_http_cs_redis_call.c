@@ -29,6 +29,8 @@
 static int ngx_http_cs_redis_command(redisAsyncContext *ac,
     ngx_http_cs_redis_call_t *call);
 static void ngx_http_cs_redis_sent(ngx_http_cs_redis_t *rs);
+static void ngx_http_cs_redis_reloaded(redisAsyncContext *ac, void *r,
+    void *data);
 
 
 ngx_queue_t  ngx_http_cs_redis_free;
@@ -217,25 +219,34 @@ ngx_http_cs_redis_reply(redisAsyncContext *ac, void *rp, void *data)
     }
 
     if (reply->type == REDIS_REPLY_ERROR
-        && ngx_strstr(reply->str, "unction not found") != NULL
+        && ngx_strncmp(reply->str, "ERR Function not found", 22) == 0
         && !call->retried && (call->r != NULL || call->done != NULL)
         && call->rs->ac == ac)
     {
         /*
          * FUNCTION FLUSH or DELETE, or a restart without persistence:
-         * load again and retry once, in order
+         * load again and retry once, in order.  One load for all the
+         * calls in flight: a retry sent after it runs after it.
          */
-        ngx_log_error(NGX_LOG_INFO, call->rs->log, 0,
-                      "cs: redis %V lost the desk's library, loading it "
-                      "again", &call->rs->name);
-
         call->retried = 1;
-        library = ngx_http_cs_redis_library();
 
-        if (redisAsyncCommand(ac, NULL, NULL, "FUNCTION LOAD %b",
-                              library->data, library->len)
-            == REDIS_OK
-            && ngx_http_cs_redis_command(ac, call) == REDIS_OK)
+        if (!rs->reloading) {
+            ngx_log_error(NGX_LOG_INFO, rs->log, 0,
+                          "cs: redis %V lost the desk's library, loading "
+                          "it again", &rs->name);
+
+            library = ngx_http_cs_redis_library();
+
+            if (redisAsyncCommand(ac, ngx_http_cs_redis_reloaded, rs,
+                                  "FUNCTION LOAD %b", library->data,
+                                  library->len)
+                == REDIS_OK)
+            {
+                rs->reloading = 1;
+            }
+        }
+
+        if (rs->reloading && ngx_http_cs_redis_command(ac, call) == REDIS_OK)
         {
             ngx_http_cs_redis_sent(rs);
             return;
@@ -243,6 +254,31 @@ ngx_http_cs_redis_reply(redisAsyncContext *ac, void *rp, void *data)
     }
 
     ngx_http_cs_redis_finish(call, reply, NGX_OK);
+}
+
+
+/* the reply to the FUNCTION LOAD of a lost library: a failure is logged */
+static void
+ngx_http_cs_redis_reloaded(redisAsyncContext *ac, void *r, void *data)
+{
+    redisReply           *reply = r;
+    ngx_http_cs_redis_t  *rs = data;
+
+    if (rs->ac == ac || rs->ac == NULL) {
+        rs->reloading = 0;
+    }
+
+    if (reply == NULL || rs->ac != ac) {
+        return;
+    }
+
+    if (ngx_http_cs_redis_library_loaded(reply) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, rs->log, 0,
+                      "cs: redis %V: FUNCTION LOAD of the desk's library "
+                      "failed: %*s", &rs->name,
+                      (size_t) ngx_min(reply->len, 200),
+                      reply->str ? reply->str : "");
+    }
 }
 
 

@@ -36,6 +36,7 @@ struct ngx_http_cs_redis_s {
     int                           port;
     unsigned                      unix_socket:1;
     unsigned                      resolve:1;   /* again before connecting */
+    unsigned                      reloading:1; /* a FUNCTION LOAD is out */
     ngx_str_t                     host_name;   /* empty for an address */
     ngx_resolver_t               *resolver;
     ngx_msec_t                    resolver_timeout;

@@ -9,6 +9,7 @@ use Test::Nginx::Socket 'no_plan';
 use CsTest;
 use CsCheck;
 use CsApi;
+use POSIX ();
 
 redis_start();
 
@@ -46,6 +47,27 @@ sub calls {
     my ($cmd) = @_;
     my $info = CsTest::redis()->info('commandstats');
     return ($info->{"cmdstat_$cmd"} // '') =~ /calls=(\d+)/ ? $1 : 0;
+}
+
+# n intakes at once, each from a child of its own: how many got 201
+sub intakes_at_once {
+    my ($n) = @_;
+    my @kids;
+    for my $i (1 .. $n) {
+        defined(my $pid = fork()) or die "fork: $!";
+        if (!$pid) {
+            my ($st) = CsApi::api(POST => 'service', undef,
+                                  qq({"userId":"u$i","issue":"at once"}));
+            POSIX::_exit($st == 201 ? 0 : 1);
+        }
+        push @kids, $pid;
+    }
+    my $ok = 0;
+    for my $pid (@kids) {
+        waitpid($pid, 0);
+        $ok++ if $? == 0;
+    }
+    return $ok;
 }
 
 # nginx's connections cut (the tests' own stay): its worker connects
@@ -103,8 +125,10 @@ my $t = intake('u1');
 is($t->{state}, 'assigned', "$name - a ticket before");
 my $before = store();
 $r->config_set('maxmemory', 1);
+my ($st, $b);
+eval {
 main::reconnect();
-my ($st, $b) = admin(GET => 'me');
+($st, $b) = admin(GET => 'me');
 is($st, 200, "$name - GET me");
 ($st, $b) = api(GET => "tickets/$t->{ticketId}", $t->{token});
 is($st, 200, "$name - the customer reads the ticket");
@@ -119,7 +143,10 @@ is($b->{error}, 'store_unavailable', "$name - store_unavailable");
 ($st) = api(POST => "tickets/$t->{ticketId}/messages", $alice,
             '{"body":"hello"}');
 is($st, 503, "$name - a reply: 503");
-$r->config_set('maxmemory', 0);
+};
+my $err = $@;
+CsTest::redis()->config_set('maxmemory', 0);
+die $err if $err;
 is(store(), $before, "$name - nothing written");
 ($st, $b) = api(POST => 'service', undef, '{"userId":"u2","issue":"room"}');
 is($st, 201, "$name - under it again: 201");
@@ -164,3 +191,77 @@ ok(main::libraries()->{cs_0123456789abcdef}, "$name - the other is there");
 $r->function_delete('cs_0123456789abcdef');
 --- error_log
 lost the desk's library, loading it again
+
+
+
+=== TEST 6: a library missing on a Redis over its maxmemory: the load is refused and logged, calls answer 503; once under, the library is loaded and the desk serves
+--- stored
+admin(GET => 'me');
+$r->function_delete(main::desk_library());
+$r->config_set('maxmemory', 1);
+my ($st, $b);
+eval {
+    $r->client_kill('ID', $_->{id}) for CsTest::nginx_connections();
+    my $log = server_root() . '/logs/error.log';
+    ok(CsTest::wait_until(sub {
+           ($st, $b) = admin(GET => 'me');
+           open my $fh, '<', $log or return 0;
+           local $/;
+           <$fh> =~ /FUNCTION LOAD of the desk's library failed: OOM/;
+       }, 10), "$name - the refused load is logged");
+    is($st, 503, "$name - GET me: 503");
+};
+my $err = $@;
+CsTest::redis()->config_set('maxmemory', 0);
+die $err if $err;
+ok(CsTest::wait_until(sub { (admin(GET => 'me'))[0] == 200 }, 10),
+   "$name - then 200");
+ok(main::desk_library(), "$name - the library is there");
+--- error_log
+FUNCTION LOAD of the desk's library failed: OOM
+
+
+
+=== TEST 7: FUNCTION FLUSH under calls in flight: one FUNCTION LOAD for all of them, and each is answered
+--- stored
+admin(GET => 'me');
+$r->function_flush;
+$r->config_resetstat;
+# the calls wait in Redis (a write pauses) and meet the flushed library
+# together once the pause ends
+$r->client_pause(500, 'WRITE');
+is(main::intakes_at_once(8), 8, "$name - 8 intakes at once: 201 each");
+is(main::calls('function|load'), 1, "$name - one FUNCTION LOAD");
+is($r->zcard('cs:state:queued'), 8, "$name - 8 tickets");
+--- error_log
+lost the desk's library, loading it again
+
+
+
+=== TEST 8: per-call state never leaks from one call to the next: a desk of cs_agents, then a registry desk on the same Redis
+--- config
+location /static/ {
+    cs_api;
+    cs_secret $TEST_NGINX_CS_SECRET;
+    cs_admin_keys $TEST_NGINX_CS_ADMIN_KEYS;
+    cs_redis_server 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    cs_key_prefix static:;
+    cs_agents agent1 agent2;
+}
+location /api/ {
+    cs_api;
+    cs_secret $TEST_NGINX_CS_SECRET;
+    cs_admin_keys $TEST_NGINX_CS_ADMIN_KEYS;
+    cs_redis_server 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+}
+--- request
+PUT /static/agents/alice
+{"capacity":2}
+--- more_headers eval
+"Authorization: Bearer $main::Admin\nContent-Type: application/json"
+--- error_code: 409
+--- response_body_like: "error":"static_agents"
+--- stored
+my ($st, $b) = api(POST => 'service', undef, '{"userId":"u1","issue":"x"}');
+is($st, 201, "$name - the registry desk's intake: 201");
+is($b->{state}, 'queued', "$name - queued: no registry agent");
