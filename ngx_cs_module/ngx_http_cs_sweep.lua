@@ -52,12 +52,18 @@ if mode == 'release' then
     return {0, 0, 0, 0}
 end
 
-if not holder then
-    redis.call('SET', lock, who, 'PX', lock_ms)
-elseif holder == who then
-    redis.call('PEXPIRE', lock, lock_ms)
-else
+if holder and holder ~= who then
     return {0, 0, 0, 0}
+end
+
+-- taken, or renewed by its holder, with the call's first write: after
+-- every check, so that a refused call writes nothing, the lock neither
+local function take_lock()
+    if holder then
+        redis.call('PEXPIRE', lock, lock_ms)
+    else
+        redis.call('SET', lock, who, 'PX', lock_ms)
+    end
 end
 
 local now = now_ms()
@@ -133,6 +139,7 @@ if not static_agents then
 end
 
 if #due == 0 and #moves == 0 then
+    take_lock()
     return {1, 0, 0, 0}
 end
 
@@ -157,6 +164,7 @@ local refused = foreign(unpack(event_keys(keys, unpack(ids))))
 if refused then
     return refused
 end
+take_lock()
 
 local closed = 0
 for i = 1, #due, 2 do

@@ -326,6 +326,15 @@ is($r->get('unit:lock:sweep'), 'me', "$name - and cannot release it");
 main::sweep($r, 1, 'unit:', 'sweep', 'me', '', '', '', 10000, 5000, 100,
             'release', @tail);
 is($r->exists('unit:lock:sweep'), 0, "$name - its holder releases it");
+# a refused call (a foreign value at closing) writes nothing, the lock
+# neither
+$r->set('unit:closing', 'foreign');
+my $res = eval { main::sweep($r, 1, 'unit:', 'sweep', 'me', '', '', '',
+                             10000, 5000, 100, 'sweep', @tail); 'answered' }
+          // $@;
+like($res, qr/CSWRONGTYPE unit:closing/, "$name - refused, the key named");
+is($r->exists('unit:lock:sweep'), 0, "$name - and the lock not taken");
+$r->del('unit:closing');
 
 
 
