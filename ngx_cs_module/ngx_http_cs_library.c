@@ -89,7 +89,7 @@ ngx_http_cs_redis_init_scripts(ngx_conf_t *cf)
 
     /* the head, bounded, must be NGX_HTTP_CS_LIBRARY_HEAD's length */
     p = ngx_snprintf(ngx_http_cs_library_load,
-                     sizeof(NGX_HTTP_CS_LIBRARY_HEAD) - 1,
+                     sizeof(NGX_HTTP_CS_LIBRARY_HEAD),
                      "#!lua name=%s\nlocal LIB = '%s_'\n",
                      ngx_http_cs_library_name, ngx_http_cs_library_name);
 

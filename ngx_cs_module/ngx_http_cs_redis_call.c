@@ -274,7 +274,7 @@ ngx_http_cs_redis_reloaded(redisAsyncContext *ac, void *r, void *data)
 
     if (ngx_http_cs_redis_library_loaded(reply) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, rs->log, 0,
-                      "cs: redis %V: FUNCTION LOAD of the desk's library "
+                      "cs: redis %V: loading the lost library again "
                       "failed: %*s", &rs->name,
                       (size_t) ngx_min(reply->len, 200),
                       reply->str ? reply->str : "");

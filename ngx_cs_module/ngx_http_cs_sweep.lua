@@ -20,8 +20,8 @@
 -- tickets re-routed.
 --
 -- Everything is read and every key a write may touch is proven before the
--- first write (the lock aside), so a foreign value fails the call with
--- nothing written.  Every closing and every move is whole or not at all (a
+-- first write (the lock's too: it is taken with the first write), so a
+-- foreign value fails the call with nothing written.  Every closing and every move is whole or not at all (a
 -- script is atomic), and the sweep is idempotent: each member of
 -- <prefix>closing is checked against its ticket, and members that no
 -- longer stand for a solve (reopened, closed, gone) are dropped, so a

@@ -42,11 +42,13 @@ sub desk_library {
     return @names == 1 ? $names[0] : undef;
 }
 
-# a command's calls since the last CONFIG RESETSTAT
+# a command's calls since the last CONFIG RESETSTAT (or its
+# rejected_calls, failed_calls: refused before it ran, failed as it ran)
 sub calls {
-    my ($cmd) = @_;
+    my ($cmd, $field) = @_;
+    $field //= 'calls';
     my $info = CsTest::redis()->info('commandstats');
-    return ($info->{"cmdstat_$cmd"} // '') =~ /calls=(\d+)/ ? $1 : 0;
+    return ($info->{"cmdstat_$cmd"} // '') =~ /(?:^|,)$field=(\d+)/ ? $1 : 0;
 }
 
 # n intakes at once, each from a child of its own: how many got 201
@@ -197,10 +199,13 @@ lost the desk's library, loading it again
 === TEST 6: a library missing on a Redis over its maxmemory: the load is refused and logged, calls answer 503; once under, the library is loaded and the desk serves
 --- stored
 admin(GET => 'me');
-$r->function_delete(main::desk_library());
+my $lib = main::desk_library();
+# over maxmemory first: a sweep's tick between the two finds no library
+# to load again
 $r->config_set('maxmemory', 1);
 my ($st, $b);
 eval {
+    $r->function_delete($lib);
     $r->client_kill('ID', $_->{id}) for CsTest::nginx_connections();
     my $log = server_root() . '/logs/error.log';
     ok(CsTest::wait_until(sub {
@@ -225,13 +230,17 @@ FUNCTION LOAD of the desk's library failed: OOM
 === TEST 7: FUNCTION FLUSH under calls in flight: one FUNCTION LOAD for all of them, and each is answered
 --- stored
 admin(GET => 'me');
-$r->function_flush;
+# the counts first: a sweep's tick after the flush counts among the calls
 $r->config_resetstat;
+$r->function_flush;
 # the calls wait in Redis (a write pauses) and meet the flushed library
 # together once the pause ends
 $r->client_pause(500, 'WRITE');
 is(main::intakes_at_once(8), 8, "$name - 8 intakes at once: 201 each");
 is(main::calls('function|load'), 1, "$name - one FUNCTION LOAD");
+# more than one call met the flushed library: one load served them all
+ok(main::calls('fcall', 'failed_calls') >= 2,
+   "$name - calls that met it: " . main::calls('fcall', 'failed_calls'));
 is($r->zcard('cs:state:queued'), 8, "$name - 8 tickets");
 --- error_log
 lost the desk's library, loading it again
@@ -265,3 +274,27 @@ PUT /static/agents/alice
 my ($st, $b) = api(POST => 'service', undef, '{"userId":"u1","issue":"x"}');
 is($st, 201, "$name - the registry desk's intake: 201");
 is($b->{state}, 'queued', "$name - queued: no registry agent");
+
+
+
+=== TEST 9: the library lost and its load again refused (a Redis over its maxmemory): the call answers 503 and the log says why; the next call tries again
+--- stored
+admin(GET => 'me');
+my $lib = main::desk_library();
+$r->config_set('maxmemory', 1);
+my @st;
+eval {
+    $r->function_delete($lib);
+    $r->config_resetstat;
+    push @st, (admin(GET => 'me'))[0] for 1 .. 2;
+};
+my $err = $@;
+my $refused = main::calls('function|load', 'rejected_calls');
+CsTest::redis()->config_set('maxmemory', 0);
+die $err if $err;
+is_deeply(\@st, [503, 503], "$name - GET me twice: 503 each");
+ok($refused >= 2, "$name - a load tried for each ($refused refused)");
+ok(CsTest::wait_until(sub { (admin(GET => 'me'))[0] == 200 }, 10),
+   "$name - under it again: 200");
+--- error_log
+loading the lost library again failed: OOM
