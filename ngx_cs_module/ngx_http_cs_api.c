@@ -573,12 +573,7 @@ ngx_http_cs_call(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx)
                                 cslcf->redis_timeout, ngx_http_cs_done);
 
     if (rc == NGX_DECLINED) {
-        return ngx_http_cs_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                      "store_unavailable",
-                                      "the ticket store is not reachable; "
-                                      "retry later", NULL,
-                                      ngx_http_cs_redis_retry_after(
-                                          cslcf->redis));
+        return ngx_http_cs_send_unavailable(r);
     }
 
     if (rc == NGX_ERROR) {
@@ -592,23 +587,32 @@ ngx_http_cs_call(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx)
 #define NGX_HTTP_CS_WRONGTYPE  "CSWRONGTYPE "
 
 
+/* 503 store_unavailable, with the location's Redis' Retry-After */
+ngx_int_t
+ngx_http_cs_send_unavailable(ngx_http_request_t *r)
+{
+    ngx_http_cs_loc_conf_t  *cslcf;
+
+    cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
+
+    return ngx_http_cs_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  "store_unavailable",
+                                  "the ticket store is not reachable; "
+                                  "retry later", NULL,
+                                  ngx_http_cs_redis_retry_after(
+                                      cslcf->redis));
+}
+
+
 /* the answers every row shares: the store unreachable, late or refusing */
 static ngx_int_t
 ngx_http_cs_store_error(ngx_http_request_t *r, redisReply *reply,
     ngx_int_t rc)
 {
-    ngx_http_cs_ctx_t       *ctx;
-    ngx_http_cs_loc_conf_t  *cslcf;
-
-    cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
+    ngx_http_cs_ctx_t  *ctx;
 
     if (rc == NGX_HTTP_SERVICE_UNAVAILABLE) {
-        return ngx_http_cs_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                      "store_unavailable",
-                                      "the ticket store is not reachable; "
-                                      "retry later", NULL,
-                                      ngx_http_cs_redis_retry_after(
-                                          cslcf->redis));
+        return ngx_http_cs_send_unavailable(r);
     }
 
     if (rc == NGX_HTTP_GATEWAY_TIME_OUT) {

@@ -370,6 +370,16 @@ ngx_http_cs_push(ngx_array_t *args, u_char *data, size_t len)
 }
 
 
+/* a STRING row's value; null (and absent) is "" */
+ngx_int_t
+ngx_http_cs_push_json_str(ngx_array_t *args,
+    const ngx_http_cs_json_value_t *v)
+{
+    return ngx_http_cs_push(args, (u_char *) v->str.data,
+                            v->is_null ? 0 : v->str.len);
+}
+
+
 /*
  * The first arguments of every row that has a caller: role, who, proof,
  * the path's {id} or {name}, and "1" when the agents are cs_agents' static

@@ -129,6 +129,25 @@ local function raise(plan, id, threshold, window_ms)
     redis.call('PUBLISH', alerts, alert)
 end
 
+-- a surge's minutes (its list, oldest first) against the window that
+-- starts at minute start: those that left it, the count n less theirs,
+-- and the first minute still in it (nil for none)
+local function surge_window(sk, minutes, n, start)
+    local old = {}
+    for _, mm in ipairs(minutes) do
+        if tonumber(mm) >= start then
+            break
+        end
+        old[#old + 1] = mm
+    end
+    if #old > 0 then
+        for _, v in ipairs(redis.call('HMGET', sk, unpack(old))) do
+            n = n - (tonumber(v) or 0)
+        end
+    end
+    return old, n, minutes[#old + 1]
+end
+
 -- the surge hash's fields a ticket reads: n, alerted, head, its minute's
 local function surge_state(label, m)
     local sk = surge_key(label)
@@ -170,20 +189,10 @@ local function intake_insights_plan(label, now, threshold, window_ms)
         if e then
             return nil, e
         end
-        local old = {}
-        for _, mm in ipairs(minutes) do
-            if tonumber(mm) >= start then
-                break
-            end
-            old[#old + 1] = mm
-        end
-        if #old > 0 then
-            for _, v in ipairs(redis.call('HMGET', sk, unpack(old))) do
-                n = n - (tonumber(v) or 0)
-            end
-        end
+        local old, first
+        old, n, first = surge_window(sk, minutes, n, start)
         plan.drop, plan.old = #old, old
-        head = tonumber(minutes[#old + 1])
+        head = tonumber(first)
         listed = true
     end
     if c == 0 and not listed then

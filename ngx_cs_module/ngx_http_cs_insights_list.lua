@@ -50,21 +50,10 @@ local function surge(label)
         return 0
     end
     local minutes = redis.call('LRANGE', sk .. ':minutes', 0, -1)
-    local old, first = {}, nil
-    for _, m in ipairs(minutes) do
-        if tonumber(m) >= start then
-            first = m
-            break
-        end
-        old[#old + 1] = m
-    end
+    local _, first
+    _, n, first = surge_window(sk, minutes, n, start)
     if not first then
         return 0
-    end
-    if #old > 0 then
-        for _, v in ipairs(redis.call('HMGET', sk, unpack(old))) do
-            n = n - (tonumber(v) or 0)
-        end
     end
     local ids = redis.call('HMGET', sk, 'f' .. first, 'last')
     return n, tonumber(ids[1]), tonumber(ids[2])

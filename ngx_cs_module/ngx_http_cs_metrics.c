@@ -140,12 +140,7 @@ ngx_http_cs_metrics_handler(ngx_http_request_t *r)
                                 ngx_http_cs_metrics_done);
 
     if (rc == NGX_DECLINED) {
-        return ngx_http_cs_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                      "store_unavailable",
-                                      "the ticket store is not reachable; "
-                                      "retry later", NULL,
-                                      ngx_http_cs_redis_retry_after(
-                                          cslcf->redis));
+        return ngx_http_cs_send_unavailable(r);
     }
 
     if (rc == NGX_ERROR) {
@@ -195,17 +190,8 @@ static void
 ngx_http_cs_metrics_done(ngx_http_request_t *r, redisReply *reply,
     ngx_int_t rc)
 {
-    ngx_http_cs_loc_conf_t  *cslcf;
-
-    cslcf = ngx_http_get_module_loc_conf(r, ngx_http_cs_module);
-
     if (rc == NGX_HTTP_SERVICE_UNAVAILABLE) {
-        rc = ngx_http_cs_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    "store_unavailable",
-                                    "the ticket store is not reachable; "
-                                    "retry later", NULL,
-                                    ngx_http_cs_redis_retry_after(
-                                        cslcf->redis));
+        rc = ngx_http_cs_send_unavailable(r);
 
     } else if (rc == NGX_HTTP_GATEWAY_TIME_OUT) {
         rc = ngx_http_cs_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,

@@ -229,6 +229,9 @@ ngx_int_t ngx_http_cs_page_args(ngx_http_request_t *r,
     ngx_http_cs_ctx_t *ctx, ngx_array_t *args);
 
 ngx_int_t ngx_http_cs_push(ngx_array_t *args, u_char *data, size_t len);
+/* a STRING row's value; null (and absent) is "" */
+ngx_int_t ngx_http_cs_push_json_str(ngx_array_t *args,
+    const ngx_http_cs_json_value_t *v);
 ngx_int_t ngx_http_cs_push_msec(ngx_http_request_t *r, ngx_array_t *args,
     ngx_msec_t ms);
 /* what a script that routes needs: see routing() in the prelude */
@@ -305,6 +308,8 @@ ngx_table_elt_t *ngx_http_cs_header(ngx_http_request_t *r, const char *name,
 ngx_int_t ngx_http_cs_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message, const char *field,
     time_t retry_after);
+/* 503 store_unavailable, with the location's Redis' Retry-After */
+ngx_int_t ngx_http_cs_send_unavailable(ngx_http_request_t *r);
 
 
 #endif /* NGX_HTTP_CS_MODULE_H_INCLUDED_ */

@@ -37,16 +37,6 @@ static const char *const  ngx_http_cs_states[] = {
 };
 
 
-/* a STRING row's value; null (and absent) is "" */
-static ngx_int_t
-ngx_http_cs_push_json_str(ngx_array_t *args,
-    const ngx_http_cs_json_value_t *v)
-{
-    return ngx_http_cs_push(args, (u_char *) v->str.data,
-                            v->is_null ? 0 : v->str.len);
-}
-
-
 /*
  * POST tickets/{id}/messages: body, internal, Idempotency-Key, routing;
  * with cs_encrypt_key the body sealed, and its fingerprint last

@@ -63,9 +63,7 @@ ngx_http_cs_user_export_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
     cursor = ngx_http_cs_json_get(ctx->json, NGX_HTTP_CS_USER_CURSOR);
 
     if (ngx_http_cs_push_user(r, ctx, args) != NGX_OK
-        || ngx_http_cs_push(args, (u_char *) cursor->str.data,
-                            cursor->is_null ? 0 : cursor->str.len)
-           != NGX_OK)
+        || ngx_http_cs_push_json_str(args, cursor) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -84,8 +82,7 @@ ngx_http_cs_user_erase_args(ngx_http_request_t *r, ngx_http_cs_ctx_t *ctx,
     mode = ngx_http_cs_json_get(ctx->json, NGX_HTTP_CS_USER_MODE);
 
     if (ngx_http_cs_push_user(r, ctx, args) != NGX_OK
-        || ngx_http_cs_push(args, (u_char *) mode->str.data, mode->str.len)
-           != NGX_OK
+        || ngx_http_cs_push_json_str(args, mode) != NGX_OK
         || ngx_http_cs_push_routing(r, args) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
